@@ -1,0 +1,439 @@
+"""The plan and the estate as validated data.
+
+`load_plan()` and `load_estate()` read `include/plan.yaml` and `include/estate.yaml` (or the files
+named by ESTATE_OPS_PLAN / ESTATE_OPS_ESTATE) and validate them with pydantic. A bad file raises
+`ConfigError` naming the file, the key path and what was expected, before any task touches AWS.
+Pure: no Airflow, no boto3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PLAN_PATH = PROJECT_ROOT / "include" / "plan.yaml"
+DEFAULT_ESTATE_PATH = PROJECT_ROOT / "include" / "estate.yaml"
+
+Severity = Literal["P0", "P1", "P2", "P3"]
+SEVERITIES: tuple[str, ...] = ("P0", "P1", "P2", "P3")
+Category = Literal["bug_fix", "monitoring", "minor_enhancement", "feature_development"]
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, malformed or does not match its schema."""
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors: a typo must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- plan.yaml
+
+
+class PlanInfo(_Strict):
+    name: str
+    version: str
+    date: dt.date
+    timezone: str
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"an IANA time zone such as America/New_York, got {value!r}") from exc
+        return value
+
+
+class MaintenanceRule(_Strict):
+    local_start: HHMM
+    local_end: HHMM
+    notice_hours: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> MaintenanceRule:
+        if self.local_end <= self.local_start:
+            raise ValueError(f"local_end {self.local_end} must be after local_start {self.local_start}")
+        return self
+
+
+class AvailabilityTerms(_Strict):
+    target_percent: Decimal = Field(gt=0, le=100)
+    measurement: Literal["monthly"]
+    source: Literal["cloudwatch"]
+    maintenance: MaintenanceRule
+    no_data_policy: Literal["exclude", "down", "up"]
+    completeness_warning_percent: Decimal = Field(ge=0, le=100)
+    composite_rule: Literal["any", "all"]
+
+
+class SeverityTerms(_Strict):
+    name: str
+    response_minutes: int = Field(gt=0)
+    resolution_minutes: int | None = Field(default=None, gt=0)
+    resolution: Literal["next_release"] | None = None
+
+    @model_validator(mode="after")
+    def _one_resolution_target(self) -> SeverityTerms:
+        if (self.resolution_minutes is None) == (self.resolution is None):
+            raise ValueError("exactly one of resolution_minutes or resolution: next_release is required")
+        return self
+
+
+class AlertRouting(_Strict):
+    pagerduty: list[Severity]
+    slack: list[Severity]
+
+    @model_validator(mode="after")
+    def _each_severity_once(self) -> AlertRouting:
+        routed = self.pagerduty + self.slack
+        if sorted(routed) != sorted(SEVERITIES):
+            raise ValueError(f"every severity P0-P3 must be routed exactly once, got {routed}")
+        return self
+
+
+class OnCallTerms(_Strict):
+    primary_rotation_days: int = Field(gt=0)
+    secondary_required: bool
+    escalation: list[str] = Field(min_length=1)
+    required_coverage_percent: Decimal = Field(ge=0, le=100)
+
+
+class PostmortemTerms(_Strict):
+    within_hours: int = Field(gt=0)
+    required_for: list[Severity]
+
+
+class DatabaseBackupTerms(_Strict):
+    frequency: list[Literal["daily", "continuous"]]
+    retention_days: int = Field(ge=1, le=35)  # RDS BackupRetentionPeriod range
+    max_snapshot_age_hours: int = Field(gt=0)
+
+
+class DocumentBackupTerms(_Strict):
+    frequency: Literal["real_time_replication"]
+    retention: Literal["indefinite"]
+    max_pending_minutes: int = Field(gt=0)
+
+
+# CloudWatch Logs accepts only these retention values (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)
+
+
+class LogBackupTerms(_Strict):
+    frequency: Literal["continuous"]
+    retention_days: int
+
+    @field_validator("retention_days")
+    @classmethod
+    def _allowed_by_cloudwatch(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"a CloudWatch Logs retention value {LOG_RETENTION_DAYS}, got {value}")
+        return value
+
+
+class BackupTerms(_Strict):
+    database: DatabaseBackupTerms
+    documents: DocumentBackupTerms
+    logs: LogBackupTerms
+
+
+class RecoveryTerms(_Strict):
+    rpo_minutes: int = Field(gt=0)
+    rto_minutes: int = Field(gt=0)
+
+
+class RetentionPruningTerms(_Strict):
+    keep_newest_manual_snapshots: int = Field(ge=0)
+    protect_tags: list[str] = Field(min_length=1)
+    delete_final_snapshots_of_deleted_databases: bool
+    max_deletions_per_run: int = Field(ge=0)
+    max_fraction_per_database: Decimal = Field(ge=0, le=1)
+    verification_max_age_hours: int = Field(gt=0)
+
+    @field_validator("protect_tags")
+    @classmethod
+    def _no_blank_tags(cls, value: list[str]) -> list[str]:
+        if any(not tag.strip() for tag in value):
+            raise ValueError("tag names must not be blank")
+        return value
+
+
+class TierTerms(_Strict):
+    name: str
+    hours_per_month: int = Field(gt=0)
+    monthly_fee: Decimal = Field(ge=0, decimal_places=2)
+    includes: list[Category] = Field(min_length=1)
+
+
+class InvoicingTerms(_Strict):
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    rounding_minutes: int = Field(gt=0, le=60)
+    overage_rate: Literal["fee_per_included_hour"]
+    rollover_default: bool
+    approval_required: bool
+
+
+class Plan(_Strict):
+    plan: PlanInfo
+    availability: AvailabilityTerms
+    severities: dict[Severity, SeverityTerms]
+    alert_routing: AlertRouting
+    finding_severities: dict[str, Severity]
+    on_call: OnCallTerms
+    postmortem: PostmortemTerms
+    backups: BackupTerms
+    recovery: RecoveryTerms
+    retention_pruning: RetentionPruningTerms
+    tiers: dict[str, TierTerms] = Field(min_length=1)
+    invoicing: InvoicingTerms
+
+    @field_validator("severities")
+    @classmethod
+    def _all_severities(cls, value: dict[str, SeverityTerms]) -> dict[str, SeverityTerms]:
+        missing = [s for s in SEVERITIES if s not in value]
+        if missing:
+            raise ValueError(f"a target for every severity P0-P3, missing {missing}")
+        return value
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.plan.timezone)
+
+    def finding_severity(self, kind: str) -> str:
+        """The severity of a finding kind; an unknown kind is a programming error, not a guess."""
+        try:
+            return self.finding_severities[kind]
+        except KeyError:
+            raise KeyError(f"finding kind {kind!r} has no severity in plan.yaml finding_severities") from None
+
+
+# --------------------------------------------------------------------------- estate.yaml
+
+
+class EstateInfo(_Strict):
+    name: str
+    environment: str
+
+
+class AwsSettings(_Strict):
+    conn_id: str
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    account_id: str = Field(pattern=r"^\d{12}$")
+
+
+class Database(_Strict):
+    id: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
+    engine: str
+    critical: bool = True
+    drill_conn_id: str
+    drill_subnet_group: str
+
+
+BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+
+class DocumentStore(_Strict):
+    bucket: str = Field(pattern=BUCKET_NAME)
+    replica_bucket: str = Field(pattern=BUCKET_NAME)
+    replica_region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+class LogSettings(_Strict):
+    group_prefixes: list[str] = Field(min_length=1)
+    archive_bucket: str = Field(pattern=BUCKET_NAME)
+
+
+class HealthCheck(_Strict):
+    id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    name: str
+    critical: bool = True
+
+
+class PagerDutyService(_Strict):
+    id: str
+    name: str
+
+
+class PagerDutySchedules(_Strict):
+    primary: str
+    secondary: str
+
+
+class PagerDutySettings(_Strict):
+    conn_id: str
+    events_conn_id: str
+    web_url: str
+    services: list[PagerDutyService] = Field(min_length=1)
+    schedules: PagerDutySchedules
+    escalation_policy: str
+    escalation_roles: dict[str, str]
+    priority_map: dict[str, Severity]
+    postmortem_note_pattern: str
+    releases: list[dt.date]
+
+    @field_validator("postmortem_note_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"a regular expression, got {value!r}: {exc}") from exc
+        return value
+
+    @field_validator("releases")
+    @classmethod
+    def _sorted_releases(cls, value: list[dt.date]) -> list[dt.date]:
+        return sorted(value)
+
+
+class SlackSettings(_Strict):
+    conn_id: str
+    channel: str = Field(pattern=r"^[#@A-Za-z0-9][\w.-]*$")
+
+
+class TierChange(_Strict):
+    effective: dt.date
+    tier: str
+
+
+class Client(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    tier: str
+    rollover: bool | None = None
+    tier_changes: list[TierChange] = []
+
+    def tier_on(self, day: dt.date) -> str:
+        """The tier in force on `day`: the latest change effective on or before it."""
+        tier = self.tier
+        for change in sorted(self.tier_changes, key=lambda c: c.effective):
+            if change.effective <= day:
+                tier = change.tier
+        return tier
+
+
+class Estate(_Strict):
+    estate: EstateInfo
+    aws: AwsSettings
+    reports_bucket: str = Field(pattern=BUCKET_NAME)
+    databases: list[Database]
+    documents: list[DocumentStore]
+    logs: LogSettings
+    health_checks: list[HealthCheck] = Field(min_length=1)
+    pagerduty: PagerDutySettings
+    slack: SlackSettings
+    clients: list[Client]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Estate:
+        for label, ids in (
+            ("databases", [d.id for d in self.databases]),
+            ("health_checks", [h.id for h in self.health_checks]),
+            ("clients", [c.id for c in self.clients]),
+        ):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"{label}: ids must be unique, repeated {dupes}")
+        return self
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _format_location(loc: tuple) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def _read_yaml(path: Path) -> object:
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from exc
+
+
+def _validate(model: type[BaseModel], path: Path) -> BaseModel:
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            where = _format_location(err["loc"])
+            got = "" if err["type"] in ("missing",) else f" (got {err.get('input')!r})"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            lines.append(f"{path}: {where}: {msg}{got}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _check_cross_references(plan: Plan, estate: Estate, estate_path: Path) -> None:
+    for i, client in enumerate(estate.clients):
+        for where, tier in [(f"clients[{i}].tier", client.tier)] + [
+            (f"clients[{i}].tier_changes[{j}].tier", c.tier) for j, c in enumerate(client.tier_changes)
+        ]:
+            if tier not in plan.tiers:
+                raise ConfigError(
+                    f"{estate_path}: {where}: unknown tier {tier!r}; plan.yaml defines {sorted(plan.tiers)}"
+                )
+
+
+def plan_path() -> Path:
+    return Path(os.environ.get("ESTATE_OPS_PLAN") or DEFAULT_PLAN_PATH)
+
+
+def estate_path() -> Path:
+    return Path(os.environ.get("ESTATE_OPS_ESTATE") or DEFAULT_ESTATE_PATH)
+
+
+@lru_cache(maxsize=8)
+def _load(plan_file: Path, estate_file: Path, _stamp: tuple) -> tuple[Plan, Estate]:
+    plan = _validate(Plan, plan_file)
+    estate = _validate(Estate, estate_file)
+    _check_cross_references(plan, estate, estate_file)
+    return plan, estate  # type: ignore[return-value]
+
+
+def load_config() -> tuple[Plan, Estate]:
+    """Both files, validated together (the estate refers to the plan's tiers)."""
+    plan_file, estate_file = plan_path(), estate_path()
+    # The files' mtimes are part of the cache key, so an edited file is read again.
+    stamp = tuple(p.stat().st_mtime_ns if p.exists() else None for p in (plan_file, estate_file))
+    return _load(plan_file, estate_file, stamp)
+
+
+def load_plan() -> Plan:
+    return load_config()[0]
+
+
+def load_estate() -> Estate:
+    return load_config()[1]
+
+
+def clear_cache() -> None:
+    """Forget loaded files (tests and long-lived processes that edit them)."""
+    _load.cache_clear()

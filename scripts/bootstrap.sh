@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the pinned requirements (constraints.txt pins the whole tree).
+# Re-running is cheap: it reinstalls only when requirements.txt or constraints.txt changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+stamp=.venv/.installed-$(cat requirements.txt constraints.txt | sha256sum | cut -c1-16)
+if [ -f "$stamp" ]; then exit 0; fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -r requirements.txt -c constraints.txt
+rm -f .venv/.installed-*
+touch "$stamp"
