@@ -1,0 +1,34 @@
+"""What every estate-ops DAG shares: owner, retries with backoff, failure alerts, tags.
+
+Imported by DAG files at parse time, so it stays light: nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+OWNER = "estate-ops"
+ET = "America/New_York"
+
+
+def default_args(failure_severity: str) -> dict[str, Any]:
+    """Retries with exponential backoff, and a failure routed by the plan's severity rule.
+
+    `failure_severity` is how bad it is when this DAG fails (DESIGN.md §5): a backup job that
+    cannot run is P1, an invoice run that fails is P3.
+    """
+    from estate_ops.alerting import failure_callback
+
+    return {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=30),
+        "on_failure_callback": failure_callback(failure_severity),
+    }
+
+
+def tags(*area: str) -> list[str]:
+    return ["estate-ops", *area]

@@ -1,0 +1,53 @@
+"""What every estate-ops AWS hook shares: botocore's adaptive retries and readable AWS errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+# Adaptive mode adds client-side rate limiting to standard retries: the right answer to RDS's
+# ~12 requests/s account throttle and CloudWatch's GetMetricData limits.
+ADAPTIVE_RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
+
+NOT_FOUND_CODES = frozenset({
+    "404", "NoSuchBucket", "NoSuchKey", "NotFound", "DBInstanceNotFound", "DBInstanceNotFoundFault",
+    "DBSnapshotNotFound", "DBSnapshotNotFoundFault", "NoSuchHealthCheck", "ResourceNotFoundException",
+})
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def is_not_found(exc: ClientError) -> bool:
+    return error_code(exc) in NOT_FOUND_CODES
+
+
+def is_access_denied(exc: ClientError) -> bool:
+    return error_code(exc) in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403")
+
+
+def describe_error(exc: ClientError, action: str) -> str:
+    """One line naming the IAM action when access is denied, else AWS's own code and message."""
+    if is_access_denied(exc):
+        return f"access denied: the IAM policy must allow {action} (include/iam/estate-ops-policy.json)"
+    error = exc.response.get("Error", {})
+    return f"{action} failed: {error.get('Code', '?')}: {error.get('Message', exc)}"
+
+
+class AwsUnreachableError(RuntimeError):
+    pass
+
+
+@contextmanager
+def translate_connection_errors(what: str) -> Iterator[None]:
+    """Turn "cannot reach / cannot sign" into one line naming the endpoint and the connection."""
+    try:
+        yield
+    except EndpointConnectionError as exc:
+        raise AwsUnreachableError(f"{what}: endpoint {exc.kwargs.get('endpoint_url')} does not answer") from exc
+    except NoCredentialsError as exc:
+        raise AwsUnreachableError(f"{what}: no AWS credentials in the connection or environment") from exc

@@ -1,0 +1,46 @@
+"""Test session set-up: a project-local Airflow (SQLite, this checkout's dags/ and plugins/).
+
+The environment is set before Airflow is imported anywhere. The metadata DB is migrated once
+into a template and copied per session (and per xdist worker), so every session starts clean
+without paying for a migration each time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from pathlib import Path
+
+from devtools.localenv import ROOT, airflow_environment, prepare_home
+
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+TEST_ROOT = ROOT / ".airflow-test"
+AIRFLOW_HOME = TEST_ROOT / _WORKER
+os.environ.update(airflow_environment(AIRFLOW_HOME))
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+
+pytest_plugins = ["tests.sandbox_fixtures"] if (ROOT / "tests" / "sandbox_fixtures.py").exists() else []
+
+
+def _template_db() -> Path:
+    """A migrated metadata DB for this Airflow version and pools file, built once."""
+    import airflow
+
+    stamp = f"{airflow.__version__}-{(ROOT / 'include' / 'pools.json').stat().st_mtime_ns if (ROOT / 'include' / 'pools.json').exists() else 0}"
+    template_home = TEST_ROOT / "template"
+    TEST_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(TEST_ROOT / "template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp_file = template_home / "stamp"
+        if not (stamp_file.exists() and stamp_file.read_text() == stamp):
+            shutil.rmtree(template_home, ignore_errors=True)
+            prepare_home(template_home, airflow_environment(template_home))
+            stamp_file.write_text(stamp)
+    return template_home / "airflow.db"
+
+
+def pytest_configure(config) -> None:
+    if hasattr(config, "workerinput") or os.environ.get("PYTEST_XDIST_WORKER") is None:
+        AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_template_db(), AIRFLOW_HOME / "airflow.db")
