@@ -81,14 +81,25 @@ class SeverityRouter:
                 to_slack.append(finding)
             records.append({**record, "status": "sent"})
         if to_slack:
-            self.post_slack(self.findings_text(to_slack, source))
+            self.slack.post(self.estate.slack.channel, self.findings_text(to_slack, source))
             for finding in to_slack:
                 self._record(finding, "slack")
         return records
 
-    def post_slack(self, text: str) -> dict[str, Any]:
-        """Post a summary (not a finding) to the estate's channel."""
-        return self.slack.post(self.estate.slack.channel, text)
+    def post_slack_once(self, summary_id: str, text: str) -> bool:
+        """Post a summary (not a finding) to the estate's channel once per `summary_id`.
+
+        `summary_id` names the summary and its period (e.g. "availability_report/2026-10"): a
+        rerun for the same period posts nothing. Returns whether it posted.
+        """
+        key = LEDGER_PREFIX + "summary~" + summary_id.replace("/", "~") + ".json"
+        if self.store.exists(key):
+            return False
+        self.slack.post(self.estate.slack.channel, text)
+        from estate_ops.domain.serialize import canonical_json
+
+        self.store.put_if_absent(key, canonical_json({"summary_id": summary_id, "text": text}))
+        return True
 
     @staticmethod
     def findings_text(findings: list[Finding], source: str) -> str:

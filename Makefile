@@ -1,0 +1,27 @@
+# estate-ops: the two commands a newcomer needs are `make demo` and `make test`.
+# Every target bootstraps .venv from requirements.txt + constraints.txt first.
+PY := .venv/bin/python
+
+.PHONY: bootstrap demo test ui bench lint clean
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+demo: bootstrap ## run every DAG once against the sandbox; results in demo-output/
+	@$(PY) -m devtools.demo
+
+test: bootstrap ## the whole test suite
+	@bash scripts/system-deps.sh
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+ui: bootstrap ## the seeded sandbox + airflow standalone (Ctrl-C stops both)
+	@$(PY) -m devtools.ui
+
+bench: bootstrap ## benchmarks; figures in bench-results.json
+	@$(PY) -m bench.run $(AREAS)
+
+lint: bootstrap
+	@.venv/bin/ruff check .
+
+clean:
+	rm -rf .airflow .airflow-test demo-output test-output bench-results.json .sandbox
