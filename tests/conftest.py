@@ -44,3 +44,28 @@ def pytest_configure(config) -> None:
     if hasattr(config, "workerinput") or os.environ.get("PYTEST_XDIST_WORKER") is None:
         AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_template_db(), AIRFLOW_HOME / "airflow.db")
+
+
+# ----------------------------------------------------------------------------- IAM policy check
+# Every AWS call made from estate_ops code during the run is recorded; at the end the run fails
+# if include/iam/estate-ops-policy.json does not allow one of them (devtools/iam.py).
+
+from devtools.iam import RECORDED_ACTIONS, record_estate_ops_aws_calls  # noqa: E402
+
+record_estate_ops_aws_calls()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    import json
+
+    from devtools.iam import load_policy, not_allowed
+
+    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    (AIRFLOW_HOME / "aws-calls.json").write_text(json.dumps(sorted(RECORDED_ACTIONS), indent=1))
+    missing = not_allowed(RECORDED_ACTIONS, load_policy())
+    if missing:
+        print(f"\nIAM policy check FAILED: estate-ops called AWS actions that "
+              f"include/iam/estate-ops-policy.json does not allow: {missing}")
+        session.exitstatus = 1
+    elif RECORDED_ACTIONS:
+        print(f"\nIAM policy check: all {len(RECORDED_ACTIONS)} AWS actions called are allowed by the policy")
