@@ -1,0 +1,185 @@
+"""`make demo`: the whole plan, end to end, against the sandbox on loopback.
+
+Prepares a project-local Airflow (.airflow/: SQLite, LocalExecutor, pools), starts the seeded
+sandbox, points the connections at it (environment variables), runs every DAG of the project
+once with `airflow dags test` for the reference month, stops the sandbox, copies everything the
+runs wrote to the reports bucket into demo-output/ (same layout as the bucket) and prints a
+table: DAG, final state, artifacts, headline figures. Exits non-zero if any DAG failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from devtools.localenv import ROOT, VENV_BIN, airflow_environment, prepare_home
+
+HOME = ROOT / ".airflow"
+OUTPUT = ROOT / "demo-output"
+STATE_DIR = ROOT / ".sandbox" / "demo"
+
+
+@dataclass
+class DemoRun:
+    dag_id: str
+    # (reference month's first day, now) -> the run's conf
+    conf: Callable[[dt.date, dt.datetime], dict[str, Any]] = field(default=lambda month, now: {})
+    # (reference month's first day, now) -> the period its manifest is written under
+    period: Callable[[dt.date, dt.datetime], str] = field(default=lambda month, now: month.strftime("%Y-%m"))
+
+
+def _last_day(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+# The order a support engineer would run them in. DAGs in dags/ not listed here run last with no conf.
+DEMO_RUNS = [
+    DemoRun("estate_preflight", period=lambda month, now: now.date().isoformat()),
+    DemoRun("availability_collect", conf=lambda month, now: {"date": _last_day(month).isoformat()},
+            period=lambda month, now: _last_day(month).isoformat()),
+    DemoRun("maintenance_announce",
+            conf=lambda month, now: {"date": (now + dt.timedelta(days=5)).date().isoformat(), "start": "02:00",
+                                     "duration_hours": 4, "reason": "Demo: database minor version upgrade",
+                                     "announced_by": "demo@estate-ops", "action": "announce"},
+            period=lambda month, now: (now + dt.timedelta(days=5)).date().isoformat()),
+    DemoRun("availability_report"),
+    DemoRun("incident_sla_report"),
+    DemoRun("backup_verification", period=lambda month, now: now.date().isoformat()),
+    DemoRun("restore_drill", period=lambda month, now: now.date().isoformat()),
+    DemoRun("retention_pruning", period=lambda month, now: now.date().isoformat()),
+    DemoRun("support_invoicing"),
+]
+
+
+def _dag_ids() -> list[str]:
+    present = sorted(p.stem for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
+    ordered = [r.dag_id for r in DEMO_RUNS if r.dag_id in present]
+    return ordered + [d for d in present if d not in ordered]
+
+
+def _run_dag(dag_id: str, logical_date: dt.datetime, conf: dict, env: dict, log_dir: Path) -> tuple[str, float]:
+    log_file = log_dir / f"{dag_id}.log"
+    args = [str(VENV_BIN / "airflow"), "dags", "test", dag_id, logical_date.isoformat()]
+    if conf:
+        args += ["--conf", json.dumps(conf)]
+    start = time.monotonic()
+    with log_file.open("w") as log:
+        result = subprocess.run(args, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    took = time.monotonic() - start
+    text = log_file.read_text(errors="replace")
+    if result.returncode != 0 or "state=failed" in text or "DagRun Finished" in text and "state=success" not in text:
+        return "failed", took
+    return "success", took
+
+
+def _headline(manifest: dict | None) -> str:
+    if not manifest:
+        return "—"
+    parts = []
+    for name, figure in (manifest.get("headline") or {}).items():
+        value = figure.get("value") if isinstance(figure, dict) else figure
+        unit = figure.get("unit", "") if isinstance(figure, dict) else ""
+        parts.append(f"{name.replace('_', ' ')}: {value}{(' ' + unit) if unit and unit != '%' else unit}")
+    return "; ".join(parts[:3]) or "—"
+
+
+def main() -> int:
+    from sandbox.runner import start_sandbox
+
+    OUTPUT.mkdir(exist_ok=True)
+    log_dir = OUTPUT / "logs"
+    log_dir.mkdir(exist_ok=True)
+    print("Preparing Airflow in .airflow/ (SQLite metadata DB, LocalExecutor, pools) ...", flush=True)
+    env = prepare_home(HOME, airflow_environment(HOME))
+    print("Starting the sandbox (moto server, PagerDuty and Slack stand-ins) on loopback ...", flush=True)
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
+    rows = []
+    with start_sandbox(STATE_DIR) as sandbox:
+        env.update(sandbox.airflow_connections_env())
+        env["ESTATE_OPS_INVOICE_APPROVAL"] = "off"  # no human in the demo loop; see README
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        month = dt.date.fromisoformat(f"{sandbox.reference_month}-01")
+        print(f"Reference month {sandbox.reference_month}; running every DAG once with `airflow dags test`:\n",
+              flush=True)
+        runs = {r.dag_id: r for r in DEMO_RUNS}
+        for dag_id in _dag_ids():
+            run = runs.get(dag_id, DemoRun(dag_id))
+            print(f"  {dag_id:<24} ...", end=" ", flush=True)
+            state, took = _run_dag(dag_id, now, run.conf(month, now), env, log_dir)
+            print(f"{state} ({took:.0f} s)", flush=True)
+            rows.append((dag_id, state, run.period(month, now)))
+        store = _bucket_reader(sandbox)
+        copied = _copy_bucket(store, OUTPUT)
+        table = []
+        for dag_id, state, period in rows:
+            manifest = store.get_json_or_none(f"runs/{dag_id}/{period}.json")
+            artifacts = len(manifest["artifacts"]) if manifest else 0
+            table.append((dag_id, state, artifacts, _headline(manifest)))
+    _print_table(table)
+    reports = sorted(p for p in OUTPUT.rglob("*") if p.suffix in (".html", ".pdf") and "logs" not in p.parts)
+    print(f"\n{copied} artifacts copied from the reports bucket into {OUTPUT}/ (same layout as the bucket).")
+    print("Reports:")
+    for path in reports:
+        print(f"  {path.relative_to(ROOT)}")
+    print(f"Logs of each run: {log_dir.relative_to(ROOT)}/<dag_id>.log")
+    failed = [r[0] for r in table if r[1] != "success"]
+    if failed:
+        print(f"\nFAILED: {', '.join(failed)} (see their logs)")
+        return 1
+    return 0
+
+
+class _bucket_reader:
+    """Reads the sandbox's reports bucket with plain boto3 (the demo is not estate-ops code)."""
+
+    def __init__(self, sandbox) -> None:
+        from estate_ops.config import load_estate
+
+        self.bucket = load_estate().reports_bucket
+        self.s3 = sandbox.boto3_client("s3")
+
+    def keys(self) -> list[str]:
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return keys
+
+    def get(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def get_json_or_none(self, key: str) -> dict | None:
+        try:
+            return json.loads(self.get(key))
+        except self.s3.exceptions.NoSuchKey:
+            return None
+
+
+def _copy_bucket(store: _bucket_reader, target: Path) -> int:
+    keys = store.keys()
+    for key in keys:
+        path = target / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(store.get(key))
+    return len(keys)
+
+
+def _print_table(rows: list[tuple]) -> None:
+    headers = ("DAG", "state", "artifacts", "headline")
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(3)]
+    print()
+    print(f"{headers[0]:<{widths[0]}}  {headers[1]:<{widths[1]}}  {headers[2]:>{widths[2]}}  {headers[3]}")
+    print("-" * (sum(widths) + 16 + 40))
+    for dag_id, state, artifacts, headline in rows:
+        print(f"{dag_id:<{widths[0]}}  {state:<{widths[1]}}  {artifacts:>{widths[2]}}  {headline}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "plugins"))
+    sys.exit(main())
