@@ -1,0 +1,77 @@
+"""Report renderings are real files, deterministic, and show what the JSON says (never compute)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from estate_ops.reports.render import figure_png, new_figure, render_html, render_pdf
+
+REPORT = {
+    "kind": "sample",
+    "title": "Sample report — October 2026",
+    "period": {"month": "2026-10", "start": "2026-10-01", "end": "2026-10-31"},
+    "plan_version": "1.0.0",
+    "headline": {"availability": {"value": Decimal("99.953"), "unit": "%"}},
+    "inputs": {"endpoints": 3},
+    "figures": {"downtime": {"value": 21, "unit": "min"}},
+    "items": {"breaches": [{"incident": "Q1ABC", "severity": "P1", "note": "<script>alert(1)</script>"}],
+              "empty_list": []},
+    "findings": [{"severity": "P1", "kind": "availability_below_target", "resource": "api",
+                  "summary": "api at 99.5 % < 99.9 %", "period": "2026-10"}],
+    "warnings": ["completeness 98.2 % < 99 %"],
+}
+
+
+def _chart() -> bytes:
+    fig = new_figure(4, 2)
+    ax = fig.add_subplot()
+    ax.plot([1, 2, 3], [99.9, 99.95, 100])
+    return figure_png(fig)
+
+
+def test_html_shows_every_section_and_escapes_input():
+    html = render_html(REPORT, {"Daily availability": "daily.png"}).decode()
+    for text in ("Sample report — October 2026", "99.953 %", "21 min", "Q1ABC", "api at 99.5 % &lt; 99.9 %",
+                 "completeness 98.2 % &lt; 99 %", 'src="daily.png"', "Plan version 1.0.0", "Empty list (0)"):
+        assert text in html, text
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_html_is_deterministic():
+    assert render_html(REPORT) == render_html(dict(reversed(list(REPORT.items()))))
+
+
+def test_pdf_is_a_real_deterministic_pdf():
+    png = _chart()
+    first = render_pdf(REPORT, {"Daily availability": png})
+    second = render_pdf(REPORT, {"Daily availability": png})
+    assert first.startswith(b"%PDF-") and first.rstrip().endswith(b"%%EOF")
+    assert first == second
+    assert render_pdf({**REPORT, "title": "Another"}) != render_pdf(REPORT)
+
+
+def _pdf_text(pdf: bytes) -> str:
+    import io
+
+    import pypdf
+
+    return "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_pdf_text_is_extractable():
+    text = _pdf_text(render_pdf(REPORT))
+    assert "Q1ABC" in text and "99.953" in text and "availability_below_target" in text
+
+
+def test_png_is_deterministic():
+    png = _chart()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png == _chart()
+    assert b"Software" not in png[:200]
+
+
+def test_pdf_caps_huge_tables_and_says_so():
+    big = {**REPORT, "items": {"rows": [{"n": i} for i in range(600)]}}
+    text = _pdf_text(render_pdf(big))
+    assert "Rows (600)" in text and "100 more rows in report.json" in text
