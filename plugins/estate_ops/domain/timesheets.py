@@ -1,0 +1,356 @@
+"""Time entries: reading the month's CSV files and validating every row (DESIGN.md §4).
+
+Input: `timesheets/YYYY-MM/*.csv`, UTF-8, header
+`entry_id, client_id, engineer, started_at, ended_at, category, ticket, description`, times ISO 8601
+with an offset. An entry belongs to the month in which it started in the contract's time zone (ET),
+so an entry logged under the next month's folder that started late on the last day ET still counts
+here: a month's run reads its own folder and both neighbours' and keeps the entries that started
+in it.
+
+What stops the run (`TimesheetError`, nothing is invoiced): a file that is not UTF-8, a wrong
+header, a month without a single acceptable entry. What rejects a row (kept in `rejected` with its
+file, line and reason): missing or unparsable fields, times without an offset, end not after start,
+longer than 24 h, starting in the future, an unknown client, the same `entry_id` with different
+content. Identical repeats are dropped once and noted. Overlapping entries of one engineer are
+flagged but kept.
+
+Everything here is vectorised with pandas (the benchmark feeds a million rows): per-row Python runs
+only for structurally broken files (wrong number of fields) and for the rejected rows' messages.
+Pure: no Airflow, no boto3.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from estate_ops.domain.periods import Month
+
+COLUMNS: tuple[str, ...] = ("entry_id", "client_id", "engineer", "started_at", "ended_at", "category",
+                            "ticket", "description")
+REQUIRED: tuple[str, ...] = ("entry_id", "client_id", "engineer", "started_at", "ended_at", "category")
+CATEGORIES: tuple[str, ...] = ("bug_fix", "monitoring", "minor_enhancement", "feature_development")
+MAX_ENTRY = pd.Timedelta(hours=24)
+REJECTED_COLUMNS: tuple[str, ...] = ("file", "line", "reason", *COLUMNS)
+# ISO 8601 date and time; the offset is checked separately so its absence gets its own message.
+_ISO_LOCAL = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
+_ISO_WITH_OFFSET = rf"^{_ISO_LOCAL}(?:Z|z|[+-]\d{{2}}(?::?\d{{2}})?)$"
+_ISO_WITHOUT_OFFSET = rf"^{_ISO_LOCAL}$"
+EXAMPLE_TIME = "2026-10-05T09:00:00-04:00"
+
+
+class TimesheetError(ValueError):
+    """The month's time entries cannot be invoiced at all (bad file or no entries): nothing is issued."""
+
+
+@dataclass(frozen=True)
+class TimesheetFile:
+    key: str  # where it came from, e.g. timesheets/2026-10/alice.csv (named in every message)
+    data: bytes
+
+
+@dataclass
+class ValidatedMonth:
+    """The month's acceptable entries and everything that was not accepted, with why."""
+
+    month: Month
+    # entry_id, client_id, engineer, category, ticket, description, started_at, ended_at (UTC),
+    # raw_seconds, day (ET date), file, line, overlap (str, "" when none)
+    entries: pd.DataFrame
+    rejected: pd.DataFrame  # REJECTED_COLUMNS
+    duplicates_dropped: list[dict] = field(default_factory=list)  # identical repeats: file, line, first_at
+    other_months: int = 0  # rows of this month's folder that started in a neighbouring month (counted there)
+    files: list[str] = field(default_factory=list)
+    rows_read: int = 0
+
+    @property
+    def overlaps(self) -> pd.DataFrame:
+        return self.entries[self.entries["overlap"] != ""]
+
+    def rejected_by_client(self) -> dict[str, int]:
+        counts = self.rejected.groupby("client_id").size()
+        return {str(k): int(v) for k, v in counts.items() if k}
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+def _decode(file: TimesheetFile) -> str:
+    try:
+        text = file.data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = file.data[: exc.start].count(b"\n") + 1
+        raise TimesheetError(
+            f"{file.key}: not UTF-8 text: byte 0x{file.data[exc.start]:02x} at line {line} (byte offset "
+            f"{exc.start}) is not valid UTF-8; save the file as UTF-8 and run again"
+        ) from None
+    return text.removeprefix("\ufeff")  # a byte-order mark (Excel's "CSV UTF-8") is fine
+
+
+def _check_header(key: str, header: list[str]) -> None:
+    got = [h.strip() for h in header]
+    missing = [c for c in COLUMNS if c not in got]
+    unexpected = [h for h in got if h not in COLUMNS]
+    repeated = sorted({h for h in got if got.count(h) > 1})
+    if missing or unexpected or repeated:
+        problems = []
+        if missing:
+            problems.append(f"missing {missing}")
+        if unexpected:
+            problems.append(f"unexpected {unexpected}")
+        if repeated:
+            problems.append(f"repeated {repeated}")
+        raise TimesheetError(
+            f"{key}: line 1: wrong header ({'; '.join(problems)}); expected the columns "
+            f"{', '.join(COLUMNS)} (DESIGN.md §4)"
+        )
+
+
+def read_timesheet(file: TimesheetFile) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One CSV file -> (rows with COLUMNS + file + line, rows rejected for their shape).
+
+    `line` is the file line where the row starts (1 is the header), counting line breaks inside
+    quoted fields. Raises TimesheetError for a file that is not UTF-8 or has a wrong header.
+    """
+    text = _decode(file)
+    if not text.strip():
+        raise TimesheetError(f"{file.key}: the file is empty; expected a header row ({', '.join(COLUMNS)})")
+    header = next(csv.reader(io.StringIO(text)))
+    _check_header(file.key, header)
+    try:
+        raw = pd.read_csv(io.StringIO(text), header=None, dtype=str, na_filter=False, skip_blank_lines=False,
+                          engine="c")
+    except pd.errors.ParserError:
+        # A row with more fields than the header: the slow path tells exactly which lines.
+        return _read_with_csv_module(file.key, text, header)
+    raw = raw.fillna("")
+    if len(raw.columns) != len(header):  # cannot happen with header=None, but never misalign columns
+        return _read_with_csv_module(file.key, text, header)
+    rows = raw.iloc[1:].reset_index(drop=True)
+    rows.columns = [h.strip() for h in header]
+    rows = rows[list(COLUMNS)]
+    line = np.arange(2, len(rows) + 2, dtype=np.int64)
+    newlines = text.count("\n") - (0 if text.endswith("\n") else -1)
+    if newlines != len(rows) + 1:
+        # Some quoted field spans lines: shift each row by the line breaks in the rows before it.
+        breaks = sum(rows.iloc[:, i].str.count("\n").to_numpy() for i in range(rows.shape[1]))
+        header_breaks = sum(h.count("\n") for h in header)
+        line = 2 + header_breaks + np.concatenate([[0], np.cumsum(breaks[:-1] + 1)]).astype(np.int64)
+    rows["file"] = file.key
+    rows["line"] = line
+    return rows, _empty_rejected()
+
+
+def _read_with_csv_module(key: str, text: str, header: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    names = [h.strip() for h in header]
+    good: list[list] = []
+    bad: list[dict] = []
+    reader = csv.reader(io.StringIO(text))
+    next(reader)
+    start = reader.line_num + 1
+    for values in reader:
+        if len(values) > len(names):
+            bad.append({"file": key, "line": start,
+                        "reason": f"{len(values)} fields, expected {len(names)} (the header's columns); "
+                                  f"quote fields that contain commas",
+                        **dict(zip(names, values)), })
+        else:
+            good.append([*values, *[""] * (len(names) - len(values)), key, start])
+        start = reader.line_num + 1
+    rows = pd.DataFrame(good, columns=[*names, "file", "line"])
+    rows = rows[[*COLUMNS, "file", "line"]]
+    rows["line"] = rows["line"].astype(np.int64)
+    rejected = pd.DataFrame(bad).reindex(columns=list(REJECTED_COLUMNS)).fillna("")
+    rejected["line"] = rejected["line"].astype(np.int64)
+    return rows, rejected
+
+
+def _empty_rejected() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=str) for c in REJECTED_COLUMNS})
+    frame["line"] = frame["line"].astype(np.int64)
+    return frame
+
+
+# ------------------------------------------------------------------------------------ validating
+
+
+def folder_month(key: str) -> Month | None:
+    """The month of a `timesheets/YYYY-MM/...` key."""
+    parts = key.split("/")
+    for part in parts[:-1]:
+        try:
+            return Month.parse(part)
+        except ValueError:
+            continue
+    return None
+
+
+def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[str] | frozenset[str],
+                   now: dt.datetime, tz: ZoneInfo) -> ValidatedMonth:
+    """Validate every row of `files` (the month's folder and its neighbours') for `month`.
+
+    Raises TimesheetError when a file is unreadable or no entry of `month` is acceptable.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    own_files = sorted(f.key for f in files if folder_month(f.key) == month)
+    frames, shape_rejects = [], []
+    for file in sorted(files, key=lambda f: f.key):
+        rows, rejected = read_timesheet(file)
+        frames.append(rows)
+        shape_rejects.append(rejected)
+    if not frames:
+        raise TimesheetError(f"no time entries for {month}: timesheets/{month}/ has no CSV files")
+    rows = pd.concat(frames, ignore_index=True)
+    rows_read = len(rows) + sum(len(r) for r in shape_rejects)
+    rows["folder"] = rows["file"].map(lambda k: str(folder_month(k) or ""))  # one call per file, cached
+    for column in COLUMNS:
+        rows[column] = rows[column].str.strip()
+    rows = rows.sort_values(["file", "line"], kind="stable").reset_index(drop=True)
+
+    # Identical repeats (every field the same) are dropped, keeping the first, and noted.
+    repeat = rows.duplicated(list(COLUMNS), keep="first")
+    duplicates = []
+    if repeat.any():
+        first = rows[~repeat].drop_duplicates(list(COLUMNS)).set_index(list(COLUMNS))
+        dropped = rows[repeat]
+        firsts = first.loc[pd.MultiIndex.from_frame(dropped[list(COLUMNS)])]
+        duplicates = [{"entry_id": e, "file": f, "line": int(n), "first_at": f"{ff}:{int(fl)}"}
+                      for e, f, n, ff, fl in zip(dropped["entry_id"], dropped["file"], dropped["line"],
+                                                 firsts["file"], firsts["line"])]
+        rows = rows[~repeat].reset_index(drop=True)
+
+    reasons: list[pd.Series] = []
+
+    def reject(mask: pd.Series, message: pd.Series | str) -> None:
+        if mask.any():
+            text = message[mask] if isinstance(message, pd.Series) else pd.Series(message, index=rows.index[mask])
+            reasons.append(text)
+
+    for column in REQUIRED:
+        reject(rows[column] == "", f"missing {column}")
+    parsed = {}
+    for column in ("started_at", "ended_at"):
+        values = rows[column]
+        present = values != ""
+        with_offset = values.str.match(_ISO_WITH_OFFSET)
+        without_offset = values.str.match(_ISO_WITHOUT_OFFSET)
+        times = pd.to_datetime(values.where(with_offset), utc=True, format="ISO8601", errors="coerce")
+        reject(present & without_offset,
+               f"{column} " + values.map(repr, na_action="ignore")
+               + f" has no UTC offset; expected ISO 8601 with an offset, e.g. {EXAMPLE_TIME}")
+        reject(present & ~without_offset & times.isna(),
+               f"{column} " + values.map(repr, na_action="ignore")
+               + f" is not an ISO 8601 time with an offset (e.g. {EXAMPLE_TIME})")
+        parsed[column] = times
+    start, end = parsed["started_at"], parsed["ended_at"]
+    both = start.notna() & end.notna()
+    duration = end - start
+    reject(both & (duration <= pd.Timedelta(0)), "ended_at is not after started_at")
+    hours = (duration.dt.total_seconds() / 3600).round(2).astype(str)
+    reject(both & (duration > MAX_ENTRY), "lasts " + hours + " h; an entry may last at most 24 h (split it by day)")
+    now_ts = pd.Timestamp(now).tz_convert("UTC")
+    reject(start.notna() & (start > now_ts), f"starts in the future (after {now_ts.isoformat()})")
+    known = rows["client_id"].isin(list(client_ids))
+    reject((rows["client_id"] != "") & ~known,
+           "unknown client_id " + rows["client_id"].map(repr) + f"; estate.yaml clients are {sorted(client_ids)}")
+    # An unknown category is not an error: it is out of scope for every tier (DESIGN.md §4).
+
+    # The same entry_id with different content: every version is rejected (which one is right is
+    # for a person to say), each naming where the others are.
+    ids = rows["entry_id"]
+    conflict = (ids != "") & ids.duplicated(keep=False)
+    if conflict.any():
+        where = (rows["file"] + ":" + rows["line"].astype(str))[conflict]
+        places = where.groupby(ids[conflict]).agg(lambda s: ", ".join(s))
+        reject(conflict, "entry_id " + ids.map(repr) + " appears with different content at "
+               + ids.map(places).fillna(""))
+
+    # Which month each row belongs to: the ET month of its start.
+    local = start.dt.tz_convert(tz)
+    start_month = (local.dt.year * 100 + local.dt.month).astype("Int64")
+    this = month.year * 100 + month.month
+    prev, nxt = month.previous(), month.next()
+    neighbours = {prev.year * 100 + prev.month, nxt.year * 100 + nxt.month}
+    own_folder = rows["folder"] == str(month)
+    in_month = (start_month == this).fillna(False).astype(bool)
+    in_neighbour = start_month.isin(list(neighbours)).fillna(False).astype(bool)
+    far = own_folder & start.notna() & ~in_month & ~in_neighbour
+    reject(far, "starts " + local.dt.strftime("%Y-%m-%d %H:%M %Z").fillna("")
+           + f", not in {month} or a neighbouring month; move it to its own month's folder")
+    # This run reports a row when it belongs here, or cannot be placed and sits in this month's folder.
+    reported = in_month | (own_folder & (start.isna() | far))
+
+    if reasons:
+        joined = pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join)
+    else:
+        joined = pd.Series(dtype=str)
+    bad = pd.Series(False, index=rows.index)
+    bad[joined.index] = True
+    chosen = bad & reported
+    rejected = rows.loc[chosen, ["file", "line", *COLUMNS]].copy()
+    rejected.insert(2, "reason", joined.reindex(rejected.index).to_numpy())
+    shape = [r for r in shape_rejects if len(r)]
+    if shape:
+        # Shape rejects are reported by the run of their folder's month (their start cannot be trusted).
+        shape = [r[r["file"].map(lambda k: folder_month(k) == month)] for r in shape]
+        rejected = pd.concat([rejected, *shape], ignore_index=True)
+    rejected = rejected.sort_values(["file", "line"], kind="stable").reset_index(drop=True)
+    rejected = rejected[list(REJECTED_COLUMNS)]
+
+    keep = in_month & ~bad
+    entries = pd.DataFrame({
+        "entry_id": rows["entry_id"][keep], "client_id": rows["client_id"][keep],
+        "engineer": rows["engineer"][keep], "category": rows["category"][keep],
+        "ticket": rows["ticket"][keep], "description": rows["description"][keep],
+        "started_at": start[keep], "ended_at": end[keep],
+        # Whole seconds, rounded up, so a rounded-up bill is never below the time worked.
+        "raw_seconds": np.ceil(duration[keep].dt.total_seconds()).astype(np.int64),
+        "day": local[keep].dt.date,
+        "file": rows["file"][keep], "line": rows["line"][keep],
+    }).reset_index(drop=True)
+    entries["overlap"] = _overlaps(entries)
+    other_months = int((own_folder & ~in_month & in_neighbour & ~bad).sum())
+    if entries.empty:
+        rejected_note = f" ({len(rejected)} row(s) rejected)" if len(rejected) else ""
+        raise TimesheetError(
+            f"no acceptable time entries for {month} in timesheets/{month}/ and its neighbouring folders"
+            f"{rejected_note}; nothing to invoice"
+        )
+    return ValidatedMonth(month=month, entries=entries, rejected=rejected, duplicates_dropped=duplicates,
+                          other_months=other_months, files=own_files, rows_read=rows_read)
+
+
+def _overlaps(entries: pd.DataFrame) -> pd.Series:
+    """For each entry that starts before an earlier entry of the same engineer ended: which one."""
+    if entries.empty:
+        return pd.Series(dtype=str)
+    order = entries.sort_values(["engineer", "started_at", "ended_at", "entry_id"], kind="stable")
+    engineer = order["engineer"]
+    ends = order["ended_at"].astype("int64")
+    running_end = ends.groupby(engineer.to_numpy()).cummax()
+    previous_end = running_end.groupby(engineer.to_numpy()).shift(1)
+    starts = order["started_at"].astype("int64")
+    overlapping = previous_end.notna() & (starts < previous_end.fillna(np.iinfo(np.int64).min))
+    result = pd.Series("", index=entries.index, dtype=object)
+    if overlapping.any():
+        # Name the earlier entry that is still running: the one whose end is the running maximum.
+        ids = order["entry_id"]
+        holder = ids.where(ends == running_end).groupby(engineer.to_numpy()).ffill()
+        previous_holder = holder.groupby(engineer.to_numpy()).shift(1)
+        text = "overlaps " + previous_holder + " of " + engineer
+        result[order.index[overlapping.to_numpy()]] = text[overlapping].to_numpy()
+    return result
+
+
+def rejected_csv(rejected: pd.DataFrame) -> bytes:
+    """rejected.csv: one row per rejected row with file, line and reason (deterministic bytes)."""
+    buffer = io.StringIO()
+    rejected[list(REJECTED_COLUMNS)].to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode("utf-8")
