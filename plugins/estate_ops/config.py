@@ -186,6 +186,7 @@ class InvoicingTerms(_Strict):
     overage_rate: Literal["fee_per_included_hour"]
     rollover_default: bool
     approval_required: bool
+    payment_terms_days: int = Field(default=30, ge=0)
 
 
 class Plan(_Strict):
@@ -317,6 +318,8 @@ class Client(_Strict):
     tier: str
     rollover: bool | None = None
     tier_changes: list[TierChange] = []
+    # Printed on its invoices (optional).
+    address: str | None = None
 
     def tier_on(self, day: dt.date) -> str:
         """The tier in force on `day`: the latest change effective on or before it."""
@@ -325,6 +328,21 @@ class Client(_Strict):
             if change.effective <= day:
                 tier = change.tier
         return tier
+
+
+class InvoiceIssuer(_Strict):
+    name: str
+    address: str | None = None
+    email: str | None = None
+
+
+class EstateInvoicing(_Strict):
+    """This deployment's invoicing settings (the plan's terms are in plan.yaml `invoicing`)."""
+
+    issuer: InvoiceIssuer = InvoiceIssuer(name="Legacy Team")
+    # Overrides plan.yaml `invoicing.approval_required` for this deployment; the environment
+    # variable ESTATE_OPS_INVOICE_APPROVAL (required|off) overrides both.
+    approval_required: bool | None = None
 
 
 class Estate(_Strict):
@@ -338,6 +356,7 @@ class Estate(_Strict):
     pagerduty: PagerDutySettings
     slack: SlackSettings
     clients: list[Client]
+    invoicing: EstateInvoicing = EstateInvoicing()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Estate:
