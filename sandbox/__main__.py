@@ -1,0 +1,131 @@
+"""`python -m sandbox`: run the sandbox until SIGTERM/SIGINT.
+
+Prints nothing useful to parse: read `<state-dir>/ready.json` (written once every server
+listens and seeding is done) for the URLs, pid and credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sandbox.timeutil import UTC, parse_time
+
+DEFAULT_SEED = 20251126  # the plan's date: any fixed number would do
+
+
+def previous_month(today: dt.date) -> dt.date:
+    first = today.replace(day=1)
+    return (first - dt.timedelta(days=1)).replace(day=1)
+
+
+def _month(text: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from None
+
+
+def _instant(text: str) -> dt.datetime:
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 time, got {text!r}") from None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from sandbox.server import DEFAULT_PORTS
+
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state-dir", type=Path, default=Path(".sandbox"),
+                        help="where ready.json, the event and message logs go (default .sandbox)")
+    parser.add_argument("--reference-month", type=_month, default=None,
+                        help="YYYY-MM the seeded history is about (default: last month, UTC)")
+    parser.add_argument("--now", type=_instant, default=None,
+                        help="the sandbox's current time, ISO 8601 (default: the real time)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="RNG seed of the history")
+    parser.add_argument("--ports", choices=("auto", "fixed"), default="fixed",
+                        help="auto: any free loopback ports; fixed: the --*-port values")
+    for name, port in DEFAULT_PORTS.items():
+        parser.add_argument(f"--{name}-port", type=int, default=port,
+                            help=f"{name} port when --ports fixed (default {port})")
+    parser.add_argument("--scenarios", default=None,
+                        help="comma-separated area scenarios to seed after base (default: all)")
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when this process is gone (set by sandbox.runner)")
+    parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
+    return parser.parse_args(argv)
+
+
+def _watch_parent(pid: int, stop: threading.Event) -> None:
+    # If the test runner is SIGKILLed it cannot stop us: notice and leave on our own.
+    while not stop.wait(0.5):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            logging.getLogger("sandbox").warning("parent %s is gone: stopping", pid)
+            stop.set()
+        except PermissionError:
+            pass
+        if os.getppid() == 1 and pid != 1:
+            stop.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
+
+    from sandbox.server import Sandbox, Settings
+
+    now = args.now or dt.datetime.now(UTC)
+    ports = ({"aws": 0, "pagerduty": 0, "slack": 0} if args.ports == "auto" else
+             {"aws": args.aws_port, "pagerduty": args.pagerduty_port, "slack": args.slack_port})
+    settings = Settings(
+        state_dir=args.state_dir.resolve(),
+        reference_month=args.reference_month or previous_month(now.date()),
+        now=args.now, seed=args.seed, ports=ports,
+        scenarios=[s for s in args.scenarios.split(",") if s] if args.scenarios is not None else None,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if args.parent_pid:
+        threading.Thread(target=_watch_parent, args=(args.parent_pid, stop), daemon=True).start()
+
+    sandbox = Sandbox(settings)
+    started = time.perf_counter()
+    try:
+        sandbox.start()
+    except OSError as exc:
+        logging.getLogger("sandbox").error("cannot start: %s", exc)
+        sandbox.stop()
+        return 2
+    except BaseException:
+        sandbox.stop()
+        raise
+    info = sandbox.info()
+    logging.getLogger("sandbox").info(
+        "ready in %.2fs: aws %s, pagerduty %s, slack %s (state in %s)",
+        time.perf_counter() - started, info["aws_url"], info["pagerduty_url"],
+        info["slack_url"], settings.state_dir)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sandbox.stop()
+        logging.getLogger("sandbox").info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""AWS in the sandbox: moto in server mode, in this process, plus what moto cannot do alone.
+
+- `AwsServer` runs moto's `ThreadedMotoServer` with a thin WSGI layer in front that counts
+  requests per service and action, and can answer with AWS's own throttling errors (to test
+  adaptive retries) when a throttle is simulated.
+- `install_moto_patches()` teaches moto a few behaviours the project relies on and moto lacks:
+  an object's `ReplicationStatus`, and a settable `LatestRestorableTime`.
+- The `set_*`/`add_*` helpers let scenarios set, through moto's backends, what the API cannot
+  (snapshot create times, replication status, restorable time, fixed health-check ids).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import threading
+import uuid
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+from sandbox import ACCOUNT_ID
+from sandbox.state import RequestCounter
+
+# Signing names in the credential scope -> the names boto3 users know.
+_SERVICE_NAMES = {"monitoring": "cloudwatch"}
+_CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+# ---------------------------------------------------------------------- the server
+
+
+class AwsThrottle:
+    """Simulated AWS throttling: the next N matching requests fail as AWS fails them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[dict[str, Any]] = []
+
+    def add(self, service: str, count: int, action: str | None = None) -> None:
+        with self._lock:
+            self._rules.append({"service": service, "action": action, "remaining": count})
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def take(self, service: str, action: str) -> bool:
+        with self._lock:
+            for rule in self._rules:
+                if rule["service"] == service and rule["action"] in (None, action) \
+                        and rule["remaining"] > 0:
+                    rule["remaining"] -= 1
+                    return True
+            return False
+
+
+class _AwsMiddleware:
+    """Counts each AWS request as "<service>:<action>" and applies simulated throttling."""
+
+    def __init__(self, app: Any, counter: RequestCounter, throttle: AwsThrottle) -> None:
+        self.app, self.counter, self.throttle = app, counter, throttle
+
+    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        service, action = self._identify(environ)
+        self.counter.count("aws", None, f"{service}:{action}")
+        if service and self.throttle.take(service, action):
+            status, headers, body = _throttle_response(service, action)
+            start_response(status, headers)
+            return [body]
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _identify(environ: dict) -> tuple[str, str]:
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        match = _CREDENTIAL.search(auth) or _CREDENTIAL.search(
+            "Credential=" + parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0])
+        service = _SERVICE_NAMES.get(match.group(2), match.group(2)) if match else "unknown"
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return service, target.rsplit(".", 1)[-1]
+        path = environ.get("PATH_INFO", "")
+        if "/operation/" in path:  # smithy-rpc-v2-cbor (CloudWatch)
+            return service, path.rsplit("/", 1)[-1]
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        if "Action" in query:
+            return service, query["Action"][0]
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            # Query-protocol APIs (RDS, STS) post their action in the form body: read it and
+            # put the bytes back for moto.
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+            if action:
+                return service, action
+        return service, f"{environ['REQUEST_METHOD']} {path}"
+
+
+def _cbor_text_map(items: dict[str, str]) -> bytes:
+    """A CBOR map of short text strings: all a throttling error body needs."""
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        head = bytes([0x60 + len(raw)]) if len(raw) < 24 else bytes([0x78, len(raw)])
+        return head + raw
+    return bytes([0xA0 + len(items)]) + b"".join(text(k) + text(v) for k, v in items.items())
+
+
+def _throttle_response(service: str, action: str) -> tuple[str, list, bytes]:
+    request_id = str(uuid.uuid4())
+    if service == "logs":
+        body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+        return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"),
+                                   ("x-amzn-RequestId", request_id)], body
+    if service == "cloudwatch":
+        body = _cbor_text_map({"__type": "Throttling", "message": "Rate exceeded"})
+        return "400 Bad Request", [("Content-Type", "application/cbor"),
+                                   ("smithy-protocol", "rpc-v2-cbor"),
+                                   ("x-amzn-RequestId", request_id)], body
+    if service == "s3":
+        body = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+                b"<Message>Please reduce your request rate.</Message></Error>")
+        return "503 Slow Down", [("Content-Type", "application/xml")], body
+    body = ('<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>'
+            f"<Message>Rate exceeded</Message></Error><RequestId>{request_id}</RequestId>"
+            "</ErrorResponse>").encode()
+    return "400 Bad Request", [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
+
+
+class AwsServer(ThreadedMotoServer):
+    """moto's threaded server, with request counting and simulated throttling in front."""
+
+    def __init__(self, port: int, counter: RequestCounter, throttle: AwsThrottle) -> None:
+        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+        self.counter, self.throttle = counter, throttle
+
+    def _server_entry(self) -> None:
+        app = _AwsMiddleware(DomainDispatcherApplication(create_backend_app), self.counter,
+                             self.throttle)
+        self._server = make_server(self._ip_address, self._port, app, True,
+                                   request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+    @property
+    def url(self) -> str:
+        host, port = self.get_host_and_port()
+        return f"http://{host}:{port}"
+
+
+# ---------------------------------------------------------------------- moto patches
+
+
+def install_moto_patches() -> None:
+    """Idempotent. Only ever called inside the sandbox process."""
+    from moto.rds.models import DBCluster, DBInstance
+    from moto.s3.models import FakeKey
+
+    if getattr(FakeKey, "_sandbox_patched", False):
+        return
+
+    original_response_dict = FakeKey.response_dict
+
+    def response_dict(self: FakeKey) -> dict[str, Any]:
+        headers = original_response_dict.fget(self)
+        status = getattr(self, "sandbox_replication_status", None)
+        if status:
+            headers["x-amz-replication-status"] = status
+        return headers
+
+    FakeKey.response_dict = property(response_dict)
+    FakeKey._sandbox_patched = True
+
+    def latest_restorable_time(self: Any) -> dt.datetime:
+        from moto.core.utils import utcnow
+        return getattr(self, "sandbox_latest_restorable_time", None) or utcnow()
+
+    DBInstance.latest_restorable_time = property(latest_restorable_time)
+    DBCluster.latest_restorable_time = property(latest_restorable_time)
+
+
+def reset_moto() -> None:
+    """Forget every resource in every moto backend (and re-seed moto's id generator)."""
+    from moto.core.base_backend import BackendDict
+    from moto.core.model_instances import reset_model_data
+    from moto.moto_api._internal import mock_random
+
+    BackendDict.reset()
+    reset_model_data()
+    mock_random.seed(0)
+
+
+def backend(service: str, region: str = "us-east-1", account_id: str = ACCOUNT_ID) -> Any:
+    """moto's backend object for a service (global services ignore the region)."""
+    from moto.backends import get_backend
+
+    backends = get_backend(service)[account_id]
+    if service in ("s3", "route53", "iam", "organizations"):
+        return backends["global"] if "global" in backends else backends["aws"]
+    return backends[region]
+
+
+# ---------------------------------------------------------------------- seeding helpers
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
+    # moto stores naive-UTC or aware-UTC depending on the model; RDS uses aware UTC.
+    return value.astimezone(dt.UTC)
+
+
+def rekey_health_check(route53: Any, old_id: str, new_id: str) -> None:
+    """Give a health check the id an estate names (the API always generates one)."""
+    check = route53.health_checks.pop(old_id)
+    check.id = new_id
+    route53.health_checks[new_id] = check
+
+
+def set_db_instance_create_time(rds: Any, db_id: str, when: dt.datetime) -> None:
+    instance = rds.databases[db_id]
+    instance.created = _utc(when)
+    instance.instance_create_time = _utc(when)
+
+
+def set_latest_restorable_time(rds: Any, db_id: str, when: dt.datetime | None) -> None:
+    """What DescribeDBInstances reports as LatestRestorableTime (None: moto's "now")."""
+    rds.databases[db_id].sandbox_latest_restorable_time = _utc(when) if when else None
+
+
+def set_snapshot_time(rds: Any, snapshot_id: str, when: dt.datetime) -> None:
+    snapshot = rds.database_snapshots[snapshot_id]
+    snapshot.created = _utc(when)
+    snapshot.original_snapshot_create_time = _utc(when)
+
+
+def add_db_snapshot(rds: Any, db_id: str, when: dt.datetime, *, snapshot_type: str = "automated",
+                    snapshot_id: str | None = None,
+                    tags: list[dict[str, str]] | None = None) -> Any:
+    """A snapshot of `db_id` taken at `when`. Automated ones get AWS's `rds:<db>-<time>` id."""
+    when = _utc(when)
+    if snapshot_id is None:
+        if snapshot_type != "automated":
+            raise ValueError("manual snapshots need a snapshot_id")
+        snapshot_id = f"rds:{db_id}-{when:%Y-%m-%d-%H-%M}"
+    if snapshot_type == "automated":
+        snapshot = rds.create_auto_snapshot(db_id, snapshot_id)
+    else:
+        snapshot = rds.create_db_snapshot(db_id, snapshot_id, snapshot_type="manual", tags=tags)
+    if tags and snapshot_type == "automated":
+        snapshot.tags = tags
+    set_snapshot_time(rds, snapshot.db_snapshot_identifier, when)
+    return snapshot
+
+
+def set_replication_status(s3: Any, bucket: str, key: str, status: str,
+                           version_id: str | None = None) -> None:
+    """An object's ReplicationStatus (PENDING, COMPLETED, FAILED, REPLICA) in HEAD/GET."""
+    if status not in ("PENDING", "COMPLETED", "FAILED", "REPLICA"):
+        raise ValueError(f"not an S3 replication status: {status!r}")
+    obj = s3.get_object(bucket, key, version_id=version_id)
+    obj.sandbox_replication_status = status
+
+
+def set_object_time(s3: Any, bucket: str, key: str, when: dt.datetime,
+                    version_id: str | None = None) -> None:
+    """An object's LastModified."""
+    obj = s3.get_object(bucket, key, version_id=version_id)
+    obj.last_modified = _utc(when).replace(tzinfo=None)

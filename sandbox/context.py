@@ -1,0 +1,83 @@
+"""`SeedContext`: everything a scenario's `seed(ctx)` may use. Documented in sandbox/README.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sandbox import ACCOUNT_ID, AWS_ACCESS_KEY, AWS_SECRET_KEY, DEFAULT_REGION
+from sandbox import aws as aws_helpers
+from sandbox.timeutil import UTC, add_months
+
+if TYPE_CHECKING:
+    from estate_ops.config import Estate, Plan
+
+    from sandbox.pagerduty_store import PagerDutyStore
+    from sandbox.slack import SlackStore
+
+
+@dataclass
+class SeedContext:
+    reference_month: dt.date
+    """First day of the month the reports are about (default: the previous calendar month)."""
+    seed: int
+    estate: Estate
+    plan: Plan
+    state_dir: Path
+    now: dt.datetime
+    """Sandbox "now" (aware UTC): fixed by `--now`, else the real time at start."""
+    aws_url: str
+    pagerduty: PagerDutyStore
+    slack: SlackStore
+    pagerduty_routing_key: str
+    scenario: str = "base"
+    """The scenario being seeded (set by the registry before each `seed`)."""
+    _clients: dict = field(default_factory=dict, repr=False)
+
+    # --------------------------------------------------------------- time
+
+    @property
+    def start(self) -> dt.datetime:
+        """The reference month's first instant, 00:00 UTC on its first day."""
+        return dt.datetime(self.reference_month.year, self.reference_month.month, 1, tzinfo=UTC)
+
+    @property
+    def end(self) -> dt.datetime:
+        """The first instant after the reference month (exclusive end)."""
+        return add_months(self.start, 1)
+
+    # --------------------------------------------------------------- randomness
+
+    def rng(self, name: str | None = None) -> random.Random:
+        """A fresh RNG seeded with "<seed>:<name>" (name defaults to the current scenario):
+        the same seed and name give the same history on every run and after every reset."""
+        return random.Random(f"{self.seed}:{name or self.scenario}")
+
+    # --------------------------------------------------------------- AWS
+
+    @property
+    def account_id(self) -> str:
+        return ACCOUNT_ID
+
+    def aws_client(self, service: str, region: str = DEFAULT_REGION) -> Any:
+        """A boto3 client against the sandbox's moto server (credentials testing/testing).
+        Clients are cached: one per (service, region) for the life of the process."""
+        key = (service, region)
+        if key not in self._clients:
+            import boto3
+
+            self._clients[key] = boto3.client(
+                service, region_name=region, endpoint_url=self.aws_url,
+                aws_access_key_id=AWS_ACCESS_KEY, aws_secret_access_key=AWS_SECRET_KEY)
+        return self._clients[key]
+
+    def moto_backend(self, service: str, region: str = DEFAULT_REGION) -> Any:
+        """moto's in-process backend (e.g. "rds", "s3", "cloudwatch", "logs", "route53"),
+        for what the API cannot set. See sandbox.aws for helpers."""
+        return aws_helpers.backend(service, region)
+
+    aws = aws_helpers
+    """`sandbox.aws`: helpers such as `add_db_snapshot`, `set_replication_status`."""

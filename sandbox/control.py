@@ -1,0 +1,152 @@
+"""The control API under `/_sandbox/`: what tests and benchmarks use to steer the sandbox.
+
+Served on both the PagerDuty and the Slack port (same handlers, same state). Control calls are
+never counted, rate limited or authenticated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from sandbox import aws
+
+if TYPE_CHECKING:
+    from sandbox.server import Sandbox
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _bad(message: str, status: int = 400) -> tuple[Response, int]:
+    return jsonify({"ok": False, "error": message}), status
+
+
+def _aws_removers(region: str) -> dict[str, Callable[[str], bool]]:
+    def pop(service: str, attribute: str) -> Callable[[str], bool]:
+        def remove(id_: str) -> bool:
+            return getattr(aws.backend(service, region), attribute).pop(id_, None) is not None
+        return remove
+
+    return {
+        "rds_instance": pop("rds", "databases"),
+        "rds_snapshot": pop("rds", "database_snapshots"),
+        "rds_subnet_group": pop("rds", "subnet_groups"),
+        "s3_bucket": pop("s3", "buckets"),
+        "log_group": pop("logs", "groups"),
+        "health_check": pop("route53", "health_checks"),
+    }
+
+
+PAGERDUTY_KINDS = ("service", "incident", "schedule", "escalation_policy", "user", "priority",
+                   "maintenance_window")
+
+
+def blueprint(sandbox: Sandbox) -> Blueprint:
+    bp = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
+    gates = {"pagerduty": sandbox.pagerduty_gate, "events": sandbox.events_gate,
+             "slack": sandbox.slack_gate}
+
+    @bp.get("/health")
+    def health() -> Response:
+        return jsonify({"ok": True})
+
+    @bp.get("/info")
+    def info() -> Response:
+        return jsonify(sandbox.info() | {"last_reset_seconds": sandbox.last_reset_seconds})
+
+    @bp.post("/reset")
+    def reset() -> Response:
+        seconds = sandbox.reset()
+        return jsonify({"ok": True, "seconds": seconds, "seed_seconds": sandbox.seed_timings})
+
+    @bp.get("/requests")
+    def requests_get() -> Response:
+        return jsonify(sandbox.counter.snapshot())
+
+    @bp.delete("/requests")
+    def requests_clear() -> Response:
+        sandbox.counter.clear()
+        return jsonify({"ok": True})
+
+    @bp.post("/rate_limit")
+    def rate_limit() -> Any:
+        body = _body()
+        api = body.get("api", "pagerduty")
+        if api not in gates:
+            return _bad(f"api must be one of {sorted(gates)}")
+        try:
+            next_n = int(body.get("next", 0))
+            per_minute = int(body["per_minute"]) if body.get("per_minute") is not None else None
+            reset_seconds = int(body.get("reset_seconds", 2))
+        except (TypeError, ValueError):
+            return _bad("next, per_minute and reset_seconds must be integers")
+        if next_n <= 0 and per_minute is None:
+            return _bad("give next (a count of requests) or per_minute (a budget)")
+        gates[api].set_rate_limit(next_n=next_n, per_minute=per_minute, reset_seconds=reset_seconds)
+        return jsonify({"ok": True})
+
+    @bp.delete("/rate_limit")
+    def rate_limit_clear() -> Response:
+        for gate in gates.values():
+            gate.set_rate_limit()
+        return jsonify({"ok": True})
+
+    @bp.post("/aws/throttle")
+    def aws_throttle() -> Any:
+        body = _body()
+        if not body.get("service"):
+            return _bad("service is required (e.g. rds, logs, cloudwatch, s3)")
+        sandbox.aws_throttle.add(body["service"], int(body.get("count", 1)), body.get("action"))
+        return jsonify({"ok": True})
+
+    @bp.delete("/aws/throttle")
+    def aws_throttle_clear() -> Response:
+        sandbox.aws_throttle.clear()
+        return jsonify({"ok": True})
+
+    @bp.post("/revoke_token")
+    def revoke_token() -> Any:
+        body = _body()
+        api = body.get("api", "pagerduty")
+        if api not in gates:
+            return _bad(f"api must be one of {sorted(gates)}")
+        return jsonify({"ok": True, "revoked": gates[api].revoke(body.get("token"))})
+
+    @bp.post("/remove")
+    def remove() -> Any:
+        body = _body()
+        kind, id_ = body.get("kind"), body.get("id")
+        if not kind or not id_:
+            return _bad("kind and id are required")
+        if kind.startswith("pagerduty_") and kind[len("pagerduty_"):] in PAGERDUTY_KINDS:
+            found = sandbox.pagerduty_store.remove(kind[len("pagerduty_"):], id_)
+        elif kind == "slack_channel":
+            found = sandbox.slack_store.remove(id_)
+        elif kind in (removers := _aws_removers(body.get("region") or sandbox.estate.aws.region)):
+            found = removers[kind](id_)
+        else:
+            kinds = sorted([f"pagerduty_{k}" for k in PAGERDUTY_KINDS] + ["slack_channel"]
+                           + list(removers))
+            return _bad(f"unknown kind {kind!r}; one of {kinds}")
+        if not found:
+            return _bad(f"no {kind} {id_!r}", 404)
+        return jsonify({"ok": True})
+
+    @bp.get("/pagerduty/events")
+    def pagerduty_events() -> Response:
+        store = sandbox.pagerduty_store
+        with store.lock:
+            return jsonify(list(store.events))
+
+    @bp.get("/slack/messages")
+    def slack_messages() -> Response:
+        store = sandbox.slack_store
+        with store.lock:
+            return jsonify(list(store.messages))
+
+    return bp

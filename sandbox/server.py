@@ -1,0 +1,227 @@
+"""Process wiring: start moto and the two stand-ins on loopback, seed, serve, reset, stop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from sandbox import (
+    ACCOUNT_ID,
+    DEFAULT_REGION,
+    PAGERDUTY_EVENTS_FILE,
+    PAGERDUTY_ROUTING_KEY,
+    PAGERDUTY_TOKEN,
+    READY_FILE,
+    SLACK_MESSAGES_FILE,
+    SLACK_TOKEN,
+    aws,
+    control,
+    pagerduty,
+    slack,
+)
+from sandbox.context import SeedContext
+from sandbox.pagerduty_store import PagerDutyStore
+from sandbox.slack import SlackStore
+from sandbox.state import Gate, RequestCounter
+from sandbox.timeutil import Clock, iso
+from sandbox.tls import TlsFiles, make_tls_files
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PORTS = {"aws": 5100, "pagerduty": 5101, "slack": 5102}
+# PagerDuty documents 960 REST requests per minute per token, 120 events per minute per key.
+PAGERDUTY_RATE_LIMIT = 960
+EVENTS_RATE_LIMIT = 120
+SLACK_RATE_LIMIT = 50
+
+log = logging.getLogger("sandbox")
+
+
+def load_estate_config() -> tuple[Any, Any]:
+    """The project's plan and estate, read the way the project reads them."""
+    plugins = str(REPO_ROOT / "plugins")
+    if plugins not in sys.path:
+        sys.path.insert(0, plugins)
+    from estate_ops.config import load_config
+
+    return load_config()
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    reference_month: dt.date
+    now: dt.datetime | None
+    seed: int
+    ports: dict[str, int]
+    scenarios: list[str] | None = None
+
+
+class _JsonlSink:
+    """Appends records to a JSON-lines file, one writer at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.truncate()
+
+    def __call__(self, record: dict) -> None:
+        line = json.dumps(record, sort_keys=True, default=str)
+        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    def truncate(self) -> None:
+        with self._lock:
+            self.path.write_text("", encoding="utf-8")
+
+
+class Sandbox:
+    """The running sandbox: servers, stores, the seeded state, and its reset."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.plan, self.estate = load_estate_config()
+        self.clock = Clock(settings.now)
+        self.counter = RequestCounter()
+        self.aws_throttle = aws.AwsThrottle()
+        self.pagerduty_gate = Gate({PAGERDUTY_TOKEN}, PAGERDUTY_RATE_LIMIT)
+        self.events_gate = Gate({PAGERDUTY_ROUTING_KEY}, EVENTS_RATE_LIMIT)
+        self.slack_gate = Gate({SLACK_TOKEN}, SLACK_RATE_LIMIT)
+        self.pagerduty_store: PagerDutyStore | None = None
+        self.slack_store: SlackStore | None = None
+        self.seed_timings: dict[str, float] = {}
+        self.last_reset_seconds: float | None = None
+        self._reset_lock = threading.Lock()
+        self._boto_clients: dict = {}
+        self._servers: list[BaseWSGIServer] = []
+        self._threads: list[threading.Thread] = []
+        self.aws_server: aws.AwsServer | None = None
+        self.tls: TlsFiles | None = None
+        self.urls: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        state_dir = self.settings.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        (state_dir / READY_FILE).unlink(missing_ok=True)
+        self.events_sink = _JsonlSink(state_dir / PAGERDUTY_EVENTS_FILE)
+        self.messages_sink = _JsonlSink(state_dir / SLACK_MESSAGES_FILE)
+
+        aws.install_moto_patches()
+        self.aws_server = aws.AwsServer(self.settings.ports["aws"], self.counter, self.aws_throttle)
+        self.aws_server.start()
+        self.urls["aws"] = self.aws_server.url
+
+        pd_app = pagerduty.create_app(lambda: self.pagerduty_store, self.pagerduty_gate,
+                                      self.events_gate, self.counter)
+        pd_app.config["EVENT_SINK"] = self.events_sink
+        pd_app.register_blueprint(control.blueprint(self))
+        slack_app = slack.create_app(lambda: self.slack_store, self.slack_gate, self.counter)
+        slack_app.config["MESSAGE_SINK"] = self.messages_sink
+        slack_app.register_blueprint(control.blueprint(self))
+        # HTTPS for PagerDuty: its client library refuses plain http base URLs.
+        self.tls = make_tls_files(state_dir)
+        self.urls["pagerduty"] = self._serve(pd_app, self.settings.ports["pagerduty"], self.tls)
+        self.urls["slack"] = self._serve(slack_app, self.settings.ports["slack"])
+
+        self.seed()
+        self._write_ready_file()
+
+    def _serve(self, app: Any, port: int, tls: TlsFiles | None = None) -> str:
+        server = make_server("127.0.0.1", port, app, threaded=True,
+                             ssl_context=tls.server_context() if tls else None)
+        thread = threading.Thread(target=server.serve_forever, name=f"serve-{server.port}",
+                                  daemon=True)
+        thread.start()
+        self._servers.append(server)
+        self._threads.append(thread)
+        return f"{'https' if tls else 'http'}://127.0.0.1:{server.port}"
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self.aws_server is not None:
+            self.aws_server.stop()
+        (self.settings.state_dir / READY_FILE).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ state
+
+    def _new_context(self) -> SeedContext:
+        pd_store = PagerDutyStore(self.urls["pagerduty"], self.estate.pagerduty.web_url, self.clock)
+        slack_store = SlackStore(self.clock)
+        return SeedContext(
+            reference_month=self.settings.reference_month, seed=self.settings.seed,
+            estate=self.estate, plan=self.plan, state_dir=self.settings.state_dir,
+            now=self.clock.anchor, aws_url=self.urls["aws"], pagerduty=pd_store,
+            slack=slack_store, pagerduty_routing_key=PAGERDUTY_ROUTING_KEY,
+            _clients=self._boto_clients)
+
+    def seed(self) -> None:
+        from sandbox import scenarios
+
+        ctx = self._new_context()
+        self.seed_timings = scenarios.run_all(ctx, self.settings.scenarios)
+        # Publish the new stores only once fully seeded; seeding's own AWS calls do not count.
+        self.pagerduty_store, self.slack_store = ctx.pagerduty, ctx.slack
+        self.counter.clear()
+
+    def reset(self) -> float:
+        """Back to the pristine seeded state; returns the seconds it took."""
+        started = time.perf_counter()
+        with self._reset_lock:
+            aws.reset_moto()
+            self.aws_throttle.clear()
+            for gate in (self.pagerduty_gate, self.events_gate, self.slack_gate):
+                gate.reset()
+            self.clock.restart()
+            self.events_sink.truncate()
+            self.messages_sink.truncate()
+            self.seed()
+        self.last_reset_seconds = round(time.perf_counter() - started, 3)
+        log.info("reset in %.3fs", self.last_reset_seconds)
+        return self.last_reset_seconds
+
+    def info(self) -> dict[str, Any]:
+        from sandbox import scenarios
+
+        return {
+            "pid": os.getpid(),
+            "aws_url": self.urls["aws"],
+            "pagerduty_url": self.urls["pagerduty"],
+            "slack_url": self.urls["slack"],
+            # Also served on the PagerDuty port; the Slack one is plain http, simpler to call.
+            "control_url": self.urls["slack"] + "/_sandbox",
+            "ca_file": str(self.tls.ca_file) if self.tls else None,
+            "ca_bundle": str(self.tls.ca_bundle) if self.tls else None,
+            "state_dir": str(self.settings.state_dir),
+            "reference_month": self.settings.reference_month.strftime("%Y-%m"),
+            "now": iso(self.clock.anchor),
+            "seed": self.settings.seed,
+            "account_id": ACCOUNT_ID,
+            "region": DEFAULT_REGION,
+            "pagerduty_token": PAGERDUTY_TOKEN,
+            "pagerduty_routing_key": PAGERDUTY_ROUTING_KEY,
+            "slack_token": SLACK_TOKEN,
+            "scenarios": [s for s in scenarios.available_scenarios()
+                          if self.settings.scenarios is None or s == "base"
+                          or s in self.settings.scenarios],
+            "seed_seconds": self.seed_timings,
+        }
+
+    def _write_ready_file(self) -> None:
+        path = self.settings.state_dir / READY_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.info(), indent=2), encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader never sees half a file

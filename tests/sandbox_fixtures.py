@@ -1,0 +1,46 @@
+"""Pytest fixtures for tests that run against the sandbox.
+
+Registered by tests/conftest.py with `pytest_plugins = ["tests.sandbox_fixtures"]`.
+
+- `sandbox_session` (session scope): one sandbox for the whole run, reference month 2026-10,
+  a fixed now of 2026-11-02T12:00:00Z, with its Airflow connection variables set in
+  os.environ for the session (and the previous values restored afterwards).
+- `sandbox` (function scope): the same sandbox, reset to its pristine seeded state first.
+
+Each pytest-xdist worker gets its own sandbox (its own state dir and ports).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.runner import SandboxHandle, start_sandbox
+
+REFERENCE_MONTH = "2026-10"
+FIXED_NOW = "2026-11-02T12:00:00Z"
+
+
+@pytest.fixture(scope="session")
+def sandbox_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    state_dir = tmp_path_factory.mktemp("sandbox")
+    handle = start_sandbox(state_dir, reference_month=REFERENCE_MONTH, now=FIXED_NOW)
+    saved = {key: os.environ.get(key) for key in handle.airflow_connections_env()}
+    os.environ.update(handle.airflow_connections_env())
+    try:
+        yield handle
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        handle.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_session: SandboxHandle) -> SandboxHandle:
+    sandbox_session.reset()
+    return sandbox_session
