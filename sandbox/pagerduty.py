@@ -114,8 +114,9 @@ def _window(now: dt.datetime, *, default_months: int | None = 1,
     return since, until
 
 
-def _page(key: str, items: list[dict]) -> Response:
-    """Classic pagination, exactly PagerDuty's rules."""
+def _page(key: str, items: list[dict], expand: Callable[[dict], dict] | None = None) -> Response:
+    """Classic pagination, exactly PagerDuty's rules. `expand` (copy + includes) runs on the
+    page's records only, so a long list costs per page, not per record per page."""
     limit = _int_arg("limit", DEFAULT_LIMIT)
     offset = _int_arg("offset", 0)
     if limit < 1:
@@ -128,8 +129,9 @@ def _page(key: str, items: list[dict]) -> Response:
             "Offset+limit exceeds maximum allowed value of 10000. Please try to refine your "
             "search to reduce the returned set of records below this number, like adding a "
             "date range.")])
+    page = items[offset:offset + limit]
     body = {
-        key: items[offset:offset + limit],
+        key: [expand(i) for i in page] if expand else page,
         "limit": limit,
         "offset": offset,
         "more": offset + limit < len(items),
@@ -318,7 +320,7 @@ def create_app(get_store: Callable[[], PagerDutyStore], gate: Gate, events_gate:
                 items.sort(key=lambda i, n=name: _sort_key_time(i[n]) if n == "resolved_at"
                            else i[n], reverse=direction == "desc")
             inc = include()
-            return _page("incidents", [incident_out(i, inc) for i in items])
+            return _page("incidents", items, lambda i: incident_out(i, inc))
 
     @app.get("/incidents/<id>")
     def get_incident(id: str) -> Response:
@@ -338,6 +340,29 @@ def create_app(get_store: Callable[[], PagerDutyStore], gate: Gate, events_gate:
                 raise not_found()
             return _json({"notes": copy.deepcopy(s.notes.get(id, []))})
 
+    @app.post("/incidents/<id>/notes")
+    def create_note(id: str) -> Response:
+        s = store()
+        with s.lock:
+            if id not in s.incidents:
+                raise not_found()
+            user = requester(s)
+            note = (request.get_json(silent=True) or {}).get("note") or {}
+            if not isinstance(note, dict) or not note.get("content"):
+                raise invalid("note.content is required")
+            created = s.add_note(id, str(note["content"]), s.clock.now(), user["id"])
+            return _json({"note": copy.deepcopy(created)}, 201)
+
+    def requester(s: PagerDutyStore) -> dict:
+        """The user named by the `From` header, which PagerDuty requires on writes."""
+        sender = request.headers.get("From")
+        if not sender:
+            raise ApiError(400, "The action requires a 'from' header", 2011)
+        user = next((u for u in s.users.values() if u["email"].lower() == sender.lower()), None)
+        if user is None:
+            raise invalid("Requester User Not Found")
+        return user
+
     # ------------------------------------------------------------------ log entries
 
     def log_entries_out(entries: list[dict]) -> Response:
@@ -345,15 +370,16 @@ def create_app(get_store: Callable[[], PagerDutyStore], gate: Gate, events_gate:
         overview = _bool_arg("is_overview")
         items = [e for e in entries if not (overview and e["type"] in NON_OVERVIEW_TYPES)]
         items.sort(key=lambda e: (e["created_at"], e["id"]), reverse=True)
-        out = []
-        for entry in items:
+
+        def expand(entry: dict) -> dict:
             view = copy.deepcopy(entry)
             if "incidents" in inc and view["incident"]["id"] in s.incidents:
                 view["incident"] = copy.deepcopy(s.incidents[view["incident"]["id"]])
             if "services" in inc and view["service"]["id"] in s.services:
                 view["service"] = s.service_view(s.services[view["service"]["id"]])
-            out.append(view)
-        return _page("log_entries", out)
+            return view
+
+        return _page("log_entries", items, expand)
 
     @app.get("/log_entries")
     def list_log_entries() -> Response:
@@ -551,9 +577,6 @@ def create_app(get_store: Callable[[], PagerDutyStore], gate: Gate, events_gate:
     @app.post("/maintenance_windows")
     def create_maintenance_window() -> Response:
         s = store()
-        sender = request.headers.get("From")
-        if not sender:
-            raise ApiError(400, "The action requires a 'from' header", 2011)
         body = request.get_json(silent=True) or {}
         window = body.get("maintenance_window")
         if not isinstance(window, dict):
@@ -566,9 +589,7 @@ def create_app(get_store: Callable[[], PagerDutyStore], gate: Gate, events_gate:
         if not services:
             raise invalid("services must contain at least one service")
         with s.lock:
-            user = next((u for u in s.users.values() if u["email"].lower() == sender.lower()), None)
-            if user is None:
-                raise invalid("Requester User Not Found")
+            user = requester(s)
             try:
                 created = s.add_maintenance_window(
                     start, end, [x.get("id") for x in services],
