@@ -1,0 +1,87 @@
+"""CloudWatch Logs: daily verification that the estate's logs are kept for exactly the plan's year
+(plan §4.1: logs continuous, 1 year), in CloudWatch and in the log archive bucket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+
+class VerifyLogRetentionOperator(BaseOperator):
+    """Every log group under `prefix` retains exactly 365 days; none set (kept forever) is P3."""
+
+    template_fields = ("prefix",)
+
+    def __init__(self, *, prefix: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prefix = prefix
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        from estate_ops.config import load_config
+        from estate_ops.domain.backups import LogGroupObservation, verify_log_groups
+        from estate_ops.hooks.aws import (
+            describe_error,
+            is_access_denied,
+            translate_connection_errors,
+        )
+        from estate_ops.hooks.logs import LogGroupsHook
+        from estate_ops.operators.rds import run_as_of
+
+        plan, estate = load_config()
+        as_of = run_as_of(context)
+        hook = LogGroupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
+        groups, error = None, None
+        try:
+            with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
+                groups = [LogGroupObservation(g["logGroupName"], g.get("retentionInDays"))
+                          for g in hook.log_groups(self.prefix)]
+        except ClientError as exc:
+            if not is_access_denied(exc):
+                raise
+            error = describe_error(exc, "logs:DescribeLogGroups")
+        verdict = verify_log_groups(plan, self.prefix, groups, as_of.date(), error=error)
+        failed = [c for c in verdict.checks if not c.ok]
+        self.log.info("%s: %d check(s), %d failed", self.prefix, len(verdict.checks), len(failed))
+        for check in failed:
+            self.log.info("FAIL %s: %s", check.resource, check.detail)
+        return verdict.as_dict()
+
+
+class VerifyLogArchiveOperator(BaseOperator):
+    """The log archive bucket expires objects at exactly the plan's 365 days."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        from estate_ops.config import load_config
+        from estate_ops.domain.backups import verify_log_archive
+        from estate_ops.hooks.aws import (
+            describe_error,
+            is_access_denied,
+            translate_connection_errors,
+        )
+        from estate_ops.hooks.s3 import BucketsHook
+        from estate_ops.operators.rds import run_as_of
+
+        plan, estate = load_config()
+        bucket = estate.logs.archive_bucket
+        as_of = run_as_of(context)
+        hook = BucketsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
+        action, exists, rules, error = "s3:ListBucket", False, None, None
+        try:
+            with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
+                exists = hook.bucket_region(bucket) is not None
+                if exists:
+                    action = "s3:GetLifecycleConfiguration"
+                    rules = hook.lifecycle_rules(bucket)
+        except ClientError as exc:
+            if not is_access_denied(exc):
+                raise
+            error = describe_error(exc, action)
+        verdict = verify_log_archive(plan, bucket, exists, rules, as_of.date(), error=error)
+        for check in verdict.checks:
+            self.log.info("%s %s: %s", "OK  " if check.ok else "FAIL", check.check, check.detail)
+        return verdict.as_dict()
