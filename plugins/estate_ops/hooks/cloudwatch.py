@@ -1,0 +1,189 @@
+"""CloudWatch metrics: GetMetricData with as few calls as AWS allows, and ListMetrics.
+
+GetMetricData takes at most 500 queries per request and returns at most 100,800 data points per
+response (the rest behind NextToken). `pack_queries` fills each request up to both limits
+(queries sharing a time range and period go together; a query longer than 100,800 points is
+split in time), so collecting N points in Q queries costs max(ceil(Q/500), ceil(N/100,800))
+calls, and `fetch_metric_data` follows NextToken whenever AWS pages anyway.
+
+Route 53 health-check metrics live in us-east-1 whatever the estate's region.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from botocore.exceptions import ClientError
+
+from estate_ops.hooks.aws import (
+    ADAPTIVE_RETRIES,
+    describe_error,
+    translate_connection_errors,
+)
+
+MAX_QUERIES_PER_CALL = 500
+MAX_POINTS_PER_CALL = 100_800
+
+
+class CloudWatchError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    id: str  # unique; GetMetricData Ids must start with a lower-case letter
+    namespace: str
+    metric: str
+    dimensions: dict[str, str] = field(hash=False)
+    stat: str
+    period: int  # seconds
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def points(self) -> int:
+        return math.ceil((self.end - self.start).total_seconds() / self.period)
+
+    def as_api(self) -> dict[str, Any]:
+        return {
+            "Id": self.id,
+            "MetricStat": {
+                "Metric": {"Namespace": self.namespace, "MetricName": self.metric,
+                           "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(self.dimensions.items())]},
+                "Period": self.period,
+                "Stat": self.stat,
+            },
+            "ReturnData": True,
+        }
+
+
+@dataclass(frozen=True)
+class MetricCall:
+    start: dt.datetime
+    end: dt.datetime
+    queries: tuple[MetricQuery, ...]
+
+    @property
+    def points(self) -> int:
+        return sum(q.points for q in self.queries)
+
+
+def _split_in_time(query: MetricQuery) -> list[MetricQuery]:
+    """A query longer than one response, cut into period-aligned pieces of <= 100,800 points."""
+    if query.points <= MAX_POINTS_PER_CALL:
+        return [query]
+    step = dt.timedelta(seconds=query.period * MAX_POINTS_PER_CALL)
+    pieces, lo = [], query.start
+    while lo < query.end:
+        hi = min(lo + step, query.end)
+        pieces.append(replace(query, start=lo, end=hi))
+        lo = hi
+    return pieces
+
+
+def pack_queries(queries: Iterable[MetricQuery]) -> list[MetricCall]:
+    """Group queries into as few GetMetricData requests as the limits allow.
+
+    One request has one StartTime/EndTime, so queries are grouped by time range; within a group,
+    first-fit decreasing by points under 500 queries and 100,800 points per request.
+    """
+    groups: dict[tuple[dt.datetime, dt.datetime], list[MetricQuery]] = defaultdict(list)
+    for query in queries:
+        for piece in _split_in_time(query):
+            groups[(piece.start, piece.end)].append(piece)
+    calls: list[MetricCall] = []
+    for (start, end), members in sorted(groups.items()):
+        bins: list[list[MetricQuery]] = []
+        loads: list[int] = []
+        for query in sorted(members, key=lambda q: (-q.points, q.id)):
+            for i, members_in_bin in enumerate(bins):
+                if len(members_in_bin) < MAX_QUERIES_PER_CALL and loads[i] + query.points <= MAX_POINTS_PER_CALL:
+                    members_in_bin.append(query)
+                    loads[i] += query.points
+                    break
+            else:
+                bins.append([query])
+                loads.append(query.points)
+        calls.extend(MetricCall(start, end, tuple(b)) for b in bins)
+    return calls
+
+
+def minimum_calls(queries: Sequence[MetricQuery]) -> int:
+    points = sum(q.points for q in queries)
+    return max(math.ceil(len(queries) / MAX_QUERIES_PER_CALL), math.ceil(points / MAX_POINTS_PER_CALL))
+
+
+def fetch_metric_data(client: Any, queries: Sequence[MetricQuery]) -> dict[str, tuple[list[dt.datetime], list[float]]]:
+    """Every query's (timestamps, values), ascending by time; pieces of a split query are joined.
+
+    Follows NextToken; a query id repeated, or a result id AWS did not send, is an error.
+    Returns a dict keyed by query id; a query without datapoints maps to ([], []).
+    """
+    ids = [q.id for q in queries]
+    if len(set(ids)) != len(ids):
+        raise CloudWatchError("GetMetricData query ids must be unique")
+    points: dict[str, dict[dt.datetime, float]] = {q.id: {} for q in queries}
+    for call in pack_queries(queries):
+        token = None
+        while True:
+            kwargs: dict[str, Any] = {"MetricDataQueries": [q.as_api() for q in call.queries],
+                                      "StartTime": call.start, "EndTime": call.end,
+                                      "ScanBy": "TimestampAscending"}
+            if token:
+                kwargs["NextToken"] = token
+            answer = client.get_metric_data(**kwargs)
+            for result in answer.get("MetricDataResults", []):
+                if result["Id"] not in points:
+                    raise CloudWatchError(f"GetMetricData returned an unknown query id {result['Id']!r}")
+                if result.get("StatusCode") == "Forbidden":
+                    raise CloudWatchError(f"GetMetricData: access to {result['Id']} is forbidden")
+                series = points[result["Id"]]
+                for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True):
+                    series[stamp.astimezone(dt.UTC)] = float(value)
+            token = answer.get("NextToken")
+            if not token:
+                break
+    return {qid: (sorted(s), [s[t] for t in sorted(s)]) for qid, s in points.items()}
+
+
+class CloudWatchMetricsHook(AwsBaseHook):
+    """CloudWatch in one region (us-east-1 for Route 53 metrics); `calls` counts GetMetricData requests."""
+
+    def __init__(self, aws_conn_id: str = "aws_default", region_name: str = "us-east-1", **kwargs: Any) -> None:
+        kwargs.setdefault("config", ADAPTIVE_RETRIES)
+        super().__init__(aws_conn_id=aws_conn_id, client_type="cloudwatch", region_name=region_name, **kwargs)
+        self.calls = 0
+
+    def get_metric_data(self, queries: Sequence[MetricQuery]) -> dict[str, tuple[list[dt.datetime], list[float]]]:
+        hook = self
+
+        class _Counting:
+            def get_metric_data(self, **kwargs: Any) -> dict[str, Any]:
+                hook.calls += 1
+                return hook.conn.get_metric_data(**kwargs)
+
+        with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
+            try:
+                return fetch_metric_data(_Counting(), queries)
+            except ClientError as exc:
+                raise CloudWatchError(describe_error(exc, "cloudwatch:GetMetricData")) from exc
+
+    def metric_dimension_values(self, namespace: str, metric: str, dimension: str) -> set[str]:
+        """The values of `dimension` CloudWatch has `metric` for (data in the last two weeks)."""
+        found: set[str] = set()
+        with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
+            try:
+                for page in self.conn.get_paginator("list_metrics").paginate(Namespace=namespace, MetricName=metric):
+                    for m in page.get("Metrics", []):
+                        for d in m.get("Dimensions", []):
+                            if d["Name"] == dimension:
+                                found.add(d["Value"])
+            except ClientError as exc:
+                raise CloudWatchError(describe_error(exc, "cloudwatch:ListMetrics")) from exc
+        return found
