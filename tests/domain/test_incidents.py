@@ -8,9 +8,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from estate_ops.config import load_plan
 from estate_ops.domain.incidents import (
     BREACHED,
@@ -32,8 +29,10 @@ from estate_ops.domain.incidents import (
     targets_from_plan,
 )
 from estate_ops.domain.periods import Month
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ET = ZoneInfo("America/New_York")
 OCT = Month(2026, 10)
 AS_OF = dt.datetime(2026, 11, 2, 12, tzinfo=UTC)
@@ -247,8 +246,8 @@ def test_postmortem_states():
     assert postmortem_status([p2], [], required_for=["P0", "P1"], within_hours=48, as_of=AS_OF) == []
 
 
-def _report(raws, facts=LogFacts(), evidence=()):
-    return build_incident_report(PLAN, SETTINGS, OCT, AS_OF, raws, facts, evidence)
+def _report(raws, facts=None, evidence=()):
+    return build_incident_report(PLAN, SETTINGS, OCT, AS_OF, raws, facts or LogFacts(), evidence)
 
 
 def test_report_counts_breaches_per_severity_and_lists_them_with_links():
