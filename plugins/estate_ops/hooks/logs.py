@@ -21,3 +21,18 @@ class LogGroupsHook(AwsLogsHook):
         for page in paginator.paginate(logGroupNamePrefix=prefix):
             groups.extend(page.get("logGroups", []))
         return groups
+
+    def put_retention_policy(self, log_group: str, days: int) -> tuple[str, str]:
+        """Set a log group's retention; returns (outcome, detail) with outcome "applied",
+        "already_gone" (the group was deleted since the plan) or "failed"."""
+        from botocore.exceptions import ClientError
+
+        from estate_ops.hooks.aws import describe_error, is_not_found
+
+        try:
+            self.conn.put_retention_policy(logGroupName=log_group, retentionInDays=days)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return "already_gone", f"log group {log_group} no longer exists"
+            return "failed", describe_error(exc, "logs:PutRetentionPolicy")
+        return "applied", f"retention set to {days} days"

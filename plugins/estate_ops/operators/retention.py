@@ -1,0 +1,452 @@
+"""Retention pruning, in four steps: plan, (gate inside plan), act, report.
+
+- `PlanRetentionPruningOperator` lists what exists, asks `domain.retention` what may go and why,
+  runs the document guard and the gate, and writes `retention/YYYY-MM-DD/plan.json`. It changes
+  nothing in AWS. It returns one batch per database with deletions to do (for mapping) and pushes
+  the XCom key `plan_key` (the plan's key in the reports bucket).
+- `ApplyRetentionSettingsOperator` sets log-group retention and the log archive's lifecycle rule.
+- `PruneRdsSnapshotsOperator` deletes one database's approved snapshots (mapped per database, in
+  the `rds_api` pool, with botocore's adaptive retries).
+- `PublishRetentionReportOperator` rebuilds `retention/audit/YYYY-MM-DD.jsonl` from the day's
+  action records, writes `retention/YYYY-MM-DD/report.{json,html}`, routes refusals and failures,
+  and posts the Slack summary once per outcome.
+
+The audit trail is one object per action result under `retention/audit/records/YYYY-MM-DD/`,
+written right after each AWS call, and an intent object written before each deletion. A result
+that ends an action (deleted, already gone, applied) is created once (atomic create), so a rerun
+skips what is done and never records it twice; an intent without a result means the run died
+between asking AWS and writing down the answer, and the rerun settles it. The day's JSONL is
+rebuilt from those objects, so it is the same bytes however many runs the day took.
+
+Dry runs change nothing and write their plan and report under `retention/YYYY-MM-DD/dry-run/`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+SOURCE = "retention_pruning"
+RECORDS = "retention/audit/records"
+ESTATE_GROUP = "_estate"  # records of actions that belong to no database (log groups, buckets)
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def run_reference(context: Any) -> dt.datetime:
+    """The instant a run judges by: its logical date (a scheduled run's is when it runs)."""
+    when = context.get("logical_date") or context["dag_run"].run_after
+    return when.astimezone(dt.UTC)
+
+
+def run_params(context: Any) -> dict[str, Any]:
+    params = dict(context.get("params") or {})
+    return {"dry_run": bool(params.get("dry_run", False)),
+            "databases": (params.get("databases") or "").strip(),
+            "confirm_over_cap": bool(params.get("confirm_over_cap", False))}
+
+
+def plan_prefix(day: str, dry_run: bool) -> str:
+    return f"retention/{day}/dry-run" if dry_run else f"retention/{day}"
+
+
+def record_prefix(day: str, group: str | None = None) -> str:
+    return f"{RECORDS}/{day}/" + (f"{group}/" if group else "")
+
+
+def _key_result(key: str) -> tuple[str, str]:
+    """(action_id, result) from a record key `.../<action_id>~<result>[~attempt].json`."""
+    name = key.rsplit("/", 1)[-1].removesuffix(".json")
+    kind, target, result = name.split("~")[:3]
+    return f"{kind}~{target}", result
+
+
+def record_keys(store: Any, day: str, group: str | None = None) -> list[str]:
+    return [k for k in store.list_keys(record_prefix(day, group)) if k.endswith(".json")]
+
+
+def read_records(store: Any, keys: list[str]) -> list[dict[str, Any]]:
+    """The stored record objects (in parallel: a big day has thousands)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not keys:
+        return []
+    with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
+        return list(pool.map(store.get_json, keys))
+
+
+class AuditWriter:
+    """Writes action records for one day and group; terminal results are created once."""
+
+    def __init__(self, store: Any, day: str, group: str, run_id: str, try_number: int) -> None:
+        self.store, self.day, self.group = store, day, group
+        self.attempt = f"{_safe(run_id)}.{try_number}"
+        self.run_id = run_id
+
+    def key(self, action_id: str, result: str, terminal: bool) -> str:
+        suffix = "" if terminal else f"~{self.attempt}"
+        return f"{record_prefix(self.day, self.group)}{action_id}~{result}{suffix}.json"
+
+    def write(self, action: dict[str, Any], entry: dict[str, Any] | None, result: str, detail: str) -> bool:
+        from estate_ops.domain.retention import TERMINAL_RESULTS, audit_record
+        from estate_ops.domain.serialize import canonical_json
+
+        at = dt.datetime.now(dt.UTC)
+        record = audit_record(action, result, at, detail, self.run_id)
+        body = canonical_json({"record": record, "action": action, "entry": entry})
+        terminal = result in TERMINAL_RESULTS
+        key = self.key(action["action_id"], result, terminal)
+        if terminal:
+            return self.store.put_if_absent(key, body)
+        self.store.put_bytes(key, body)
+        return True
+
+
+def _safe(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_")
+
+
+# --------------------------------------------------------------------------- plan (and gate)
+
+
+class PlanRetentionPruningOperator(BaseOperator):
+    """List, decide, guard, gate; write the plan. Changes nothing in AWS."""
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from estate_ops.config import load_config
+        from estate_ops.domain import retention as R
+        from estate_ops.hooks.artifacts import ArtifactStore
+        from estate_ops.hooks.aws import translate_connection_errors
+        from estate_ops.hooks.logs import LogGroupsHook
+        from estate_ops.hooks.rds import RdsBackupsHook
+        from estate_ops.hooks.s3 import BucketsHook
+
+        plan, estate = load_config()
+        params = run_params(context)
+        reference = run_reference(context)
+        day = reference.date()
+        try:
+            policy = R.PruningPolicy.from_plan(plan)
+            scope = R.select_databases([d.id for d in estate.databases], params["databases"])
+        except R.RetentionInputError as exc:
+            raise AirflowFailException(str(exc)) from None
+        manual_run = str(getattr(context.get("dag_run"), "run_type", "")) == "manual"
+        if params["confirm_over_cap"] and not manual_run:
+            self.log.warning("confirm_over_cap is honoured only in manual runs: ignored")
+        confirm = params["confirm_over_cap"] and manual_run
+
+        conn_id, region = estate.aws.conn_id, estate.aws.region
+        store = ArtifactStore.for_estate(estate)
+        with translate_connection_errors(f"AWS (connection {conn_id!r})"):
+            rds = RdsBackupsHook(aws_conn_id=conn_id, region_name=region)
+            existing = rds.db_instance_ids()
+            listed = [R.Snapshot.from_aws(item) for item in rds.iter_db_snapshots()]
+            logs = LogGroupsHook(aws_conn_id=conn_id, region_name=region)
+            groups = [g for prefix in estate.logs.group_prefixes for g in logs.log_groups(prefix)]
+            rules = BucketsHook(aws_conn_id=conn_id, region_name=region).lifecycle_rules(estate.logs.archive_bucket)
+
+        in_scope = [s for s in listed if s.db_id in scope]
+        decisions = R.plan_snapshots(in_scope, estate_db_ids=[d.id for d in estate.databases],
+                                     existing_db_ids=existing, day=day, policy=policy)
+        log_actions, log_groups = R.plan_log_retention(groups, policy.log_retention_days)
+        lifecycle, warnings = R.plan_lifecycle(estate.logs.archive_bucket, rules, policy.log_retention_days)
+        snapshot_actions = [R.snapshot_action(d) for d in decisions if d.delete]
+        setting_actions = log_actions + ([lifecycle] if lifecycle else [])
+
+        # The document guard sees every action before anything happens, in dry runs too.
+        try:
+            R.document_guard(snapshot_actions + setting_actions,
+                             [(d.bucket, d.replica_bucket) for d in estate.documents])
+        except R.DocumentGuardError as exc:
+            raise AirflowFailException(str(exc)) from None
+
+        # The day's plan: what is listed now plus what earlier runs of the day already settled, so
+        # a rerun writes the same plan and only the unfinished part is left to do.
+        day_text = day.isoformat()
+        earlier = [] if params["dry_run"] else _settled_today(store, day_text, scope)
+        snapshot_entries = {d.snapshot.snapshot_id: d.as_dict() for d in decisions}
+        actions = {a.action_id: a.as_dict() for a in snapshot_actions + setting_actions}
+        log_entries = {g["log_group"]: g for g in log_groups}
+        for obj in earlier:
+            action, entry = obj["action"], obj.get("entry")
+            actions.setdefault(action["action_id"], action)
+            if action["kind"] == "delete_db_snapshot" and entry:
+                snapshot_entries.setdefault(entry["snapshot_id"], entry)
+            elif action["kind"] == "put_log_retention" and entry:
+                log_entries[entry["log_group"]] = entry
+        all_decisions = [_decision_from_entry(R, e) for e in snapshot_entries.values()]
+        all_decisions.sort(key=lambda d: (d.snapshot.db_id, d.snapshot.created_at or dt.datetime.max.replace(
+            tzinfo=dt.UTC), d.snapshot.snapshot_id))
+
+        refusals = {}
+        for db_id in sorted({d.snapshot.db_id for d in all_decisions if d.delete}):
+            refusals[db_id] = R.verification_refusal(db_id, _verification_status(R, store, db_id), reference,
+                                                     policy.verification_max_age_hours)
+        result = R.gate(all_decisions, refusals, policy, confirm_over_cap=confirm)
+
+        plan_doc = {
+            "kind": "retention_plan",
+            "day": day_text,
+            "dry_run": params["dry_run"],
+            "scope": {"databases": scope, "filter": params["databases"] or None},
+            "policy": policy.as_dict(),
+            "cutoff": R.cutoff_for(day, policy.retention_days),
+            "snapshots": [d.as_dict() for d in all_decisions],
+            "log_groups": [log_entries[k] for k in sorted(log_entries)],
+            "actions": [actions[k] for k in sorted(actions)],
+            "gate": result.as_dict(),
+            "warnings": warnings,
+            "inputs": {"snapshots_listed": len(listed), "snapshots_outside_scope": len(listed) - len(in_scope),
+                       "db_instances": len(existing), "log_groups": len(groups)},
+        }
+        key = f"{plan_prefix(day_text, params['dry_run'])}/plan.json"
+        store.put_json(key, plan_doc)
+        to_delete = [] if params["dry_run"] else sorted(result.approved)
+        self.log.info("plan %s: %d candidate(s), %d protected, refused %s, cap %s, databases to act on %s",
+                      key, sum(d.delete for d in all_decisions), sum(not d.delete for d in all_decisions),
+                      sorted(result.refused), result.cap_breaches or "ok", to_delete)
+        context["ti"].xcom_push(key="plan_key", value=key)
+        return [{"db_id": db, "plan_key": key} for db in to_delete]
+
+
+def _settled_today(store: Any, day: str, scope: list[str]) -> list[dict[str, Any]]:
+    """Record objects of the day whose action is finished (their plan entries are kept)."""
+    from estate_ops.domain.retention import TERMINAL_RESULTS
+
+    keys = [k for group in [*scope, ESTATE_GROUP] for k in record_keys(store, day, group)
+            if _key_result(k)[1] in TERMINAL_RESULTS]
+    return read_records(store, keys)
+
+
+def _decision_from_entry(R: Any, entry: dict[str, Any]):
+    return R.SnapshotDecision(R.Snapshot.from_dict(entry), entry["action"] == "delete", tuple(entry["reasons"]),
+                              entry["why"])
+
+
+def _verification_status(R: Any, store: Any, db_id: str):
+    key = f"backups/status/{db_id}.json"
+    try:
+        data = store.get_json(key)
+    except KeyError:
+        return None
+    except json.JSONDecodeError as exc:
+        return f"s3://{store.bucket}/{key}: not JSON ({exc})"
+    try:
+        return R.parse_verification_status(db_id, data, f"s3://{store.bucket}/{key}")
+    except R.RetentionInputError as exc:
+        return str(exc)
+
+
+# --------------------------------------------------------------------------- act
+
+
+class _ActOnPlan(BaseOperator):
+    """Shared by the two acting operators: read the plan, find what is still to do."""
+
+    def _load(self, context: Any, plan_key: str):
+        from estate_ops.config import load_config
+        from estate_ops.hooks.artifacts import ArtifactStore
+
+        plan, estate = load_config()
+        store = ArtifactStore.for_estate(estate)
+        return plan, estate, store, store.get_json(plan_key)
+
+    def _writer(self, context: Any, store: Any, day: str, group: str) -> AuditWriter:
+        ti = context["ti"]
+        return AuditWriter(store, day, group, context["run_id"], int(getattr(ti, "try_number", 1) or 1))
+
+
+class PruneRdsSnapshotsOperator(_ActOnPlan):
+    """Delete one database's approved snapshots, recording each before and after the AWS call."""
+
+    template_fields = ("batch",)
+
+    def __init__(self, *, batch: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batch = batch
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from estate_ops.domain import retention as R
+        from estate_ops.hooks.aws import translate_connection_errors
+        from estate_ops.hooks.rds import RdsBackupsHook
+
+        db_id, plan_key = self.batch["db_id"], self.batch["plan_key"]
+        _plan, estate, store, plan_doc = self._load(context, plan_key)
+        if plan_doc.get("dry_run"):
+            raise RuntimeError(f"{plan_key} is a dry-run plan: nothing may be deleted from it")
+        day = plan_doc["day"]
+        approved = set(plan_doc["gate"]["approved"].get(db_id, []))
+        actions = [a for a in plan_doc["actions"]
+                   if a["kind"] == "delete_db_snapshot" and a["db_id"] == db_id and a["target"] in approved]
+        entries = {s["snapshot_id"]: s for s in plan_doc["snapshots"]}
+        keys = record_keys(store, day, db_id)
+        done = {_key_result(k)[0] for k in keys if _key_result(k)[1] in R.TERMINAL_RESULTS}
+        intents = {_key_result(k)[0] for k in keys if _key_result(k)[1] == "started"}
+        todo = [a for a in actions if a["action_id"] not in done]
+        writer = self._writer(context, store, day, db_id)
+        summary = {"db_id": db_id, "planned": len(actions), "done_before": len(actions) - len(todo),
+                   "deleted": 0, "already_gone": 0, "failed": 0, "not_attempted": 0}
+        self.log.info("%s: %d approved, %d already settled by an earlier run, %d to delete",
+                      db_id, len(actions), summary["done_before"], len(todo))
+        rds = RdsBackupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
+        stop_reason = None
+        with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
+            for action in todo:
+                entry = entries.get(action["target"])
+                if stop_reason:
+                    writer.write(action, entry, "not_attempted", stop_reason)
+                    summary["not_attempted"] += 1
+                    continue
+                resumed = action["action_id"] in intents
+                # The intent goes down before the call: if this process dies after AWS deleted the
+                # snapshot, the rerun finds the intent and records the deletion instead of losing it.
+                store.put_if_absent(writer.key(action["action_id"], "started", True),
+                                    _intent_body(action, context["run_id"]))
+                outcome, detail = rds.delete_manual_snapshot(action["target"])
+                if outcome == R.RESULT_ALREADY_GONE and resumed:
+                    outcome, detail = R.RESULT_DELETED, (f"confirmed on rerun: DeleteDBSnapshot was sent by an "
+                                                         f"earlier attempt of this day ({detail})")
+                writer.write(action, entry, outcome, detail)
+                summary[outcome] += 1
+                if outcome == R.RESULT_FAILED:
+                    self.log.error("%s: %s", action["target"], detail)
+                    if "access denied" in detail:
+                        stop_reason = f"not attempted: stopped after {action['target']} failed ({detail})"
+        self.log.info("%s: %s", db_id, summary)
+        return summary
+
+
+def _intent_body(action: dict[str, Any], run_id: str) -> bytes:
+    from estate_ops.domain.serialize import canonical_json
+
+    return canonical_json({"intent": action, "run_id": run_id, "at": dt.datetime.now(dt.UTC)})
+
+
+class ApplyRetentionSettingsOperator(_ActOnPlan):
+    """Log-group retention and the log archive's lifecycle rule, as the plan says (never in a dry run)."""
+
+    template_fields = ("plan_key",)
+
+    def __init__(self, *, plan_key: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan_key = plan_key
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from estate_ops.domain import retention as R
+        from estate_ops.hooks.aws import translate_connection_errors
+        from estate_ops.hooks.logs import LogGroupsHook
+        from estate_ops.hooks.s3 import BucketsHook
+
+        _plan, estate, store, plan_doc = self._load(context, self.plan_key)
+        if plan_doc.get("dry_run"):
+            self.log.info("dry run: no setting changed")
+            return {"applied": 0, "dry_run": True}
+        day = plan_doc["day"]
+        keys = record_keys(store, day, ESTATE_GROUP)
+        done = {_key_result(k)[0] for k in keys if _key_result(k)[1] in R.TERMINAL_RESULTS}
+        todo = [a for a in plan_doc["actions"] if a["kind"] in ("put_log_retention", "ensure_bucket_lifecycle")
+                and a["action_id"] not in done]
+        entries = {g["log_group"]: g for g in plan_doc["log_groups"]}
+        writer = self._writer(context, store, day, ESTATE_GROUP)
+        counts = {"applied": 0, "already_gone": 0, "failed": 0}
+        with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
+            logs = LogGroupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
+            buckets = BucketsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
+            for action in todo:
+                if action["kind"] == "put_log_retention":
+                    outcome, detail = logs.put_retention_policy(action["target"], action["details"]["to"])
+                    entry = entries.get(action["target"])
+                else:
+                    outcome, detail = buckets.put_lifecycle_rules(action["target"], action["details"]["rules"])
+                    entry = None
+                writer.write(action, entry, outcome, detail)
+                counts[outcome] += 1
+        return counts
+
+
+# --------------------------------------------------------------------------- report
+
+
+class PublishRetentionReportOperator(BaseOperator):
+    """Rebuild the day's audit JSONL, publish the report, route refusals and failures, post once."""
+
+    template_fields = ("plan_key",)
+
+    def __init__(self, *, plan_key: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan_key = plan_key
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from estate_ops.alerting import SeverityRouter
+        from estate_ops.config import load_config
+        from estate_ops.domain import retention as R
+        from estate_ops.domain.findings import Finding, sort_findings
+        from estate_ops.domain.serialize import canonical_json
+        from estate_ops.hooks.artifacts import ArtifactStore
+        from estate_ops.reports.publish import publish_report, write_run_manifest
+
+        if not self.plan_key or self.plan_key == "None":
+            raise AirflowSkipException("no plan was written (the plan task failed): nothing to report")
+        plan, estate = load_config()
+        store = ArtifactStore.for_estate(estate)
+        plan_doc = store.get_json(self.plan_key)
+        day, dry_run = plan_doc["day"], plan_doc["dry_run"]
+        objects = [] if dry_run else read_records(store, [k for k in record_keys(store, day)
+                                                           if _key_result(k)[1] != "started"])
+        records = [o["record"] for o in objects]
+        keys: list[str] = []
+        if not dry_run:
+            audit_key = f"retention/audit/{day}.jsonl"
+            store.put_bytes(audit_key, R.audit_jsonl(records))
+            keys.append(audit_key)
+
+        findings = []
+        gate_doc = plan_doc["gate"]
+        for db_id, why in gate_doc["refused"].items():
+            findings.append(Finding.of(plan, "pruning_refused", db_id, f"snapshots of {db_id} not pruned: {why}",
+                                       day, reason="verification"))
+        if gate_doc["held_by_cap"]:
+            findings.append(Finding.of(plan, "pruning_refused", "caps",
+                                       "nothing deleted: " + "; ".join(gate_doc["cap_breaches"])
+                                       + " (a manual run with confirm_over_cap proceeds)", day,
+                                       reason="cap", breaches=gate_doc["cap_breaches"]))
+        report = R.build_report(plan_doc, records, [], plan_version=plan.plan.version,
+                                estate_name=estate.estate.name)
+        for row in report["items"]["failed"]:
+            findings.append(Finding.of(plan, "pruning_action_failed", row["target"],
+                                       f"{row['kind']} {row['target']} failed: {row['detail']}", day))
+        findings = sort_findings(findings)
+        report["findings"] = [f.as_dict() for f in findings]
+        if dry_run:
+            report["title"] += " (dry run: nothing changed)"
+        prefix = plan_prefix(day, dry_run)
+        keys += publish_report(store, prefix, report, pdf=False)
+        keys.append(self.plan_key)
+        router = SeverityRouter(plan, estate, store)
+        routed = [] if dry_run else router.route(findings, source=SOURCE)
+        # One Slack summary per distinct outcome of the day: a rerun that changes nothing is silent,
+        # a later run that deletes what an earlier one was refused is announced.
+        digest = hashlib.sha256(canonical_json(report)).hexdigest()[:12]
+        posted = router.post_slack_once(f"{SOURCE}/{day}{'/dry-run' if dry_run else ''}/{digest}",
+                                        R.slack_summary(report, dry_run=dry_run))
+        if not dry_run:
+            write_run_manifest(store, SOURCE, day, keys, report["headline"],
+                               status="failed" if report["items"]["failed"] else "ok")
+        failed = report["items"]["failed"]
+        if failed:
+            raise AirflowFailException(
+                f"{len(failed)} pruning action(s) failed and are recorded as failed in "
+                f"retention/audit/{day}.jsonl: " + "; ".join(f"{r['target']}: {r['detail']}" for r in failed[:5]))
+        return {"artifacts": keys, "routed": routed, "slack_posted": posted,
+                "deleted": report["headline"]["snapshots_deleted"]["value"]}
