@@ -92,6 +92,11 @@ class SandboxHandle:
             "AIRFLOW_CONN_SLACK_API_DEFAULT": json.dumps({
                 "conn_type": "slack", "password": self.slack_token,
                 "extra": {"base_url": self.slack_url + "/api/"}}),
+            # Restore drills (sandbox/postgres.py): the scratch instance's endpoint replaces the
+            # host and port; the database is the restored instance's DBName.
+            "AIRFLOW_CONN_RESTORE_DRILL_DB": json.dumps({
+                "conn_type": "postgres", "host": "127.0.0.1", "login": "drill",
+                "password": "sandbox-drill-password"}),
             "AWS_ACCESS_KEY_ID": AWS_ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": AWS_SECRET_KEY,
             "AWS_DEFAULT_REGION": self.region,
