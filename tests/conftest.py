@@ -14,9 +14,12 @@ from pathlib import Path
 
 from devtools.localenv import ROOT, airflow_environment, prepare_home
 
+# One metadata DB per test session (and per xdist worker): concurrent sessions in the same
+# checkout must not share an SQLite file. Workers inherit the session id from the controller.
+_SESSION = os.environ.setdefault("ESTATE_OPS_TEST_SESSION", str(os.getpid()))
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 TEST_ROOT = ROOT / ".airflow-test"
-AIRFLOW_HOME = TEST_ROOT / _WORKER
+AIRFLOW_HOME = TEST_ROOT / f"session-{_SESSION}" / _WORKER
 os.environ.update(airflow_environment(AIRFLOW_HOME))
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 
@@ -40,7 +43,16 @@ def _template_db() -> Path:
     return template_home / "airflow.db"
 
 
+def _remove_finished_sessions() -> None:
+    for home in TEST_ROOT.glob("session-*"):
+        pid = home.name.removeprefix("session-")
+        if pid.isdigit() and pid != _SESSION and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(home, ignore_errors=True)
+
+
 def pytest_configure(config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        _remove_finished_sessions()
     if hasattr(config, "workerinput") or os.environ.get("PYTEST_XDIST_WORKER") is None:
         AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_template_db(), AIRFLOW_HOME / "airflow.db")
