@@ -130,12 +130,12 @@ def seed(ctx: SeedContext) -> None:
     month_seconds = int((end - start).total_seconds())
     for severity, _ in routine:
         created = start + dt.timedelta(seconds=rng.randrange(month_seconds - 3 * 86400))
-        # Mostly inside the limits; about one in eight responds late.
-        late = rng.random() < 0.125
+        # Mostly inside the limits; about one in sixteen responds late.
+        late = rng.random() < 0.0625
         ack_after = RESPONSE_LIMIT[severity] * (rng.uniform(1.05, 2.0) if late else rng.uniform(0.1, 0.9))
         resolve_after = max(ack_after + 5, RESOLVE_LIMIT[severity] * rng.uniform(0.05, 0.8))
         if severity == "P3":
-            resolve_after = min(resolve_after, 5 * 1440)
+            resolve_after = min(resolve_after, 4 * 1440)
         add(f"{rng.choice(ROUTINE_TITLES)}", severity, created, round(ack_after), round(resolve_after),
             "note" if severity in ("P0", "P1") else None)
 

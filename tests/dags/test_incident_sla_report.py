@@ -12,8 +12,8 @@ import json
 from decimal import Decimal
 
 import pytest
-
 from estate_ops.config import load_estate
+
 from tests.dagrun import run_dag, task_states
 
 # The scheduled run for October 2026: 1 November 06:00 ET (EST from that morning) = 11:00 UTC.
