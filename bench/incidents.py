@@ -1,0 +1,105 @@
+"""incidents.*: PagerDuty API calls of a month's incident SLA report, against the bulk minimum.
+
+A sandbox whose reference month holds 5,000 incidents (SANDBOX_INCIDENTS_BULK, the incidents
+scenario only) is read by `IncidentSlaReportOperator.execute` exactly as the DAG runs it. The
+calls it made (counted by the hook, cross-checked with the stand-in's request counter) are set
+against
+
+    bulk minimum  = ceil(incidents / 100) + ceil(log entries / 100) + schedule and policy calls
+    per incident  = ceil(incidents / 100) + one GET /incidents/{id}/log_entries per incident
+                    + schedule and policy calls   (computed: each incident has < 100 entries)
+
+Goal: the report's calls within 10 % of the bulk minimum. The measurement runs in a child
+process with its own AIRFLOW_HOME, so nothing leaks into other benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.common import record
+
+INCIDENTS = 5000
+GOAL_RATIO = 1.10
+SCHEDULE_AND_POLICY_CALLS = 3  # GET /schedules/{primary}, /schedules/{secondary}, /escalation_policies/{id}
+
+CHILD = r'''
+import datetime as dt, json, os, sys, time
+from pathlib import Path
+from devtools.localenv import airflow_environment, prepare_home
+home = Path(sys.argv[1])
+os.environ.update(prepare_home(home))
+os.environ["SANDBOX_INCIDENTS_BULK"] = sys.argv[2]
+from sandbox.runner import start_sandbox
+started = time.perf_counter()
+handle = start_sandbox(home / "sandbox", reference_month="2026-10", now="2026-11-02T12:00:00Z", ports="auto",
+                       extra_args=["--scenarios", "incidents"], timeout=600)
+seeded = time.perf_counter() - started
+try:
+    os.environ.update(handle.airflow_connections_env())
+    from airflow.sdk import DAG
+    from estate_ops.operators.pagerduty import IncidentSlaReportOperator
+    with DAG("incident_sla_report", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)):
+        op = IncidentSlaReportOperator(task_id="report_incident_sla")
+    handle.clear_request_counts()
+    t0 = time.perf_counter()
+    result = op.execute({"logical_date": dt.datetime(2026, 11, 1, 11, tzinfo=dt.UTC), "params": {}})
+    seconds = time.perf_counter() - t0
+    counts = handle.request_counts()
+    s3 = handle.boto3_client("s3")
+    from estate_ops.config import load_estate
+    report = json.loads(s3.get_object(Bucket=load_estate().reports_bucket,
+                                      Key="incidents/2026-10/report.json")["Body"].read())
+    print("RESULT " + json.dumps({
+        "hook_calls": result["pagerduty_calls"],
+        "stand_in_requests": counts["totals"].get("pagerduty", 0),
+        "routes": counts["routes"].get("pagerduty", {}),
+        "incidents_fetched": report["inputs"]["incidents"],
+        "log_entries": report["inputs"]["log_entries"],
+        "seconds": seconds, "seed_seconds": seeded}))
+finally:
+    handle.stop()
+'''
+
+
+def measure(incidents: int = INCIDENTS) -> dict:
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as home:
+        done = subprocess.run([sys.executable, "-c", CHILD, home, str(incidents)], cwd=root, capture_output=True,
+                              text=True, env={**__import__("os").environ, "PYTHONPATH": f"{root}/plugins:{root}"})
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"incidents benchmark child failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def run() -> list[dict]:
+    m = measure()
+    incidents, entries = m["incidents_fetched"], m["log_entries"]
+    # The month's incidents include those of every service listed in estate.yaml (all of them here).
+    bulk_minimum = math.ceil(incidents / 100) + math.ceil(entries / 100) + SCHEDULE_AND_POLICY_CALLS
+    per_incident = math.ceil(incidents / 100) + incidents + SCHEDULE_AND_POLICY_CALLS
+    calls = m["hook_calls"]
+    ratio = round(calls / bulk_minimum, 3)
+    return [
+        record("incidents.month_incidents", incidents, "incidents"),
+        record("incidents.month_log_entries", entries, "entries"),
+        record("incidents.api_calls", calls, "requests"),
+        record("incidents.stand_in_requests", m["stand_in_requests"], "requests",
+               f"== {calls}", m["stand_in_requests"] == calls),
+        record("incidents.bulk_minimum", bulk_minimum, "requests"),
+        record("incidents.calls_vs_bulk_minimum", ratio, "ratio", f"<= {GOAL_RATIO}", ratio <= GOAL_RATIO),
+        record("incidents.per_incident_alternative", per_incident, "requests"),
+        record("incidents.per_incident_vs_report", round(per_incident / calls, 1), "x"),
+        record("incidents.report_seconds", round(m["seconds"], 1), "s"),
+    ]
+
+
+if __name__ == "__main__":
+    m = measure(int(sys.argv[1]) if len(sys.argv) > 1 else INCIDENTS)
+    print(json.dumps(m, indent=2))
