@@ -77,12 +77,19 @@ class _Collector:
               **details: Any) -> bool:
         self.checks.append(CheckResult(self.area, resource or self.resource, check, ok, detail))
         if not ok and kind:
+            plain = {k: _plain(v) for k, v in details.items()}  # details travel as JSON (XCom, PagerDuty)
             self.findings.append(Finding.of(self.plan, kind, resource or self.resource, detail, self.period,
-                                            check=check, **details))
+                                            check=check, **plain))
         return ok
 
     def verdict(self) -> Verdict:
         return Verdict(self.area, self.resource, tuple(self.checks), tuple(sort_findings(self.findings)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return utc(value).isoformat().replace("+00:00", "Z")
+    return value
 
 
 def _minutes(delta: dt.timedelta) -> int:

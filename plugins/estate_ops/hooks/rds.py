@@ -149,6 +149,12 @@ class RdsBackupsHook(RdsHook):
                 return "gone"
             if error_code(exc) == "InvalidDBInstanceState" and "deleting" in str(exc).lower():
                 return "deleting"
+            if error_code(exc) == "InvalidParameterCombination" and "deletion protection" in str(exc).lower():
+                # A scratch instance must never survive its drill: lift the protection it should
+                # not have had (callers only pass drill-tagged instances), then delete.
+                self.conn.modify_db_instance(DBInstanceIdentifier=scratch_id, DeletionProtection=False,
+                                             ApplyImmediately=True)
+                return self.delete_scratch_instance(scratch_id)
             raise
         return "deleted" if (response.get("DBInstance") or {}).get("DBInstanceStatus") != "deleting" else "deleting"
 
