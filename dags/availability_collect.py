@@ -10,7 +10,7 @@ from estate_ops.operators.cloudwatch import CollectHealthMetricsOperator
 
 # The monthly report and anything downstream can follow this: one event per collected day,
 # with {"date": ..., "key": ...} in its extra.
-HEALTH_DAILY = Asset(name="estate_ops_health_daily", uri="estate-ops://reports/health")
+HEALTH_DAILY = Asset(name="estate_ops_health_daily")  # a URI scheme would load every provider (boto3) at parse
 
 with DAG(
     dag_id="availability_collect",

@@ -107,6 +107,7 @@ class HealthDay:
     percent_healthy: np.ndarray  # (checks, 1440) float64, NaN no data
     resolution_seconds: np.ndarray  # (checks,) int32: the period the values came from
     source: str = "collected"  # collected (daily job) | backfilled (fetched late by the monthly report)
+    reason: str = ""  # why a backfilled day was fetched late (kept in the file, so a rerun says the same)
 
     def __post_init__(self) -> None:
         shape = (len(self.check_ids), MINUTES_PER_DAY)
@@ -144,7 +145,7 @@ def _spread(day: dt.date, timestamps: Sequence[dt.datetime], values: Sequence[fl
 
 def health_day_from_series(day: dt.date, check_ids: Sequence[str],
                            series: Mapping[tuple[str, str], tuple[Sequence[dt.datetime], Sequence[float]]],
-                           period: int, source: str = "collected") -> HealthDay:
+                           period: int, source: str = "collected", reason: str = "") -> HealthDay:
     """Build a day from GetMetricData series keyed by (check id, metric name).
 
     A minute without a datapoint stays NaN (no data), never up or down.
@@ -159,10 +160,10 @@ def health_day_from_series(day: dt.date, check_ids: Sequence[str],
         ts, vals = series.get((check_id, PERCENT_METRIC[0]), ((), ()))
         percent[i] = _spread(day, ts, vals, period)
     resolution = np.full(len(check_ids), period, dtype=np.int32)
-    return HealthDay(day, tuple(check_ids), status, percent, resolution, source)
+    return HealthDay(day, tuple(check_ids), status, percent, resolution, source, reason)
 
 
-def _health_schema(source: str = "collected"):
+def _health_schema(source: str = "collected", reason: str = ""):
     import pyarrow as pa
 
     return pa.schema(
@@ -173,7 +174,7 @@ def _health_schema(source: str = "collected"):
             pa.field("percent_healthy", pa.float64()),
             pa.field("resolution_seconds", pa.int32(), nullable=False),
         ],
-        metadata={b"schema": SCHEMA_TAG, b"source": source.encode()},
+        metadata={b"schema": SCHEMA_TAG, b"source": source.encode(), b"reason": reason.encode()},
     )
 
 
@@ -196,12 +197,12 @@ def health_parquet_bytes(health: HealthDay) -> bytes:
             pa.array(percent, mask=np.isnan(percent), type=pa.float64()),
             pa.array(np.repeat(health.resolution_seconds.astype(np.int32), MINUTES_PER_DAY), type=pa.int32()),
         ],
-        schema=_health_schema(health.source),
+        schema=_health_schema(health.source, health.reason),
     )
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd", compression_level=3, use_dictionary=True,
                    write_statistics=True, row_group_size=1 << 20, data_page_version="1.0",
-                   version="2.6", store_schema=False)
+                   version="2.6", store_schema=True)
     return buffer.getvalue()
 
 
@@ -238,10 +239,12 @@ def read_health_parquet(data: bytes, day: dt.date, where: str = "") -> HealthDay
         raise HealthDataError(f"{where}: status must be 1, 0 or null, found {sorted(set(status[bad].tolist()))[:5]}")
     percent = table.column("percent_healthy").to_numpy(zero_copy_only=False).astype(np.float64).reshape(n, MINUTES_PER_DAY)
     resolution = table.column("resolution_seconds").to_numpy().reshape(n, MINUTES_PER_DAY)[:, 0].astype(np.int32)
-    source = (table.schema.metadata or {}).get(b"source", b"collected").decode()
+    metadata = table.schema.metadata or {}
+    source = metadata.get(b"source", b"collected").decode()
     if source not in ("collected", "backfilled"):
         raise HealthDataError(f"{where}: unknown source {source!r} in the file's metadata")
-    return HealthDay(day, tuple(str(i) for i in ids[:, 0]), status, percent, resolution, source)
+    return HealthDay(day, tuple(str(i) for i in ids[:, 0]), status, percent, resolution, source,
+                     metadata.get(b"reason", b"").decode())
 
 
 # --------------------------------------------------------------------------- the month

@@ -54,37 +54,41 @@ def load_month_days(store: Any, estate: Any, month: Any, now: dt.datetime, log: 
     for day in month.days:
         key = HEALTH_KEY.format(day=day.isoformat())
         problem = "collection missed this day"
+        health = None
         if store.exists(key):
             try:
                 health = read_health_parquet(store.get_bytes(key), day, where=f"s3://{store.bucket}/{key}")
             except HealthDataError as exc:
-                problem = f"stored file unreadable ({exc})"
+                problem = f"stored file unreadable: {exc}"
                 log.warning("%s: refetching", problem)
-            else:
-                days[day] = health
-                resolution = int(health.resolution_seconds.max())
-                missing_minutes = health.status.size - health.minutes_with_data
-                note = f"{resolution} s" + (f"; {missing_minutes} check-minutes without data" if missing_minutes else "")
-                if health.source == "backfilled":
-                    note = f"backfilled at {note} (collection missed this day)"
-                sources.append(DaySource(day, health.source, resolution, note))
-                continue
-        cloudwatch = cloudwatch or CloudWatchMetricsHook(aws_conn_id=estate.aws.conn_id)
-        health, calls = collect_health_day(estate, day, now, source="backfilled", cloudwatch=cloudwatch)
         if health is None:
-            sources.append(DaySource(day, "missing", None,
-                                     f"{problem}; CloudWatch no longer keeps data this old: no data"))
-            continue
-        store.put_bytes(key, health_parquet_bytes(health))
-        resolution = int(health.resolution_seconds.max())
-        missing_minutes = health.status.size - health.minutes_with_data
-        note = f"backfilled at {resolution} s (collection missed this day)"
-        if missing_minutes:
-            note += f"; {missing_minutes} check-minutes without data"
-        log.info("%s: %s; fetched now at %d s in %d call(s)", day, problem, resolution, calls)
+            cloudwatch = cloudwatch or CloudWatchMetricsHook(aws_conn_id=estate.aws.conn_id)
+            health, calls = collect_health_day(estate, day, now, source="backfilled", reason=problem,
+                                               cloudwatch=cloudwatch)
+            if health is None:
+                sources.append(DaySource(day, "missing", None,
+                                         f"{problem}; CloudWatch no longer keeps data this old: no data"))
+                continue
+            store.put_bytes(key, health_parquet_bytes(health))
+            log.info("%s: %s; fetched now at %d s in %d call(s)", day, problem,
+                     int(health.resolution_seconds.max()), calls)
         days[day] = health
-        sources.append(DaySource(day, "backfilled", resolution, note))
+        sources.append(day_source(health))
     return days, sources
+
+
+def day_source(health: Any) -> Any:
+    """How the report lists a day: its source, resolution, missing minutes and why it was late."""
+    from estate_ops.domain.availability import DaySource
+
+    resolution = int(health.resolution_seconds.max())
+    missing = health.status.size - health.minutes_with_data
+    note = f"{resolution} s"
+    if health.source == "backfilled":
+        note = f"backfilled at {note} ({health.reason or 'collection missed this day'})"
+    if missing:
+        note += f"; {missing} check-minutes without data"
+    return DaySource(health.day, health.source, resolution, note)
 
 
 def draw_charts(report: dict[str, Any]) -> dict[str, tuple[str, bytes]]:

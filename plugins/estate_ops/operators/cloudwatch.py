@@ -61,7 +61,7 @@ def check_health_checks_known(estate: Any, cloudwatch: Any, route53: Any) -> Non
 
 
 def collect_health_day(estate: Any, day: dt.date, now: dt.datetime, *, source: str = "collected",
-                       cloudwatch: Any = None):
+                       reason: str = "", cloudwatch: Any = None):
     """(HealthDay, GetMetricData calls) for `day`, or (None, 0) when CloudWatch no longer has it."""
     from estate_ops.domain.availability import (
         finest_period,
@@ -80,7 +80,7 @@ def collect_health_day(estate: Any, day: dt.date, now: dt.datetime, *, source: s
     series = {}
     for q in queries:
         series[(q.dimensions["HealthCheckId"], q.metric)] = results[q.id]
-    health = health_day_from_series(day, ids, series, period, source=source)
+    health = health_day_from_series(day, ids, series, period, source=source, reason=reason)
     return health, hook.calls - before
 
 
