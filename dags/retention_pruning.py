@@ -62,6 +62,7 @@ A **dry run** changes nothing and writes under `retention/YYYY-MM-DD/dry-run/`.
     deletions = PruneRdsSnapshotsOperator.partial(task_id="delete_snapshots", pool="rds_api").expand(
         batch=plan.output)
     report = PublishRetentionReportOperator(
-        task_id="report", trigger_rule="all_done",
+        task_id="report", trigger_rule="all_done", plan_task_id="plan",
+        act_task_ids=["apply_settings", "delete_snapshots"],
         plan_key="{{ ti.xcom_pull(task_ids='plan', key='plan_key') }}")
     plan >> [settings, deletions] >> report

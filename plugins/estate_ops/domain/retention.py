@@ -168,10 +168,12 @@ class Snapshot:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
         created = data.get("created_at")
+        if isinstance(created, str):
+            created = dt.datetime.fromisoformat(created)
         return cls(
             snapshot_id=data["snapshot_id"], db_id=data["db_id"], snapshot_type=data["snapshot_type"],
             status=data["status"],
-            created_at=dt.datetime.fromisoformat(created) if created else None,
+            created_at=created or None,
             arn=data.get("arn", ""), allocated_gib=data.get("allocated_gib"),
             tags=tuple((data.get("tags") or {}).items()),
         )

@@ -139,7 +139,9 @@ class PlanRetentionPruningOperator(BaseOperator):
             scope = R.select_databases([d.id for d in estate.databases], params["databases"])
         except R.RetentionInputError as exc:
             raise AirflowFailException(str(exc)) from None
-        manual_run = str(getattr(context.get("dag_run"), "run_type", "")) == "manual"
+        run_type = getattr(context.get("dag_run"), "run_type", "")
+        manual_run = getattr(run_type, "value", run_type) == "manual"
+        self.log.info("run type %s, params %s", run_type, params)
         if params["confirm_over_cap"] and not manual_run:
             self.log.warning("confirm_over_cap is honoured only in manual runs: ignored")
         confirm = params["confirm_over_cap"] and manual_run
@@ -205,8 +207,10 @@ class PlanRetentionPruningOperator(BaseOperator):
             "actions": [actions[k] for k in sorted(actions)],
             "gate": result.as_dict(),
             "warnings": warnings,
-            "inputs": {"snapshots_listed": len(listed), "snapshots_outside_scope": len(listed) - len(in_scope),
-                       "db_instances": len(existing), "log_groups": len(groups)},
+            # Counts of the day, not of this listing: snapshots deleted by an earlier run of the day
+            # still count, so a rerun writes the same plan.
+            "inputs": {"snapshots_in_scope": len(all_decisions), "snapshots_outside_scope": len(listed) - len(in_scope),
+                       "db_instances": len(existing), "log_groups": len(log_entries)},
         }
         key = f"{plan_prefix(day_text, params['dry_run'])}/plan.json"
         store.put_json(key, plan_doc)
@@ -381,12 +385,30 @@ class PublishRetentionReportOperator(BaseOperator):
 
     template_fields = ("plan_key",)
 
-    def __init__(self, *, plan_key: str, **kwargs: Any) -> None:
+    def __init__(self, *, plan_key: str, plan_task_id: str, act_task_ids: list[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.plan_key = plan_key
+        self.plan_task_id = plan_task_id
+        self.act_task_ids = act_task_ids
+
+    def _unfinished_upstream(self, context: Any) -> list[str]:
+        """Acting tasks that did not finish (a crash, a kill): their results so far are reported, and
+        the run must still fail so that a person reruns it."""
+        ti = context["ti"]
+        batches = ti.xcom_pull(task_ids=self.plan_task_id) or []
+        missing = []
+        for task_id in self.act_task_ids:
+            returned = ti.xcom_pull(task_ids=task_id)
+            if task_id.startswith("delete"):
+                done = [r for r in (list(returned) if returned is not None else []) if r]
+                if len(done) < len(batches):
+                    missing.append(f"{task_id} ({len(batches) - len(done)} of {len(batches)} database(s) unfinished)")
+            elif returned is None:
+                missing.append(task_id)
+        return missing
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from estate_ops.alerting import SeverityRouter
         from estate_ops.config import load_config
@@ -397,7 +419,8 @@ class PublishRetentionReportOperator(BaseOperator):
         from estate_ops.reports.publish import publish_report, write_run_manifest
 
         if not self.plan_key or self.plan_key == "None":
-            raise AirflowSkipException("no plan was written (the plan task failed): nothing to report")
+            raise AirflowFailException("no plan was written (the plan task failed, see its log): nothing was "
+                                       "changed and there is nothing to report")
         plan, estate = load_config()
         store = ArtifactStore.for_estate(estate)
         plan_doc = store.get_json(self.plan_key)
@@ -444,6 +467,10 @@ class PublishRetentionReportOperator(BaseOperator):
             write_run_manifest(store, SOURCE, day, keys, report["headline"],
                                status="failed" if report["items"]["failed"] else "ok")
         failed = report["items"]["failed"]
+        unfinished = self._unfinished_upstream(context)
+        if unfinished:
+            raise AirflowFailException(f"report published from what was recorded, but {', '.join(unfinished)} did "
+                                       "not finish: rerun the DAG for this day to finish (nothing is repeated)")
         if failed:
             raise AirflowFailException(
                 f"{len(failed)} pruning action(s) failed and are recorded as failed in "
