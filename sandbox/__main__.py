@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             help=f"{name} port when --ports fixed (default {port})")
     parser.add_argument("--scenarios", default=None,
                         help="comma-separated area scenarios to seed after base (default: all)")
+    parser.add_argument("--ca-dir", type=Path, default=None,
+                        help="where the sandbox CA is kept and shared (default <repo>/.sandbox/ca)")
     parser.add_argument("--parent-pid", type=int, default=None,
                         help="exit when this process is gone (set by sandbox.runner)")
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         reference_month=args.reference_month or previous_month(now.date()),
         now=args.now, seed=args.seed, ports=ports,
         scenarios=[s for s in args.scenarios.split(",") if s] if args.scenarios is not None else None,
+        ca_dir=args.ca_dir.resolve() if args.ca_dir else None,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox import ACCOUNT_ID, AWS_ACCESS_KEY, AWS_SECRET_KEY, DEFAULT_REGION
+from sandbox import ACCOUNT_ID, DEFAULT_REGION
 from sandbox import aws as aws_helpers
 from sandbox.timeutil import UTC, add_months
 
@@ -63,15 +63,13 @@ class SeedContext:
         return ACCOUNT_ID
 
     def aws_client(self, service: str, region: str = DEFAULT_REGION) -> Any:
-        """A boto3 client against the sandbox's moto server (credentials testing/testing).
-        Clients are cached: one per (service, region) for the life of the process."""
+        """A boto3 client on the sandbox's moto backends (credentials testing/testing).
+
+        Served in-process by moto (same backends and response code as the server, without
+        the HTTP round trip: seeding runs on every reset). Cached per (service, region)."""
         key = (service, region)
         if key not in self._clients:
-            import boto3
-
-            self._clients[key] = boto3.client(
-                service, region_name=region, endpoint_url=self.aws_url,
-                aws_access_key_id=AWS_ACCESS_KEY, aws_secret_access_key=AWS_SECRET_KEY)
+            self._clients[key] = aws_helpers.in_process_client(service, region)
         return self._clients[key]
 
     def moto_backend(self, service: str, region: str = DEFAULT_REGION) -> Any:

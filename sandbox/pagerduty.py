@@ -369,7 +369,10 @@ def create_app(get_store: Callable[[], PagerDutyStore], gate: Gate, events_gate:
         s, inc = store(), include()
         overview = _bool_arg("is_overview")
         items = [e for e in entries if not (overview and e["type"] in NON_OVERVIEW_TYPES)]
-        items.sort(key=lambda e: (e["created_at"], e["id"]), reverse=True)
+        # Newest first; within one second, the later recorded first (stable sort of the
+        # reversed insertion order).
+        items.reverse()
+        items.sort(key=lambda e: e["created_at"], reverse=True)
 
         def expand(entry: dict) -> dict:
             view = copy.deepcopy(entry)

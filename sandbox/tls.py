@@ -1,15 +1,19 @@
 """A throwaway certificate authority for the PagerDuty stand-in.
 
 The `pagerduty` client library (and so the provider's PagerdutyHook) refuses any base URL that
-is not `https://`, so the stand-in serves TLS with a server certificate for 127.0.0.1 signed by
-a CA made fresh in the state dir at every start. Clients trust it through `ca-bundle.pem`
-(certifi's public roots plus the sandbox CA, so nothing else stops working when
-`SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE` point at it).
+is not `https://`, so the stand-in serves TLS with a server certificate for 127.0.0.1, made at
+each start and signed by a sandbox CA. The CA is made once and kept in a CA directory
+(default `<repo>/.sandbox/ca`, git-ignored) shared by every sandbox on the machine, so a
+process that trusts it trusts every sandbox, even several at once. Each state dir gets a
+`ca-bundle.pem`: the roots the environment already trusts (its SSL_CERT_FILE, else certifi's)
+plus the sandbox CA, so nothing else stops working when `SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE`
+point at it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import ipaddress
 import ssl
 from dataclasses import dataclass
@@ -17,8 +21,10 @@ from pathlib import Path
 
 CA_FILE = "ca.pem"
 CA_BUNDLE_FILE = "ca-bundle.pem"
+_CA_KEY_FILE = "ca-key.pem"
 _CERT_FILE = "tls-cert.pem"
 _KEY_FILE = "tls-key.pem"
+DEFAULT_CA_DIR = Path(__file__).resolve().parents[1] / ".sandbox" / "ca"
 
 
 @dataclass(frozen=True)
@@ -34,41 +40,25 @@ class TlsFiles:
         return context
 
 
-def make_tls_files(state_dir: Path) -> TlsFiles:
+def make_tls_files(state_dir: Path, ca_dir: Path = DEFAULT_CA_DIR) -> TlsFiles:
+    """The shared CA (made on first use) and a fresh server certificate in `state_dir`."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+    ca_key, ca_cert = _shared_ca(ca_dir)
     # Validity is checked against the real clock, whatever the sandbox's --now says.
     now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "estate-ops sandbox CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
+        .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
+        .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.SubjectAlternativeName([
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
             critical=False)
@@ -79,19 +69,74 @@ def make_tls_files(state_dir: Path) -> TlsFiles:
         .sign(ca_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
-    ca_pem = ca_cert.public_bytes(pem)
-    files = TlsFiles(state_dir / CA_FILE, state_dir / CA_BUNDLE_FILE, state_dir / _CERT_FILE,
+    files = TlsFiles(ca_dir / CA_FILE, state_dir / CA_BUNDLE_FILE, state_dir / _CERT_FILE,
                      state_dir / _KEY_FILE)
-    files.ca_file.write_bytes(ca_pem)
+    _write_bundle(files.ca_bundle, ca_cert.public_bytes(pem))
     files.cert_file.write_bytes(cert.public_bytes(pem))
     files.key_file.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
                                                  serialization.NoEncryption()))
     files.key_file.chmod(0o600)
-    files.ca_bundle.write_bytes(_public_roots() + b"\n" + ca_pem)
     return files
 
 
-def _public_roots() -> bytes:
+def _shared_ca(ca_dir: Path):
+    """Load the CA from `ca_dir`, or make it (under a lock: sandboxes may start together)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    ca_dir.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    with open(ca_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cert_path, key_path = ca_dir / CA_FILE, ca_dir / _CA_KEY_FILE
+        if cert_path.exists() and key_path.exists():
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            if cert.not_valid_after_utc > now + dt.timedelta(days=60):
+                return key, cert
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "estate-ops sandbox CA")])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                         crl_sign=True, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        pem = serialization.Encoding.PEM
+        key_path.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        key_path.chmod(0o600)
+        cert_path.write_bytes(cert.public_bytes(pem))
+        return key, cert
+
+
+def _write_bundle(path: Path, ca_pem: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(_trusted_roots() + b"\n" + ca_pem)
+    tmp.replace(path)
+
+
+def _trusted_roots() -> bytes:
+    """The roots this environment already trusts (its SSL_CERT_FILE, which may hold a proxy's
+    CA), else certifi's: pointing SSL_CERT_FILE at the bundle must not distrust anything."""
+    import os
+
+    for candidate in (os.environ.get("SSL_CERT_FILE"), os.environ.get("REQUESTS_CA_BUNDLE")):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).read_bytes()
     try:
         import certifi
 
