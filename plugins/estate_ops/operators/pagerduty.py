@@ -57,6 +57,7 @@ class IncidentSlaReportOperator(BaseOperator):
         from estate_ops.hooks.connections import require_connection
         from estate_ops.hooks.pagerduty import PagerDutyRestHook
         from estate_ops.reports.publish import publish_report, write_run_manifest
+        from estate_ops.reports.render import render_pdf
 
         plan, estate = load_config()
         pd_settings = estate.pagerduty
@@ -107,7 +108,10 @@ class IncidentSlaReportOperator(BaseOperator):
             extra_findings=oncall["findings"], estate_name=estate.estate.name, api_calls=None)
 
         charts = _charts(report)
-        keys = publish_report(store, f"incidents/{period}", report, charts=charts)
+        prefix = f"incidents/{period}"
+        keys = publish_report(store, prefix, report, charts=charts, pdf=False)
+        store.put_bytes(f"{prefix}/report.pdf", render_pdf(pdf_view(report), {t: png for t, (_, png) in charts.items()}))
+        keys.append(f"{prefix}/report.pdf")
         router = SeverityRouter(plan, estate, store)
         routed = router.route(findings, source=self.dag_id)
         router.post_slack_once(f"{self.dag_id}/{period}", slack_summary(report))
@@ -115,6 +119,19 @@ class IncidentSlaReportOperator(BaseOperator):
         self.log.info("PagerDuty API calls: %d (%d throttled, %d retried)", pd.calls, pd.throttled, pd.retried)
         return {"period": period, "artifacts": keys, "findings": len(findings), "routed": routed,
                 "pagerduty_calls": pd.calls}
+
+
+PDF_DROPPED_COLUMNS = ("id", "link")
+
+
+def pdf_view(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as the PDF lays it out: every list except the full incident list (thousands of
+    rows in a busy month; report.json and report.html have it), without id/link columns."""
+    items = {name: [{k: v for k, v in row.items() if k not in PDF_DROPPED_COLUMNS} for row in rows]
+             for name, rows in report["items"].items() if name != "incidents"}
+    note = (f"The full list of {len(report['items']['incidents'])} classified incidents, with links, "
+            "is in report.json and report.html.")
+    return {**report, "items": items, "warnings": [*report["warnings"], note]}
 
 
 def _bucket_evidence(store: Any, incident_ids: set[str]) -> list:
