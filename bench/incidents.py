@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -70,8 +71,9 @@ finally:
 def measure(incidents: int = INCIDENTS) -> dict:
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as home:
-        done = subprocess.run([sys.executable, "-c", CHILD, home, str(incidents)], cwd=root, capture_output=True,
-                              text=True, env={**__import__("os").environ, "PYTHONPATH": f"{root}/plugins:{root}"})
+        done = subprocess.run([sys.executable, "-c", CHILD, home, str(incidents)], check=False, cwd=root,
+                              capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": f"{root}/plugins:{root}"})
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"incidents benchmark child failed ({done.returncode}):\n{done.stderr[-4000:]}")
