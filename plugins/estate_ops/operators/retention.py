@@ -223,12 +223,19 @@ class PlanRetentionPruningOperator(BaseOperator):
 
 
 def _settled_today(store: Any, day: str, scope: list[str]) -> list[dict[str, Any]]:
-    """Record objects of the day whose action is finished (their plan entries are kept)."""
+    """The day's actions an earlier run finished or was in the middle of, as {action, entry}.
+
+    A finished action keeps its place in the day's plan although its snapshot is gone; an intent
+    without a result (the run died right after asking AWS) is planned again so the rerun settles it.
+    """
     from estate_ops.domain.retention import TERMINAL_RESULTS
 
-    keys = [k for group in [*scope, ESTATE_GROUP] for k in record_keys(store, day, group)
-            if _key_result(k)[1] in TERMINAL_RESULTS]
-    return read_records(store, keys)
+    keys = [k for group in [*scope, ESTATE_GROUP] for k in record_keys(store, day, group)]
+    terminal = {k for k in keys if _key_result(k)[1] in TERMINAL_RESULTS}
+    settled = {_key_result(k)[0] for k in terminal}
+    intents = {k for k in keys if _key_result(k)[1] == "started" and _key_result(k)[0] not in settled}
+    objects = read_records(store, sorted(terminal | intents))
+    return [{"action": o.get("action") or o["intent"], "entry": o.get("entry")} for o in objects]
 
 
 def _decision_from_entry(R: Any, entry: dict[str, Any]):
@@ -314,7 +321,7 @@ class PruneRdsSnapshotsOperator(_ActOnPlan):
                 # The intent goes down before the call: if this process dies after AWS deleted the
                 # snapshot, the rerun finds the intent and records the deletion instead of losing it.
                 store.put_if_absent(writer.key(action["action_id"], "started", True),
-                                    _intent_body(action, context["run_id"]))
+                                    _intent_body(action, entry, context["run_id"]))
                 outcome, detail = rds.delete_manual_snapshot(action["target"])
                 if outcome == R.RESULT_ALREADY_GONE and resumed:
                     outcome, detail = R.RESULT_DELETED, (f"confirmed on rerun: DeleteDBSnapshot was sent by an "
@@ -329,10 +336,10 @@ class PruneRdsSnapshotsOperator(_ActOnPlan):
         return summary
 
 
-def _intent_body(action: dict[str, Any], run_id: str) -> bytes:
+def _intent_body(action: dict[str, Any], entry: dict[str, Any] | None, run_id: str) -> bytes:
     from estate_ops.domain.serialize import canonical_json
 
-    return canonical_json({"intent": action, "run_id": run_id, "at": dt.datetime.now(dt.UTC)})
+    return canonical_json({"intent": action, "entry": entry, "run_id": run_id, "at": dt.datetime.now(dt.UTC)})
 
 
 class ApplyRetentionSettingsOperator(_ActOnPlan):
