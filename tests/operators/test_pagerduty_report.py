@@ -21,6 +21,19 @@ from estate_ops.operators.pagerduty import IncidentSlaReportOperator, run_as_of
 LOGICAL = dt.datetime(2026, 11, 1, 11, tzinfo=dt.UTC)
 
 
+@pytest.fixture(scope="module")
+def pd_sandbox(sandbox_session):
+    """Reset once for the module: the rows below change nothing in the sandbox for good, except
+    the revoked token, which resets again after itself."""
+    sandbox_session.reset()
+    return sandbox_session
+
+
+@pytest.fixture
+def sandbox(pd_sandbox):
+    return pd_sandbox
+
+
 def _operator(month=None):
     with DAG("incident_sla_report", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)):
         return IncidentSlaReportOperator(task_id="report_incident_sla", month=month)
@@ -101,10 +114,14 @@ def test_bad_input_fails_clearly_and_writes_nothing(sandbox, tmp_path, monkeypat
     before, slack_before = _written(sandbox), sandbox.slack_messages()
     if breakage:
         breakage(sandbox, tmp_path, monkeypatch)
-    with pytest.raises(error, match=message):
-        _operator(month).execute({"logical_date": LOGICAL, "params": {}})
-    assert _written(sandbox) == before
-    assert sandbox.slack_messages() == slack_before
+    try:
+        with pytest.raises(error, match=message):
+            _operator(month).execute({"logical_date": LOGICAL, "params": {}})
+        assert _written(sandbox) == before
+        assert sandbox.slack_messages() == slack_before
+    finally:
+        if breakage is _revoke:
+            sandbox.reset()
 
 
 def test_resolved_before_created_is_reported_as_an_anomaly_not_a_percentage(sandbox, monkeypatch):
