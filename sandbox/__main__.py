@@ -92,11 +92,21 @@ def main(argv: list[str] | None = None) -> int:
     now = args.now or dt.datetime.now(UTC)
     ports = ({"aws": 0, "pagerduty": 0, "slack": 0} if args.ports == "auto" else
              {"aws": args.aws_port, "pagerduty": args.pagerduty_port, "slack": args.slack_port})
+    scenarios = [s for s in args.scenarios.split(",") if s] if args.scenarios is not None else None
+    if scenarios is not None:
+        from sandbox.scenarios import AREAS, available_scenarios
+
+        unknown = [s for s in scenarios if s not in AREAS]
+        missing = [s for s in scenarios if s in AREAS and s not in available_scenarios()]
+        if unknown or missing:
+            print(f"python -m sandbox: unknown scenario(s) {unknown + missing}; "
+                  f"available: {available_scenarios()[1:]}", file=sys.stderr)
+            return 2
     settings = Settings(
         state_dir=args.state_dir.resolve(),
         reference_month=args.reference_month or previous_month(now.date()),
         now=args.now, seed=args.seed, ports=ports,
-        scenarios=[s for s in args.scenarios.split(",") if s] if args.scenarios is not None else None,
+        scenarios=scenarios,
         ca_dir=args.ca_dir.resolve() if args.ca_dir else None,
     )
     stop = threading.Event()

@@ -71,29 +71,31 @@ class _AwsMiddleware:
         self.app, self.counter, self.throttle = app, counter, throttle
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
-        service, action = self._identify(environ)
+        service, action, protocol = self._identify(environ)
         self.counter.count("aws", None, f"{service}:{action}")
         if service and self.throttle.take(service, action):
-            status, headers, body = _throttle_response(service, action)
+            status, headers, body = _throttle_response(service, protocol,
+                                                       environ.get("CONTENT_TYPE", ""))
             start_response(status, headers)
             return [body]
         return self.app(environ, start_response)
 
     @staticmethod
-    def _identify(environ: dict) -> tuple[str, str]:
+    def _identify(environ: dict) -> tuple[str, str, str]:
+        """(service, action, wire protocol) of a request."""
         auth = environ.get("HTTP_AUTHORIZATION", "")
         match = _CREDENTIAL.search(auth) or _CREDENTIAL.search(
             "Credential=" + parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0])
         service = _SERVICE_NAMES.get(match.group(2), match.group(2)) if match else "unknown"
         target = environ.get("HTTP_X_AMZ_TARGET")
-        if target:
-            return service, target.rsplit(".", 1)[-1]
+        if target:  # awsJson (Logs; CloudWatch as boto3 calls it today)
+            return service, target.rsplit(".", 1)[-1], "json"
         path = environ.get("PATH_INFO", "")
-        if "/operation/" in path:  # smithy-rpc-v2-cbor (CloudWatch)
-            return service, path.rsplit("/", 1)[-1]
+        if "/operation/" in path:  # smithy-rpc-v2-cbor
+            return service, path.rsplit("/", 1)[-1], "cbor"
         query = parse_qs(environ.get("QUERY_STRING", ""))
         if "Action" in query:
-            return service, query["Action"][0]
+            return service, query["Action"][0], "query"
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
             # Query-protocol APIs (RDS, STS) post their action in the form body: read it and
             # put the bytes back for moto.
@@ -102,8 +104,8 @@ class _AwsMiddleware:
             environ["wsgi.input"] = io.BytesIO(body)
             action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
             if action:
-                return service, action
-        return service, f"{environ['REQUEST_METHOD']} {path}"
+                return service, action, "query"
+        return service, f"{environ['REQUEST_METHOD']} {path}", "rest"
 
 
 def _cbor_text_map(items: dict[str, str]) -> bytes:
@@ -115,14 +117,19 @@ def _cbor_text_map(items: dict[str, str]) -> bytes:
     return bytes([0xA0 + len(items)]) + b"".join(text(k) + text(v) for k, v in items.items())
 
 
-def _throttle_response(service: str, action: str) -> tuple[str, list, bytes]:
+def _throttle_response(service: str, protocol: str, content_type: str) -> tuple[str, list, bytes]:
+    """AWS's own throttling error, in the wire protocol the request used."""
     request_id = str(uuid.uuid4())
-    if service == "logs":
-        body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
-        return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"),
-                                   ("x-amzn-RequestId", request_id)], body
-    if service == "cloudwatch":
-        body = _cbor_text_map({"__type": "Throttling", "message": "Rate exceeded"})
+    code = "ThrottlingException" if service == "logs" else "Throttling"
+    if protocol == "json":
+        body = f'{{"__type":"{code}","message":"Rate exceeded"}}'.encode()
+        headers = [("Content-Type", content_type or "application/x-amz-json-1.1"),
+                   ("x-amzn-RequestId", request_id)]
+        if service == "cloudwatch":  # a former query service: says the query error code too
+            headers.append(("x-amzn-query-error", "Throttling;Sender"))
+        return "400 Bad Request", headers, body
+    if protocol == "cbor":
+        body = _cbor_text_map({"__type": code, "message": "Rate exceeded"})
         return "400 Bad Request", [("Content-Type", "application/cbor"),
                                    ("smithy-protocol", "rpc-v2-cbor"),
                                    ("x-amzn-RequestId", request_id)], body
@@ -146,10 +153,25 @@ class AwsServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         app = _AwsMiddleware(DomainDispatcherApplication(create_backend_app), self.counter,
                              self.throttle)
-        self._server = make_server(self._ip_address, self._port, app, True,
-                                   request_handler=MotoRequestHandler)
+        try:
+            self._server = make_server(self._ip_address, self._port, app, True,
+                                       request_handler=MotoRequestHandler)
+        except OSError as exc:  # e.g. the port is taken: report it instead of hanging start()
+            self._start_error = exc
+            self._server_ready_event.set()
+            return
         self._server_ready_event.set()
         self._server.serve_forever()
+
+    def start(self) -> None:
+        self._start_error: OSError | None = None
+        super().start()
+        if self._start_error is not None:
+            raise OSError(f"AWS port {self._port}: {self._start_error}") from self._start_error
+
+    def stop(self) -> None:
+        if self._server is not None:
+            super().stop()
 
     @property
     def url(self) -> str:

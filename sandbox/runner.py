@@ -171,8 +171,9 @@ class SandboxHandle:
             return self.process.poll() is None
         return _pid_alive(self.pid)
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM, wait, then SIGKILL if need be. Idempotent."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM, wait, then SIGKILL if need be; then end anything the sandbox started and
+        left behind in its process group (it runs in a session of its own). Idempotent."""
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.send_signal(signal.SIGTERM)
@@ -184,6 +185,8 @@ class SandboxHandle:
             _close_log(self.process)
         elif _pid_alive(self.pid):
             os.kill(self.pid, signal.SIGTERM)
+            _wait_until(lambda: not _pid_alive(self.pid), timeout)
+        _end_process_group(self.pid)
 
     def __enter__(self) -> Self:
         return self
@@ -285,6 +288,36 @@ def _close_log(process: subprocess.Popen) -> None:
     log = getattr(process, "_sandbox_log", None)
     if log is not None and not log.closed:
         log.close()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _end_process_group(pgid: int) -> None:
+    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        if not _group_alive(pgid):
+            return
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        _wait_until(lambda: not _group_alive(pgid), grace)
+
+
+def _wait_until(condition: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
 
 
 def _pid_alive(pid: int) -> bool:

@@ -136,6 +136,8 @@ class Sandbox:
         self.urls["pagerduty"] = self._serve(pd_app, self.settings.ports["pagerduty"], self.tls)
         self.urls["slack"] = self._serve(slack_app, self.settings.ports["slack"])
 
+        # Same moto id generator state as after a reset, so start and reset seed identically.
+        aws.reset_moto()
         self.seed()
         self._write_ready_file()
 

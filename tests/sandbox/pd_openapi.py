@@ -72,7 +72,13 @@ def _patch(spec: dict) -> dict:
     for prop, full in (("incident", "Incident"), ("service", "Service")):
         log_entry["properties"][prop] = {"anyOf": [
             log_entry["properties"][prop], {"$ref": f"#/components/schemas/{full}"}]}
-    # 4. Fields the API sends as null.
+    # 4. Speed, not correctness: a log entry list's items are a oneOf over fifteen types told
+    #    apart by `type` alone; validate_response checks each entry against its own type's
+    #    schema instead (same verdict, a fraction of the time).
+    for path in ("/log_entries", "/incidents/{id}/log_entries"):
+        response = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        response["schema"]["allOf"][1]["properties"]["log_entries"]["items"] = {}
+    # 5. Fields the API sends as null.
     for name, prop in NULLABLE:
         part = _object_part(schemas[name])
         part["properties"][prop] = {"anyOf": [part["properties"][prop], {"enum": [None]}]}
@@ -101,13 +107,29 @@ def response_schema_ref(path: str, method: str, status: int) -> str:
             "/content/application~1json/schema")
 
 
-def validate_response(path: str, method: str, status: int, body: Any) -> None:
-    """Raise jsonschema.ValidationError if `body` is not a valid `status` answer of
-    `method path` (path as in the document, e.g. "/incidents/{id}")."""
+@functools.cache
+def _validator(path: str, method: str, status: int) -> OAS30Validator:
     _, registry = _spec_and_registry()
-    validator = OAS30Validator({"$ref": response_schema_ref(path, method, status)},
-                               registry=registry)
-    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    return OAS30Validator({"$ref": response_schema_ref(path, method, status)}, registry=registry)
+
+
+@functools.cache
+def _schema_validator(name: str) -> OAS30Validator:
+    spec, registry = _spec_and_registry()
+    if name not in spec["components"]["schemas"]:
+        return OAS30Validator({"not": {}, "description": f"no schema {name}"})
+    return OAS30Validator({"$ref": f"{SPEC_URI}#/components/schemas/{name}"}, registry=registry)
+
+
+def validate_response(path: str, method: str, status: int, body: Any) -> None:
+    """Raise AssertionError if `body` is not a valid `status` answer of `method path` (path as
+    in the document, e.g. "/incidents/{id}")."""
+    validator = _validator(path, method.lower(), status)
+    errors = list(validator.iter_errors(body))
+    if path.endswith("log_entries") and status == 200 and isinstance(body, dict):
+        for entry in body.get("log_entries", []):
+            schema_name = "".join(part.title() for part in str(entry.get("type")).split("_"))
+            errors += list(_schema_validator(schema_name).iter_errors(entry))
     if errors:
         # The deepest, most specific error reads best.
         best = max(errors, key=lambda e: len(list(e.absolute_path)))
