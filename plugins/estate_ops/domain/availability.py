@@ -564,8 +564,7 @@ def build_availability_report(status, windows: Sequence[MaintenanceWindow], plan
     window_rows = []
     for ruling in rulings:
         row = ruling.as_dict()
-        mins = int(excl.size and _window_minutes(ruling.window, month_start, minutes))
-        row["minutes_in_month"] = mins
+        row["minutes_in_month"] = _window_minutes(ruling.window, month_start, minutes)
         row["excluded_minutes"] = int(np.count_nonzero(excluded_mask(month_start, minutes, [ruling])))
         row["counted_minutes"] = row["minutes_in_month"] - row["excluded_minutes"]
         window_rows.append(row)
@@ -633,8 +632,7 @@ def build_availability_report(status, windows: Sequence[MaintenanceWindow], plan
         "inputs": {
             "endpoints": len(eps), "critical_endpoints": int(critical.sum()),
             "month_minutes": minutes, "status_samples": int(values.size),
-            "samples_with_data": int(sum(r["up_minutes"] + r["down_minutes"] for r in endpoint_rows)
-                                     + counts.excluded_up.sum() + counts.excluded_down.sum()),
+            "samples_with_data": int(values.size - counts.no_data.sum() - counts.excluded_no_data.sum()),
             "days": len(days), "days_collected": sum(1 for s in sources if s.source == "collected"),
             "days_backfilled": sum(1 for s in sources if s.source == "backfilled"),
             "days_missing": len(missing), "windows_recorded": len(rulings),

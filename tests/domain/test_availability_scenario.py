@@ -1,0 +1,57 @@
+"""The sandbox's availability scenario, measured by the domain for months other than the reference one:
+it adds a qualifying window on the DST change day when the month has one (3 h excluded in
+spring, 4 h in autumn), and its named events land where its table says. No server needed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import types
+
+import pandas as pd
+import pytest
+from estate_ops.config import load_config
+from estate_ops.domain.availability import (
+    Endpoint,
+    build_availability_report,
+    minute_index,
+)
+from estate_ops.domain.maintenance import MaintenanceWindow
+from estate_ops.domain.periods import Month
+
+from sandbox.scenarios.availability import build_month
+
+
+def context(month: Month):
+    plan, estate = load_config()
+    return types.SimpleNamespace(reference_month=month.first_day, start=month.start(), end=month.end(), plan=plan,
+                                 estate=estate, rng=lambda name=None: random.Random(f"1:{name or 'availability'}"))
+
+
+def measure(month: Month):
+    ctx = context(month)
+    status, _percent, records = build_month(ctx)
+    eps = [Endpoint(h.id, h.name, h.critical) for h in ctx.estate.health_checks]
+    frame = pd.DataFrame(status, index=minute_index(month), columns=[e.id for e in eps])
+    windows = [MaintenanceWindow.from_record(r) for r in records]
+    return build_availability_report(frame, windows, ctx.plan, month=month, endpoints=eps)[0]
+
+
+@pytest.mark.parametrize(("month", "dst_id", "excluded"), [(Month(2026, 3), "mw-sbx-dst-08", 180),
+                                                            (Month(2026, 11), "mw-sbx-dst-01", 240)])
+def test_dst_day_window_in_months_that_have_one(month, dst_id, excluded):
+    rows = {w["id"]: w for w in measure(month)["items"]["maintenance_windows"]}
+    assert rows[dst_id]["qualifies"] == "yes"
+    assert rows[dst_id]["excluded_minutes"] == excluded
+
+
+def test_reference_month_has_no_dst_window_and_the_planned_events():
+    report = measure(Month(2026, 10))
+    rows = {w["id"]: w for w in report["items"]["maintenance_windows"]}
+    assert not [w for w in rows if w.startswith("mw-sbx-dst")]
+    assert {k: rows[k]["qualifies"] for k in rows} == {"mw-sbx-qualifying": "yes", "mw-sbx-short-notice": "no",
+                                                       "mw-sbx-overrun": "partly", "mw-sbx-cancelled": "no"}
+    outage = [d for d in report["items"]["downtime"] if d["endpoint"] == "api" and d["minutes"] == 30]
+    assert outage[0]["start"] == dt.datetime(2026, 10, 7, 14, tzinfo=dt.UTC)
+    docs = next(e for e in report["items"]["endpoints"] if e["endpoint"] == "documents")
+    assert docs["no_data_minutes"] == 120 and docs["down_minutes"] == 0
