@@ -160,6 +160,7 @@ def test_no_data_policies(policy, up, down, availability):
     # the raw states are the same whatever the policy
     row = rep["items"]["endpoints"][0]
     assert (row["up_minutes"], row["down_minutes"], row["no_data_minutes"]) == (44340, 100, 200)
+    assert (rep["inputs"]["status_samples"], rep["inputs"]["samples_with_data"]) == (44640, 44440)
 
 
 def test_completeness_warning_below_99_percent():
