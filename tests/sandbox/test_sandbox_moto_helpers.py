@@ -85,3 +85,50 @@ def test_naive_datetimes_are_refused(moto):
     _db(client)
     with pytest.raises(ValueError, match="naive"):
         aws.add_db_snapshot(aws.backend("rds"), "db1", dt.datetime(2026, 11, 1))
+
+
+def test_fast_get_metric_data_answers_like_moto(moto):
+    import random
+
+
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    rng = random.Random(7)
+    start = dt.datetime(2026, 10, 7, tzinfo=dt.UTC)
+    for check in ("a", "b"):
+        data = [{"MetricName": "HealthCheckStatus", "Value": float(rng.random() > 0.1),
+                 "Timestamp": start + dt.timedelta(minutes=m, seconds=rng.randrange(60)),
+                 "Dimensions": [{"Name": "HealthCheckId", "Value": check}]}
+                for m in range(180) if rng.random() > 0.05]
+        for i in range(0, len(data), 500):
+            cloudwatch.put_metric_data(Namespace="AWS/Route53", MetricData=data[i:i + 500])
+    queries = [{"Id": f"q{n}", "MetricStat": {
+        "Metric": {"Namespace": "AWS/Route53", "MetricName": "HealthCheckStatus",
+                   "Dimensions": [{"Name": "HealthCheckId", "Value": check}]},
+        "Period": period, "Stat": stat}}
+        for n, (check, period, stat) in enumerate([("a", 60, "Minimum"), ("b", 300, "Average"),
+                                                   ("a", 3600, "SampleCount"), ("b", 60, "Sum")])]
+    backend = aws.backend("cloudwatch")
+    # The backend holds what the API parsed; query it with the same kind of datetime.
+    naive = backend.metric_data[0].timestamp.tzinfo is None
+    begin = start.replace(tzinfo=None) if naive else start
+    for scan in ("TimestampAscending", "TimestampDescending"):
+        for window in (dt.timedelta(hours=3), dt.timedelta(minutes=47)):
+            got = backend.get_metric_data(queries, begin + dt.timedelta(minutes=3),
+                                          begin + window, scan)
+            want = _moto_get_metric_data(backend, queries, begin + dt.timedelta(minutes=3),
+                                         begin + window, scan)
+            assert got == want
+    via_api = cloudwatch.get_metric_data(MetricDataQueries=queries[:1], StartTime=start,
+                                         EndTime=start + dt.timedelta(hours=3))
+    assert len(via_api["MetricDataResults"][0]["Values"]) > 150
+
+
+def _moto_get_metric_data(backend, queries, start, end, scan):
+    """moto's own implementation, reached through the patch's closure."""
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    patched = CloudWatchBackend.get_metric_data
+    original = next(cell.cell_contents for cell in patched.__closure__
+                    if callable(cell.cell_contents) and cell.cell_contents is not patched
+                    and getattr(cell.cell_contents, "__name__", "") == "get_metric_data")
+    return original(backend, queries, start, end, scan)
