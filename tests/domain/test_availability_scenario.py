@@ -55,3 +55,35 @@ def test_reference_month_has_no_dst_window_and_the_planned_events():
     assert outage[0]["start"] == dt.datetime(2026, 10, 7, 14, tzinfo=dt.UTC)
     docs = next(e for e in report["items"]["endpoints"] if e["endpoint"] == "documents")
     assert docs["no_data_minutes"] == 120 and docs["down_minutes"] == 0
+
+
+def test_the_documented_recompute_recipe_runs_on_a_bucket_copy(tmp_path, monkeypatch, capsys):
+    """The module docstring's recipe (quoted in the README) gives the report's own figures."""
+    import re
+
+    import numpy as np
+    from estate_ops.domain import availability
+    from estate_ops.domain.availability import HealthDay, health_parquet_bytes
+    from estate_ops.domain.serialize import canonical_json
+
+    month = Month(2026, 10)
+    ctx = context(month)
+    status, percent, records = build_month(ctx)
+    ids = tuple(h.id for h in ctx.estate.health_checks)
+    for i, day in enumerate(month.days):
+        rows = slice(i * 1440, (i + 1) * 1440)
+        path = tmp_path / "reports" / f"health/date={day}/health.parquet"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(health_parquet_bytes(HealthDay(day, ids, status[rows].T.copy(), percent[rows].T.copy(),
+                                                        np.full(len(ids), 60, dtype=np.int32))))
+    (tmp_path / "reports/maintenance/windows").mkdir(parents=True)
+    for record in records:
+        (tmp_path / f"reports/maintenance/windows/{record['id']}.json").write_bytes(canonical_json(record))
+    recipe = re.search(r"::\n\n(.*?)\n\nA day absent", availability.__doc__, re.DOTALL).group(1)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile("\n".join(line[4:] for line in recipe.splitlines()), "recipe", "exec"), scope)  # noqa: S102
+    expected = measure(month)
+    assert scope["report"]["headline"] == expected["headline"]
+    assert scope["report"]["figures"]["error_budget_used"] == expected["figures"]["error_budget_used"]
+    assert str(expected["headline"]["composite_availability"]["value"]) in capsys.readouterr().out

@@ -3,7 +3,12 @@
 Recomputing a disputed month
 ----------------------------
 Everything the monthly report says comes from one pure function,
-:func:`build_availability_report`. To recompute a month by hand (no Airflow, no AWS)::
+:func:`build_availability_report`. To recompute a month by hand (no Airflow, no AWS access
+beyond copying the bucket), from a local copy of the reports bucket
+(`aws s3 sync s3://<reports_bucket>/ reports/`), run with `plugins/` on the path::
+
+    import json
+    from pathlib import Path
 
     from estate_ops.config import load_config
     from estate_ops.domain.availability import (Endpoint, build_availability_report,
@@ -11,15 +16,20 @@ Everything the monthly report says comes from one pure function,
     from estate_ops.domain.maintenance import MaintenanceWindow
     from estate_ops.domain.periods import Month
 
+    root = Path("reports")
     plan, estate = load_config()
     month = Month.parse("2026-10")
     endpoints = [Endpoint(h.id, h.name, h.critical) for h in estate.health_checks]
-    days = {d: read_health_parquet(open(f"health/date={d}/health.parquet", "rb").read(), d)
-            for d in month.days}                       # the bucket's daily files, copied locally
+    files = {d: root / f"health/date={d}/health.parquet" for d in month.days}
+    days = {d: read_health_parquet(f.read_bytes(), d, str(f)) for d, f in files.items() if f.exists()}
     status, percent = status_frame(month, endpoints, days)
-    windows = [MaintenanceWindow.from_record(json.load(open(p))) for p in window_files]
+    windows = [MaintenanceWindow.from_record(json.loads(p.read_text()), str(p))
+               for p in sorted((root / "maintenance/windows").glob("*.json"))]
     report, findings = build_availability_report(status, windows, plan, month=month,
                                                  endpoints=endpoints, percent_healthy=percent)
+    print(report["headline"]["composite_availability"], report["figures"]["error_budget_used"])
+
+A day absent from the copy counts as no data (the scheduled job would have backfilled it).
 
 `status` is a DataFrame indexed by every UTC minute of the month with one float64 column per
 health check id: 1.0 up, 0.0 down, NaN no data. Any frame of that shape works (a spreadsheet
