@@ -96,6 +96,12 @@ def test_announcement_problems_say_which_rule_and_by_how_much():
     assert announcement_problems(ok, RULE, ET) == []
 
 
+def test_a_window_already_started_says_so():
+    w = MaintenanceWindow("mw-z", et(2026, 11, 5, 2), et(2026, 11, 5, 6), "r", et(2026, 11, 5, 3), "a@b.example")
+    (problem,) = announcement_problems(w, RULE, ET)
+    assert problem.startswith("starts 1 h 0 min before this announcement (2026-11-05 08:00 UTC)")
+
+
 def test_window_from_form_is_dst_aware():
     start, end = window_from_form(day="2026-11-05", start="02:00", duration_minutes=240, tz=ET)
     assert (start, end) == (dt.datetime(2026, 11, 5, 7, tzinfo=UTC), dt.datetime(2026, 11, 5, 11, tzinfo=UTC))

@@ -192,7 +192,10 @@ def announcement_problems(window: MaintenanceWindow, rule: Any, tz: ZoneInfo) ->
                         f"(ends {window.end.astimezone(tz):%Y-%m-%d %H:%M %Z})")
     notice = window.start - window.announced_at
     required = dt.timedelta(hours=rule.notice_hours)
-    if notice < required:
+    if notice <= dt.timedelta():
+        problems.append(f"starts {format_minutes(-notice.total_seconds() / 60)} before this announcement "
+                        f"({window.announced_at:%Y-%m-%d %H:%M} UTC): the plan requires {rule.notice_hours} h notice")
+    elif notice < required:
         short = (required - notice).total_seconds() / 60
         problems.append(f"announced {format_minutes(notice.total_seconds() / 60)} ahead: the plan requires "
                         f"{rule.notice_hours} h notice ({format_minutes(short)} short)")
