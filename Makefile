@@ -2,7 +2,7 @@
 # Every target bootstraps .venv from requirements.txt + constraints.txt first.
 PY := .venv/bin/python
 
-.PHONY: bootstrap demo test ui bench lint clean
+.PHONY: bootstrap demo test ui cluster cluster-stop bench lint clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -16,6 +16,13 @@ test: bootstrap ## the whole test suite
 
 ui: bootstrap ## the seeded sandbox + airflow standalone (Ctrl-C stops both)
 	@$(PY) -m devtools.ui
+
+cluster: bootstrap ## PostgreSQL, Redis, api-server, scheduler, dag-processor, triggerer, 2 Celery workers, sandbox
+	@bash scripts/system-deps.sh
+	@$(PY) -m devtools.cluster start
+
+cluster-stop: ## stop everything `make cluster` started
+	@$(PY) -m devtools.cluster stop
 
 bench: bootstrap ## benchmarks; figures in bench-results.json
 	@$(PY) -m bench.run $(AREAS)
