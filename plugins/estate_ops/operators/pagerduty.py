@@ -122,16 +122,29 @@ class IncidentSlaReportOperator(BaseOperator):
 
 
 PDF_DROPPED_COLUMNS = ("id", "link")
+PDF_MAX_ROWS = 100
 
 
 def pdf_view(report: dict[str, Any]) -> dict[str, Any]:
-    """The report as the PDF lays it out: every list except the full incident list (thousands of
-    rows in a busy month; report.json and report.html have it), without id/link columns."""
-    items = {name: [{k: v for k, v in row.items() if k not in PDF_DROPPED_COLUMNS} for row in rows]
-             for name, rows in report["items"].items() if name != "incidents"}
-    note = (f"The full list of {len(report['items']['incidents'])} classified incidents, with links, "
-            "is in report.json and report.html.")
-    return {**report, "items": items, "warnings": [*report["warnings"], note]}
+    """The report as the PDF lays it out: a document to read, not the data set. Leaves out the
+    full incident list and post-mortems that were on time, keeps the first 100 rows of each other
+    list, and drops id/link columns; report.json and report.html keep everything."""
+    notes = [(f"The full list of {len(report['items']['incidents'])} classified incidents, with links, "
+             "is in report.json and report.html.")]
+    items = {}
+    for name, rows in report["items"].items():
+        if name == "incidents":
+            continue
+        if name == "postmortems":
+            on_time = sum(r["state"] == "on_time" for r in rows)
+            rows = [r for r in rows if r["state"] != "on_time"]
+            if on_time:
+                notes.append(f"{on_time} post-mortem(s) on time are not listed here.")
+        if len(rows) > PDF_MAX_ROWS:
+            notes.append(f"{name.replace('_', ' ').capitalize()}: the first {PDF_MAX_ROWS} of {len(rows)} are listed.")
+            rows = rows[:PDF_MAX_ROWS]
+        items[name] = [{k: v for k, v in row.items() if k not in PDF_DROPPED_COLUMNS} for row in rows]
+    return {**report, "items": items, "warnings": [*report["warnings"], *notes]}
 
 
 def _bucket_evidence(store: Any, incident_ids: set[str]) -> list:
