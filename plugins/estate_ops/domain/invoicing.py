@@ -164,22 +164,38 @@ def _minutes_text(seconds: np.ndarray) -> np.ndarray:
     return np.where(whole, (seconds // 60).astype(str), np.char.mod("%.2f", seconds / 60.0))
 
 
-def _iso(local: pd.Series) -> pd.Series:
-    """ISO 8601 with the ET offset (e.g. 2026-10-05T09:00:00-04:00), vectorised."""
-    return local.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"(\d\d)(\d\d)$", r"\1:\2", regex=True)
+def _iso_local(utc: pd.Series, offset_minutes: pd.Series) -> np.ndarray:
+    """ISO 8601 wall time with its offset (e.g. 2026-10-05T09:00:00-04:00), vectorised (no strftime)."""
+    offsets = offset_minutes.to_numpy(np.int64)
+    wall = utc.dt.tz_localize(None).to_numpy("datetime64[s]") + offsets.astype("timedelta64[m]")
+    text = np.datetime_as_string(wall, unit="s").astype(object)
+    sign = np.where(offsets < 0, "-", "+")
+    magnitude = np.abs(offsets)
+    suffix = pd.Series(sign).str.cat([pd.Series(magnitude // 60).astype(str).str.zfill(2),
+                                      pd.Series(magnitude % 60).astype(str).str.zfill(2)], sep="")
+    suffix = suffix.str.slice(0, 3) + ":" + suffix.str.slice(3)
+    return (pd.Series(text) + suffix.to_numpy()).to_numpy()
+
+
+def _offsets(utc: pd.Series, tz: ZoneInfo) -> pd.Series:
+    local = utc.dt.tz_convert(tz)
+    return ((local.dt.tz_localize(None) - utc.dt.tz_localize(None)).dt.total_seconds() // 60).astype(np.int64)
 
 
 def prepare_entries(entries: pd.DataFrame, month: Month, rules: InvoicingRules, clients: list[ClientTerms],
                     tz: ZoneInfo) -> pd.DataFrame:
     """Tier of each entry's day, scope, billed seconds; sorted by client, start, entry id."""
+    # Only the clients being drafted (a run for one client ignores the others' entries).
+    entries = entries[entries["client_id"].isin([c.id for c in clients])]
     frame = entries.sort_values(["client_id", "started_at", "entry_id"], kind="stable").reset_index(drop=True)
     # The tier of every client on every day of the month: a small table to join on.
-    calendar = pd.DataFrame([(c.id, day, c.tier_on(day)) for c in clients for day in month.days],
+    calendar = pd.DataFrame([(c.id, day.day, c.tier_on(day)) for c in clients for day in month.days],
                             columns=["client_id", "day", "tier"])
+    calendar["day"] = calendar["day"].astype(frame["day"].dtype)
     frame = frame.merge(calendar, on=["client_id", "day"], how="left", validate="many_to_one")
     if frame["tier"].isna().any():
         missing = frame.loc[frame["tier"].isna(), ["client_id", "day"]].iloc[0]
-        raise ValueError(f"entry of client {missing['client_id']!r} on {missing['day']} is outside {month} "
+        raise ValueError(f"entry of client {missing['client_id']!r} on day {missing['day']} of {month} "
                          f"or the client is not configured")
     allowed = pd.DataFrame([(tid, cat) for tid, t in rules.tiers.items() for cat in t.includes],
                            columns=["tier", "category"])
@@ -217,24 +233,30 @@ def build_drafts(entries: pd.DataFrame, month: Month, rules: InvoicingRules, cli
 
     in_frame = frame.assign(scope_billed=counted,
                             scope_raw=np.where(in_scope, frame["raw_seconds"].to_numpy(np.int64), 0),
-                            out_billed=np.where(in_scope, 0, frame["billed_seconds"].to_numpy(np.int64)))
+                            out_billed=np.where(in_scope, 0, frame["billed_seconds"].to_numpy(np.int64)),
+                            in_scope_n=in_scope.astype(np.int64),
+                            overlapping=(frame["overlap"] != "").to_numpy(np.int64))
+    # Aggregates as plain dicts: the per-client loop below must not pay pandas' per-call overhead.
     per_client = in_frame.groupby("client_id").agg(
-        entries=("entry_id", "size"), scope_billed=("scope_billed", "sum"), scope_raw=("scope_raw", "sum"),
-        out_billed=("out_billed", "sum"), raw=("raw_seconds", "sum"), billed=("billed_seconds", "sum"))
-    overage_by_tier = in_frame.groupby(["client_id", "tier"])["overage_seconds"].sum()
-    by_category = in_frame.groupby(["client_id", "category", "in_scope"]).agg(
-        entries=("entry_id", "size"), raw=("raw_seconds", "sum"), billed=("billed_seconds", "sum"))
-    overlaps = frame[frame["overlap"] != ""].groupby("client_id").size()
+        entries=("entry_id", "size"), in_scope=("in_scope_n", "sum"), scope_billed=("scope_billed", "sum"),
+        scope_raw=("scope_raw", "sum"), out_billed=("out_billed", "sum"),
+        overlapping=("overlapping", "sum")).to_dict("index")
+    overage_by_tier: dict[str, dict[str, int]] = {}
+    for (cid, tier), seconds in in_frame.groupby(["client_id", "tier"])["overage_seconds"].sum().items():
+        overage_by_tier.setdefault(cid, {})[tier] = int(seconds)
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    categories = in_frame.groupby(["client_id", "category", "in_scope"]).agg(
+        entries=("entry_id", "size"), raw=("raw_seconds", "sum"), billed=("billed_seconds", "sum")).reset_index()
+    for row in categories.to_dict("records"):
+        by_category.setdefault(row["client_id"], []).append(row)
 
     # The entries as a client reads them: ET times, minutes, tier, scope.
-    start_local = frame["started_at"].dt.tz_convert(tz)
-    end_local = frame["ended_at"].dt.tz_convert(tz)
     out = pd.DataFrame({
         "client_id": frame["client_id"],
         "entry_id": frame["entry_id"],
-        "day": frame["day"].map(dt.date.isoformat),
-        "started_at": _iso(start_local),
-        "ended_at": _iso(end_local),
+        "day": f"{month}-" + frame["day"].astype(str).str.zfill(2),
+        "started_at": _iso_local(frame["started_at"], frame["utc_offset_minutes"]),
+        "ended_at": _iso_local(frame["ended_at"], _offsets(frame["ended_at"], tz)),
         "engineer": frame["engineer"], "category": frame["category"], "ticket": frame["ticket"],
         "description": frame["description"], "tier": frame["tier"], "in_scope": frame["in_scope"],
         "raw_minutes": _minutes_text(frame["raw_seconds"].to_numpy(np.int64)),
@@ -242,24 +264,25 @@ def build_drafts(entries: pd.DataFrame, month: Month, rules: InvoicingRules, cli
         "overage_minutes": _minutes_text(over),
         "flag": frame["overlap"],
     })
-    groups = {cid: g.drop(columns="client_id").reset_index(drop=True) for cid, g in out.groupby("client_id", sort=True)}
-    empty = out.iloc[0:0].drop(columns="client_id")
+    out = out.drop(columns="client_id")
+    # `frame` is sorted by client: each client's entries are one contiguous slice.
+    ids = frame["client_id"].to_numpy(object)
+    firsts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
+    bounds = dict(zip(ids[firsts], zip(firsts, np.r_[firsts[1:], len(ids)])))
 
     drafts = []
     for client in sorted(clients, key=lambda c: c.id):
         cid = client.id
-        stats = per_client.loc[cid] if cid in per_client.index else None
-        tiers_over = overage_by_tier.loc[cid] if cid in overage_by_tier.index.get_level_values(0) else None
-        drafts.append(_draft(client, month, rules, spans[cid], int(rollover[cid]), stats, tiers_over,
-                             by_category.loc[cid] if cid in by_category.index.get_level_values(0) else None,
-                             int(overlaps.get(cid, 0)), int(rejected_by_client.get(cid, 0)),
-                             groups.get(cid, empty)))
+        start, stop = bounds.get(cid, (0, 0))
+        drafts.append(_draft(client, month, rules, spans[cid], int(rollover[cid]), per_client.get(cid),
+                             overage_by_tier.get(cid, {}), by_category.get(cid, []),
+                             int(rejected_by_client.get(cid, 0)), out.iloc[start:stop].reset_index(drop=True)))
     return drafts
 
 
 def _draft(client: ClientTerms, month: Month, rules: InvoicingRules, spans: list[TierSpan], rollover_s: int,
-           stats: pd.Series | None, tiers_over: pd.Series | None, categories: pd.DataFrame | None,
-           overlaps: int, rejected: int, entries: pd.DataFrame) -> InvoiceDraft:
+           stats: dict[str, Any] | None, tiers_over: dict[str, int], categories: list[dict[str, Any]],
+           rejected: int, entries: pd.DataFrame) -> InvoiceDraft:
     lines: list[dict[str, Any]] = []
     for span in spans:
         tier = rules.tiers[span.tier]
@@ -277,7 +300,7 @@ def _draft(client: ClientTerms, month: Month, rules: InvoicingRules, spans: list
         })
     overage_s = 0
     for span_tier in dict.fromkeys(s.tier for s in spans):
-        seconds = int(tiers_over.get(span_tier, 0)) if tiers_over is not None else 0
+        seconds = tiers_over.get(span_tier, 0)
         if seconds <= 0:
             continue
         overage_s += seconds
@@ -298,11 +321,10 @@ def _draft(client: ClientTerms, month: Month, rules: InvoicingRules, spans: list
     allowance_s = included_s + rollover_s
     unused_included_s = max(0, included_s - max(0, used_s - rollover_s))
     breakdown = []
-    if categories is not None:
-        for (category, in_scope), row in categories.sort_index().iterrows():
-            breakdown.append({"category": category, "in_scope": bool(in_scope), "entries": int(row["entries"]),
-                              "raw_hours": hours_of(int(row["raw"])),
-                              "billed_hours": hours_of(int(row["billed"]))})
+    for row in sorted(categories, key=lambda r: (r["category"], bool(r["in_scope"]))):
+        breakdown.append({"category": row["category"], "in_scope": bool(row["in_scope"]),
+                          "entries": int(row["entries"]), "raw_hours": hours_of(int(row["raw"])),
+                          "billed_hours": hours_of(int(row["billed"]))})
     out_scope_s = int(stats["out_billed"]) if stats is not None else 0
     summary = {
         "client_id": client.id,
@@ -335,9 +357,9 @@ def _draft(client: ClientTerms, month: Month, rules: InvoicingRules, spans: list
         "by_category": breakdown,
         "counts": {
             "entries": int(stats["entries"]) if stats is not None else 0,
-            "in_scope_entries": int((entries["in_scope"]).sum()) if len(entries) else 0,
-            "out_of_scope_entries": int((~entries["in_scope"]).sum()) if len(entries) else 0,
-            "overlapping_entries": overlaps,
+            "in_scope_entries": int(stats["in_scope"]) if stats is not None else 0,
+            "out_of_scope_entries": int(stats["entries"] - stats["in_scope"]) if stats is not None else 0,
+            "overlapping_entries": int(stats["overlapping"]) if stats is not None else 0,
             "rejected_rows": rejected,
         },
     }
@@ -357,3 +379,91 @@ def approval_line(summary: dict[str, Any]) -> str:
     if c["overlapping_entries"]:
         parts.append(f"{c['overlapping_entries']} overlapping entr{'y' if c['overlapping_entries'] == 1 else 'ies'}")
     return "; ".join(parts)
+
+
+# ------------------------------------------------------------------------------------ documents
+
+NUMBER_PREFIXES = {"invoice": "INV", "credit_note": "CN"}
+
+
+def format_number(kind: str, year: int, sequence: int) -> str:
+    """INV-YYYY-NNNN / CN-YYYY-NNNN: sequential per year and kind."""
+    if sequence < 1 or sequence > 9999:
+        raise ValueError(f"sequence {sequence} out of range 1..9999 for {kind} numbers of {year}")
+    return f"{NUMBER_PREFIXES[kind]}-{year:04d}-{sequence:04d}"
+
+
+def next_sequence(numbers: list[str], kind: str, year: int) -> int:
+    """The sequence after the highest number of `kind` already taken in `year` (1 when none)."""
+    prefix = f"{NUMBER_PREFIXES[kind]}-{year:04d}-"
+    taken = [int(n[len(prefix):]) for n in numbers if n.startswith(prefix) and n[len(prefix):].isdigit()]
+    return max(taken, default=0) + 1
+
+
+def invoice_document(draft: dict[str, Any], *, number: str, issued_on: dt.date, payment_terms_days: int,
+                     issuer: dict[str, Any], plan_version: str, draft_sha256: str,
+                     replaces: str | None = None) -> dict[str, Any]:
+    """The issued invoice: the approved draft with its number, dates and parties. Computes nothing."""
+    return {
+        **draft,
+        "kind": "invoice",
+        "title": f"Invoice {number}",
+        "number": number,
+        "status": "issued",
+        "issued_on": issued_on.isoformat(),
+        "due_on": (issued_on + dt.timedelta(days=payment_terms_days)).isoformat(),
+        "issuer": issuer,
+        "client": {"id": draft["client_id"], "name": draft["client_name"], "address": draft.get("client_address")},
+        "plan_version": plan_version,
+        "draft_sha256": draft_sha256,
+        "replaces": replaces,
+    }
+
+
+def credit_note_document(invoice: dict[str, Any], *, number: str, issued_on: dt.date, reason: str) -> dict[str, Any]:
+    """A credit note cancelling `invoice` in full: every line negated, so the two sum to zero."""
+    lines = [{**line, "description": f"Cancels {invoice['number']}: {line['description']}",
+              "amount": -Decimal(line["amount"])} for line in invoice["lines"]]
+    return {
+        "kind": "credit_note",
+        "title": f"Credit note {number}",
+        "number": number,
+        "status": "issued",
+        "issued_on": issued_on.isoformat(),
+        "cancels": invoice["number"],
+        "reason": reason,
+        "issuer": invoice["issuer"],
+        "client": invoice["client"],
+        "client_id": invoice["client_id"],
+        "month": invoice["month"],
+        "period": invoice["period"],
+        "currency": invoice["currency"],
+        "plan_version": invoice["plan_version"],
+        "lines": lines,
+        "total": sum((line["amount"] for line in lines), Decimal("0.00")),
+    }
+
+
+def document_csv(document: dict[str, Any]) -> bytes:
+    """An invoice's CSV: every billed entry with raw and billed minutes; a credit note's: its lines."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if document["kind"] == "invoice":
+        writer.writerow(["invoice", *ENTRY_COLUMNS])
+        for entry in document["entries"]:
+            writer.writerow([document["number"], *(_cell(entry[c]) for c in ENTRY_COLUMNS)])
+    else:
+        columns = ("kind", "tier", "description", "quantity", "unit", "unit_price", "amount")
+        writer.writerow(["credit_note", "cancels", *columns])
+        for line in document["lines"]:
+            writer.writerow([document["number"], document["cancels"], *(_cell(line.get(c)) for c in columns)])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)

@@ -40,7 +40,6 @@ MAX_ENTRY = pd.Timedelta(hours=24)
 REJECTED_COLUMNS: tuple[str, ...] = ("file", "line", "reason", *COLUMNS)
 # ISO 8601 date and time; the offset is checked separately so its absence gets its own message.
 _ISO_LOCAL = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
-_ISO_WITH_OFFSET = rf"^{_ISO_LOCAL}(?:Z|z|[+-]\d{{2}}(?::?\d{{2}})?)$"
 _ISO_WITHOUT_OFFSET = rf"^{_ISO_LOCAL}$"
 EXAMPLE_TIME = "2026-10-05T09:00:00-04:00"
 
@@ -203,34 +202,37 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
     frames, shape_rejects = [], []
     for file in sorted(files, key=lambda f: f.key):
         rows, rejected = read_timesheet(file)
+        rows["own_folder"] = folder_month(file.key) == month
         frames.append(rows)
         shape_rejects.append(rejected)
     if not frames:
         raise TimesheetError(f"no time entries for {month}: timesheets/{month}/ has no CSV files")
     rows = pd.concat(frames, ignore_index=True)
+    del frames
     rows_read = len(rows) + sum(len(r) for r in shape_rejects)
-    rows["folder"] = rows["file"].map(lambda k: str(folder_month(k) or ""))  # one call per file, cached
     for column in COLUMNS:
         rows[column] = rows[column].str.strip()
-    rows = rows.sort_values(["file", "line"], kind="stable").reset_index(drop=True)
 
-    # Identical repeats (every field the same) are dropped, keeping the first, and noted.
+    # Identical repeats (every field the same) are dropped, keeping the first (by file, line), and noted.
     repeat = rows.duplicated(list(COLUMNS), keep="first")
     duplicates = []
     if repeat.any():
-        first = rows[~repeat].drop_duplicates(list(COLUMNS)).set_index(list(COLUMNS))
         dropped = rows[repeat]
-        firsts = first.loc[pd.MultiIndex.from_frame(dropped[list(COLUMNS)])]
-        duplicates = [{"entry_id": e, "file": f, "line": int(n), "first_at": f"{ff}:{int(fl)}"}
-                      for e, f, n, ff, fl in zip(dropped["entry_id"], dropped["file"], dropped["line"],
-                                                 firsts["file"], firsts["line"])]
+        first = rows[~repeat & rows.duplicated(list(COLUMNS), keep=False)]
+        first_at = dict(zip(first["entry_id"] + "\x00" + first["started_at"] + "\x00" + first["ended_at"],
+                            first["file"] + ":" + first["line"].astype(str)))
+        duplicates = [{"entry_id": e, "file": f, "line": int(n), "first_at": first_at.get(f"{e}\x00{s}\x00{t}", "")}
+                      for e, f, n, s, t in zip(dropped["entry_id"], dropped["file"], dropped["line"],
+                                               dropped["started_at"], dropped["ended_at"])]
         rows = rows[~repeat].reset_index(drop=True)
 
     reasons: list[pd.Series] = []
 
-    def reject(mask: pd.Series, message: pd.Series | str) -> None:
+    def reject(mask: pd.Series, message) -> None:
+        """Record `message` for the rows of `mask`; a callable builds it from those rows only."""
         if mask.any():
-            text = message[mask] if isinstance(message, pd.Series) else pd.Series(message, index=rows.index[mask])
+            index = rows.index[mask.to_numpy()]
+            text = message(index) if callable(message) else pd.Series(message, index=index)
             reasons.append(text)
 
     for column in REQUIRED:
@@ -238,28 +240,31 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
     parsed = {}
     for column in ("started_at", "ended_at"):
         values = rows[column]
-        present = values != ""
-        with_offset = values.str.match(_ISO_WITH_OFFSET)
-        without_offset = values.str.match(_ISO_WITHOUT_OFFSET)
-        times = pd.to_datetime(values.where(with_offset), utc=True, format="ISO8601", errors="coerce")
-        reject(present & without_offset,
-               f"{column} " + values.map(repr, na_action="ignore")
-               + f" has no UTC offset; expected ISO 8601 with an offset, e.g. {EXAMPLE_TIME}")
-        reject(present & ~without_offset & times.isna(),
-               f"{column} " + values.map(repr, na_action="ignore")
-               + f" is not an ISO 8601 time with an offset (e.g. {EXAMPLE_TIME})")
+        times = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        # Coercion failed, or parsed but without an offset (utc=True would silently assume UTC).
+        suspect = (values != "") & (times.isna() | ~values.str.contains(r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"))
+        if suspect.any():
+            without_offset = suspect & values.str.match(_ISO_WITHOUT_OFFSET)
+            unparsable = suspect & ~without_offset
+            reject(without_offset, lambda i, c=column: f"{c} " + rows.loc[i, c].map(repr)
+                   + f" has no UTC offset; expected ISO 8601 with an offset, e.g. {EXAMPLE_TIME}")
+            reject(unparsable, lambda i, c=column: f"{c} " + rows.loc[i, c].map(repr)
+                   + f" is not an ISO 8601 time with an offset (e.g. {EXAMPLE_TIME})")
+            times = times.where(~suspect)
         parsed[column] = times
     start, end = parsed["started_at"], parsed["ended_at"]
     both = start.notna() & end.notna()
     duration = end - start
     reject(both & (duration <= pd.Timedelta(0)), "ended_at is not after started_at")
-    hours = (duration.dt.total_seconds() / 3600).round(2).astype(str)
-    reject(both & (duration > MAX_ENTRY), "lasts " + hours + " h; an entry may last at most 24 h (split it by day)")
+    reject(both & (duration > MAX_ENTRY),
+           lambda i: "lasts " + (duration[i].dt.total_seconds() / 3600).round(2).astype(str)
+           + " h; an entry may last at most 24 h (split it by day)")
     now_ts = pd.Timestamp(now).tz_convert("UTC")
-    reject(start.notna() & (start > now_ts), f"starts in the future (after {now_ts.isoformat()})")
+    reject(start > now_ts, f"starts in the future (after {now_ts.isoformat()})")
     known = rows["client_id"].isin(list(client_ids))
     reject((rows["client_id"] != "") & ~known,
-           "unknown client_id " + rows["client_id"].map(repr) + f"; estate.yaml clients are {sorted(client_ids)}")
+           lambda i: "unknown client_id " + rows.loc[i, "client_id"].map(repr)
+           + f"; estate.yaml clients are {sorted(client_ids)}")
     # An unknown category is not an error: it is out of scope for every tier (DESIGN.md §4).
 
     # The same entry_id with different content: every version is rejected (which one is right is
@@ -269,42 +274,37 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
     if conflict.any():
         where = (rows["file"] + ":" + rows["line"].astype(str))[conflict]
         places = where.groupby(ids[conflict]).agg(lambda s: ", ".join(s))
-        reject(conflict, "entry_id " + ids.map(repr) + " appears with different content at "
-               + ids.map(places).fillna(""))
+        reject(conflict, lambda i: "entry_id " + ids[i].map(repr) + " appears with different content at "
+               + ids[i].map(places))
 
     # Which month each row belongs to: the ET month of its start.
     local = start.dt.tz_convert(tz)
-    start_month = (local.dt.year * 100 + local.dt.month).astype("Int64")
-    this = month.year * 100 + month.month
+    start_month = (local.dt.year * 100 + local.dt.month).to_numpy(dtype=float, na_value=np.nan)
     prev, nxt = month.previous(), month.next()
-    neighbours = {prev.year * 100 + prev.month, nxt.year * 100 + nxt.month}
-    own_folder = rows["folder"] == str(month)
-    in_month = (start_month == this).fillna(False).astype(bool)
-    in_neighbour = start_month.isin(list(neighbours)).fillna(False).astype(bool)
-    far = own_folder & start.notna() & ~in_month & ~in_neighbour
-    reject(far, "starts " + local.dt.strftime("%Y-%m-%d %H:%M %Z").fillna("")
+    in_month = start_month == month.year * 100 + month.month
+    in_neighbour = np.isin(start_month, [prev.year * 100 + prev.month, nxt.year * 100 + nxt.month])
+    own_folder = rows["own_folder"].to_numpy(bool)
+    far = pd.Series(own_folder & start.notna().to_numpy() & ~in_month & ~in_neighbour, index=rows.index)
+    reject(far, lambda i: "starts " + local[i].dt.strftime("%Y-%m-%d %H:%M %Z")
            + f", not in {month} or a neighbouring month; move it to its own month's folder")
-    # This run reports a row when it belongs here, or cannot be placed and sits in this month's folder.
-    reported = in_month | (own_folder & (start.isna() | far))
 
+    bad = np.zeros(len(rows), dtype=bool)
+    rejected = _empty_rejected()
     if reasons:
         joined = pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join)
-    else:
-        joined = pd.Series(dtype=str)
-    bad = pd.Series(False, index=rows.index)
-    bad[joined.index] = True
-    chosen = bad & reported
-    rejected = rows.loc[chosen, ["file", "line", *COLUMNS]].copy()
-    rejected.insert(2, "reason", joined.reindex(rejected.index).to_numpy())
-    shape = [r for r in shape_rejects if len(r)]
-    if shape:
-        # Shape rejects are reported by the run of their folder's month (their start cannot be trusted).
-        shape = [r[r["file"].map(lambda k: folder_month(k) == month)] for r in shape]
-        rejected = pd.concat([rejected, *shape], ignore_index=True)
-    rejected = rejected.sort_values(["file", "line"], kind="stable").reset_index(drop=True)
-    rejected = rejected[list(REJECTED_COLUMNS)]
+        bad[joined.index.to_numpy()] = True
+        # This run reports a bad row that sits in this month's folder or started in this month (a bad
+        # row of a neighbour's folder that started elsewhere is that month's run's to report).
+        chosen = joined.index[(in_month | own_folder)[joined.index.to_numpy()]]
+        rejected = rows.loc[chosen, ["file", "line", *COLUMNS]].copy()
+        rejected.insert(2, "reason", joined[chosen].to_numpy())
+    # Shape rejects are reported by the run of their folder's month (their start cannot be trusted).
+    shape = [r for r in shape_rejects if len(r) and folder_month(r["file"].iloc[0]) == month]
+    rejected = pd.concat([rejected, *shape], ignore_index=True) if shape else rejected
+    rejected = rejected.sort_values(["file", "line"], kind="stable").reset_index(drop=True)[list(REJECTED_COLUMNS)]
 
     keep = in_month & ~bad
+    kept_local = local[keep]
     entries = pd.DataFrame({
         "entry_id": rows["entry_id"][keep], "client_id": rows["client_id"][keep],
         "engineer": rows["engineer"][keep], "category": rows["category"][keep],
@@ -312,7 +312,11 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
         "started_at": start[keep], "ended_at": end[keep],
         # Whole seconds, rounded up, so a rounded-up bill is never below the time worked.
         "raw_seconds": np.ceil(duration[keep].dt.total_seconds()).astype(np.int64),
-        "day": local[keep].dt.date,
+        # The ET calendar day, as its day of the month (every kept entry started in `month`).
+        "day": kept_local.dt.day.astype(np.int8),
+        # The ET offset at the start in minutes (e.g. -240), so renderings print ET without zoneinfo.
+        "utc_offset_minutes": ((kept_local.dt.tz_localize(None) - start[keep].dt.tz_localize(None))
+                               .dt.total_seconds() // 60).astype(np.int16),
         "file": rows["file"][keep], "line": rows["line"][keep],
     }).reset_index(drop=True)
     entries["overlap"] = _overlaps(entries)

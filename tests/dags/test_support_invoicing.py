@@ -1,0 +1,173 @@
+"""support_invoicing end to end with dag.test() against the sandbox: approve path and reject path, each
+run twice. The human's answer is recorded from a thread exactly as the HITL REST endpoint does it
+(airflow/api_fastapi/core_api/routes/public/hitl.py: set the response on the HITLDetail row, then
+handle_event_submit resumes the task parked in AWAITING_INPUT)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+import time
+
+import pytest
+
+from tests.dagrun import run_dag
+
+DAG_ID = "support_invoicing"
+LOGICAL_DATE = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
+CONF = {"month": "2026-10"}
+
+
+def respond_when_asked(option: str, *, timeout: float = 120.0) -> tuple[threading.Thread, dict]:
+    """A thread that answers the first HITL request of this DAG with `option`, as the UI would."""
+    # Imported here, in the main thread: importing Airflow from two threads at once can deadlock.
+    from airflow._shared.timezones import timezone
+    from airflow.dag_processing.dagbag import DagBag  # noqa: F401  (what run_dag imports)
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import handle_event_submit
+    from airflow.triggers.base import TriggerEvent
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    seen: dict = {}
+
+    def answer() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with create_session() as session:
+                ti = session.scalar(select(TaskInstance).where(
+                    TaskInstance.dag_id == DAG_ID, TaskInstance.state == TaskInstanceState.AWAITING_INPUT))
+                if ti is not None:
+                    detail = session.scalar(select(HITLDetail).where(HITLDetail.ti_id == ti.id))
+                    seen.update(subject=detail.subject, body=detail.body, options=list(detail.options))
+                    detail.responded_by = {"id": "approver", "name": "Test Approver"}
+                    detail.responded_at = timezone.utcnow()
+                    detail.chosen_options = [option]
+                    detail.params_input = {}
+                    session.add(detail)
+                    handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti,
+                                        session=session)
+                    return
+            time.sleep(0.5)
+        seen["timed_out"] = True
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread, seen
+
+
+def task_states(dag_run) -> dict[str, str]:
+    """Every task's state in the run, read from the metadata DB."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        tis = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_run.dag_id,
+                                                         TaskInstance.run_id == dag_run.run_id))
+        return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
+
+
+def bucket_snapshot(handle) -> dict[str, str]:
+    from estate_ops.config import load_estate
+
+    s3 = handle.boto3_client("s3")
+    bucket = load_estate().reports_bucket
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            out[obj["Key"]] = hashlib.sha256(body).hexdigest()
+    return out
+
+
+def invoice_slack_messages(handle) -> list[dict]:
+    return [m for m in handle.slack_messages() if "Support invoices for 2026-10" in str(m)]
+
+
+@pytest.fixture(scope="module")
+def approved(sandbox_session):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ESTATE_OPS_INVOICE_APPROVAL", "required")
+    sandbox_session.reset()
+    try:
+        thread, seen = respond_when_asked("Approve")
+        first = run_dag(DAG_ID, LOGICAL_DATE, CONF)
+        thread.join(5)
+        after_first = bucket_snapshot(sandbox_session)
+        slack_after_first = invoice_slack_messages(sandbox_session)
+        second = run_dag(DAG_ID, LOGICAL_DATE, CONF)  # everything issued: no approval is asked
+        after_second = bucket_snapshot(sandbox_session)
+        yield {"first": first, "second": second, "seen": seen, "after_first": after_first,
+               "after_second": after_second, "slack_after_first": slack_after_first,
+               "slack_after_second": invoice_slack_messages(sandbox_session), "handle": sandbox_session}
+    finally:
+        mp.undo()
+
+
+def test_approve_path_issues_one_numbered_invoice_per_client(approved):
+    assert str(approved["first"].state) == "success", task_states(approved["first"])
+    states = task_states(approved["first"])
+    assert states["issue_invoices"] == "success" and states["record_rejection"] == "skipped"
+    keys = approved["after_first"]
+    for client in ("northwind", "contoso", "fabrikam"):
+        documents = sorted(k for k in keys if k.startswith(f"invoices/2026-10/{client}/INV-2026-"))
+        assert len(documents) == 3, documents
+        assert {k.rsplit(".", 1)[1] for k in documents} == {"json", "csv", "pdf"}
+    numbers = sorted(k.rsplit("/", 1)[1] for k in keys if k.startswith("invoices/numbers/"))
+    assert numbers == ["INV-2026-0001.json", "INV-2026-0002.json", "INV-2026-0003.json"]
+    assert "invoices/2026-10/rejected.csv" in keys
+
+
+def test_the_approver_saw_each_draft_summary(approved):
+    seen = approved["seen"]
+    assert not seen.get("timed_out"), "the DAG never asked for approval"
+    assert seen["options"] == ["Approve", "Reject"]
+    body = seen["body"]
+    for name in ("Northwind Estates Ltd", "Contoso Property Group", "Fabrikam Land Trust"):
+        assert name in body
+    assert "overage" in body and "out of scope" in body
+    # The seeded bad rows all name northwind (or no valid client): shown on northwind's line only.
+    northwind_line = next(line for line in body.splitlines() if "northwind" in line)
+    assert "rejected row(s)" in northwind_line
+    fabrikam_line = next(line for line in body.splitlines() if "fabrikam" in line)
+    assert "rejected" not in fabrikam_line
+
+
+def test_second_run_changes_nothing_and_posts_nothing(approved):
+    assert str(approved["second"].state) == "success", task_states(approved["second"])
+    assert approved["after_second"] == approved["after_first"]
+    assert len(approved["slack_after_first"]) == 1
+    assert len(approved["slack_after_second"]) == 1
+
+
+@pytest.fixture(scope="module")
+def rejected(sandbox_session):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ESTATE_OPS_INVOICE_APPROVAL", "required")
+    sandbox_session.reset()
+    try:
+        runs, snapshots = [], []
+        for _ in range(2):
+            thread, _seen = respond_when_asked("Reject")
+            runs.append(run_dag(DAG_ID, LOGICAL_DATE, CONF))
+            thread.join(5)
+            snapshots.append(bucket_snapshot(sandbox_session))
+        yield {"runs": runs, "snapshots": snapshots, "slack": invoice_slack_messages(sandbox_session)}
+    finally:
+        mp.undo()
+
+
+def test_reject_path_issues_nothing_twice(rejected):
+    for run in rejected["runs"]:
+        states = task_states(run)
+        assert states["record_rejection"] == "success", states
+        assert states["issue_invoices"] == "skipped", states
+    first, second = rejected["snapshots"]
+    assert first == second
+    assert not [k for k in first if k.startswith(("invoices/numbers/", "invoices/ledger/"))]
+    assert not [k for k in first if "/INV-" in k or "/CN-" in k]
+    assert rejected["slack"] == []

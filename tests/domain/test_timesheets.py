@@ -1,0 +1,211 @@
+"""Time entry validation: every rejection is a table row with its reason; fatal files stop the month."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from zoneinfo import ZoneInfo
+
+import pytest
+from estate_ops.domain.periods import Month
+from estate_ops.domain.timesheets import (
+    COLUMNS,
+    TimesheetError,
+    TimesheetFile,
+    read_timesheet,
+    rejected_csv,
+    validate_month,
+)
+
+ET = ZoneInfo("America/New_York")
+OCT = Month(2026, 10)
+NOW = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
+CLIENTS = {"northwind", "contoso", "fabrikam"}
+GOOD = {"entry_id": "g-1", "client_id": "northwind", "engineer": "avery", "started_at": "2026-10-05T09:00:00-04:00",
+        "ended_at": "2026-10-05T10:00:00-04:00", "category": "bug_fix", "ticket": "NOR-1", "description": "Fix login"}
+
+
+def csv_bytes(rows: list[dict], header: tuple[str, ...] = COLUMNS) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(c, "") for c in header])
+    return buffer.getvalue().encode("utf-8")
+
+
+def validate(files: dict[str, bytes], month: Month = OCT):
+    return validate_month([TimesheetFile(k, v) for k, v in files.items()], month, client_ids=CLIENTS, now=NOW, tz=ET)
+
+
+def bad(**changes) -> dict:
+    return {**GOOD, "entry_id": "b-1", **changes}
+
+
+REJECTIONS = [
+    ("missing engineer", bad(engineer=""), "missing engineer"),
+    ("missing client", bad(client_id=""), "missing client_id"),
+    ("missing category", bad(category=""), "missing category"),
+    ("missing end", bad(ended_at=""), "missing ended_at"),
+    ("unparsable start", bad(started_at="next tuesday 10am"),
+     "started_at 'next tuesday 10am' is not an ISO 8601 time with an offset"),
+    ("impossible date", bad(started_at="2026-10-32T09:00:00-04:00"),
+     "started_at '2026-10-32T09:00:00-04:00' is not an ISO 8601 time with an offset"),
+    ("start without offset", bad(started_at="2026-10-05T09:00:00"),
+     "started_at '2026-10-05T09:00:00' has no UTC offset"),
+    ("end without offset", bad(ended_at="2026-10-05 10:00"), "ended_at '2026-10-05 10:00' has no UTC offset"),
+    ("end equal to start", bad(ended_at=GOOD["started_at"]), "ended_at is not after started_at"),
+    ("end before start", bad(ended_at="2026-10-05T08:00:00-04:00"), "ended_at is not after started_at"),
+    ("longer than 24 h", bad(ended_at="2026-10-06T09:01:00-04:00"),
+     "lasts 24.02 h; an entry may last at most 24 h"),
+    ("in the future", bad(started_at="2027-10-05T09:00:00-04:00", ended_at="2027-10-05T10:00:00-04:00"),
+     "starts in the future"),
+    ("unknown client", bad(client_id="initech"), "unknown client_id 'initech'"),
+    ("far from the month", bad(started_at="2026-06-05T09:00:00-04:00", ended_at="2026-06-05T10:00:00-04:00"),
+     "not in 2026-10 or a neighbouring month"),
+]
+
+
+@pytest.mark.parametrize(("row", "reason"), [(r, why) for _, r, why in REJECTIONS], ids=[n for n, _, _ in REJECTIONS])
+def test_each_bad_row_is_rejected_with_its_reason_file_and_line(row, reason):
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes([GOOD, row])})
+    assert list(result.entries["entry_id"]) == ["g-1"]
+    assert len(result.rejected) == 1
+    rejected = result.rejected.iloc[0]
+    assert rejected["file"] == "timesheets/2026-10/a.csv"
+    assert rejected["line"] == 3
+    assert reason in rejected["reason"]
+
+
+def test_exactly_24_hours_is_accepted():
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes([bad(ended_at="2026-10-06T09:00:00-04:00")])})
+    assert result.rejected.empty
+    assert int(result.entries["raw_seconds"].iloc[0]) == 24 * 3600
+
+
+def test_same_id_with_different_content_rejects_every_version_naming_the_others():
+    other = {**GOOD, "ended_at": "2026-10-05T10:30:00-04:00"}
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes([GOOD]),
+                       "timesheets/2026-10/b.csv": csv_bytes([{**GOOD, "entry_id": "g-2"}, other])})
+    assert list(result.entries["entry_id"]) == ["g-2"]
+    assert sorted(zip(result.rejected["file"], result.rejected["line"])) == [
+        ("timesheets/2026-10/a.csv", 2), ("timesheets/2026-10/b.csv", 3)]
+    for reason in result.rejected["reason"]:
+        assert "entry_id 'g-1' appears with different content at timesheets/2026-10/a.csv:2, " \
+               "timesheets/2026-10/b.csv:3" in reason
+
+
+def test_identical_repeat_is_dropped_once_and_noted_not_rejected():
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes([GOOD, GOOD])})
+    assert list(result.entries["entry_id"]) == ["g-1"]
+    assert result.rejected.empty
+    assert result.duplicates_dropped == [{"entry_id": "g-1", "file": "timesheets/2026-10/a.csv", "line": 3,
+                                          "first_at": "timesheets/2026-10/a.csv:2"}]
+
+
+def test_a_row_with_more_fields_than_the_header_is_rejected_and_the_rest_read():
+    text = csv_bytes([GOOD]).decode() + "b-2,northwind,avery,2026-10-06T09:00:00-04:00,2026-10-06T10:00:00-04:00," \
+                                        "bug_fix,NOR-2,Fix, with a comma\n" + csv_bytes([bad()]).decode().split("\n", 1)[1]
+    result = validate({"timesheets/2026-10/a.csv": text.encode()})
+    assert sorted(result.entries["entry_id"]) == ["b-1", "g-1"]
+    assert list(result.rejected["line"]) == [3]
+    assert "9 fields, expected 8" in result.rejected["reason"].iloc[0]
+
+
+def test_every_reason_of_a_row_is_given():
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes([GOOD, bad(engineer="", client_id="initech")])})
+    reason = result.rejected["reason"].iloc[0]
+    assert "missing engineer" in reason and "unknown client_id 'initech'" in reason
+
+
+def test_line_numbers_count_line_breaks_inside_quoted_fields():
+    rows = [{**GOOD, "description": "first\nsecond\nthird"}, bad(engineer="")]
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes(rows)})
+    assert list(result.rejected["line"]) == [5]
+    assert result.entries["description"].iloc[0] == "first\nsecond\nthird"
+
+
+def test_rejected_csv_has_file_line_and_reason_first():
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes([GOOD, bad(engineer="")])})
+    lines = rejected_csv(result.rejected).decode().splitlines()
+    assert lines[0].startswith("file,line,reason,entry_id")
+    assert lines[1].startswith("timesheets/2026-10/a.csv,3,missing engineer,b-1")
+
+
+# ------------------------------------------------------------------ which month an entry belongs to
+
+
+def test_an_entry_belongs_to_the_et_month_it_started_in_whatever_folder_holds_it():
+    late_october = {**GOOD, "entry_id": "late", "started_at": "2026-11-01T02:30:00Z",  # Oct 31 22:30 EDT
+                    "ended_at": "2026-11-01T03:00:00Z"}
+    late_september = {**GOOD, "entry_id": "sept", "started_at": "2026-10-01T00:30:00Z",  # Sep 30 20:30 EDT
+                      "ended_at": "2026-10-01T01:00:00Z"}
+    files = {"timesheets/2026-10/a.csv": csv_bytes([GOOD, late_september]),
+             "timesheets/2026-11/a.csv": csv_bytes([late_october])}
+    october = validate(files)
+    assert sorted(october.entries["entry_id"]) == ["g-1", "late"]
+    assert october.other_months == 1
+    assert october.entries.set_index("entry_id").loc["late", "day"] == 31
+
+
+def test_november_has_nothing_once_the_late_entry_is_counted_in_october():
+    files = {"timesheets/2026-11/a.csv": csv_bytes([{**GOOD, "started_at": "2026-11-01T02:30:00Z",
+                                                      "ended_at": "2026-11-01T03:00:00Z"}])}
+    with pytest.raises(TimesheetError, match="no acceptable time entries for 2026-11"):
+        validate(files, Month(2026, 11))
+
+
+# ------------------------------------------------------------------ what stops the run
+
+
+FATAL = [
+    ("wrong header", {"timesheets/2026-10/a.csv": csv_bytes([GOOD], header=("id", *COLUMNS[1:]))},
+     r"timesheets/2026-10/a.csv: line 1: wrong header \(missing \['entry_id'\]; unexpected \['id'\]\)"),
+    ("missing column", {"timesheets/2026-10/a.csv": csv_bytes([GOOD], header=COLUMNS[:-1])},
+     r"wrong header \(missing \['description'\]\)"),
+    ("not utf-8", {"timesheets/2026-10/a.csv": csv_bytes([GOOD, {**GOOD, "entry_id": "g-2",
+                                                                  "description": "Café"}]).decode().encode("latin-1")},
+     r"timesheets/2026-10/a.csv: not UTF-8 text: byte 0xe9 at line 3"),
+    ("empty file", {"timesheets/2026-10/a.csv": b""}, r"timesheets/2026-10/a.csv: the file is empty"),
+    ("header only", {"timesheets/2026-10/a.csv": csv_bytes([])}, r"no acceptable time entries for 2026-10"),
+    ("only bad rows", {"timesheets/2026-10/a.csv": csv_bytes([bad(engineer="")])},
+     r"no acceptable time entries for 2026-10 .*\(1 row\(s\) rejected\)"),
+    ("no files", {}, r"no time entries for 2026-10: timesheets/2026-10/ has no CSV files"),
+]
+
+
+@pytest.mark.parametrize(("files", "message"), [(f, m) for _, f, m in FATAL], ids=[n for n, _, _ in FATAL])
+def test_unusable_input_stops_the_month_with_a_clear_message(files, message):
+    with pytest.raises(TimesheetError, match=message):
+        validate(files)
+
+
+def test_a_byte_order_mark_is_accepted():
+    result = validate({"timesheets/2026-10/a.csv": b"\xef\xbb\xbf" + csv_bytes([GOOD])})
+    assert list(result.entries["entry_id"]) == ["g-1"]
+
+
+def test_header_columns_may_come_in_any_order():
+    header = tuple(reversed(COLUMNS))
+    rows, rejected = read_timesheet(TimesheetFile("timesheets/2026-10/a.csv", csv_bytes([GOOD], header=header)))
+    assert rejected.empty
+    assert rows.iloc[0]["entry_id"] == "g-1" and rows.iloc[0]["description"] == "Fix login"
+
+
+# ------------------------------------------------------------------ overlaps
+
+
+def test_overlapping_entries_of_one_engineer_are_flagged_and_kept():
+    rows = [GOOD,
+            {**GOOD, "entry_id": "g-2", "started_at": "2026-10-05T09:30:00-04:00",
+             "ended_at": "2026-10-05T11:00:00-04:00"},
+            # back to back: not an overlap
+            {**GOOD, "entry_id": "g-3", "started_at": "2026-10-05T11:00:00-04:00",
+             "ended_at": "2026-10-05T12:00:00-04:00"},
+            # another engineer at the same time: not an overlap
+            {**GOOD, "entry_id": "g-4", "engineer": "blake"}]
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes(rows)})
+    flags = dict(zip(result.entries["entry_id"], result.entries["overlap"]))
+    assert flags == {"g-1": "", "g-2": "overlaps g-1 of avery", "g-3": "", "g-4": ""}
+    assert result.rejected.empty
