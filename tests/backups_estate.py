@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
-
 from estate_ops.config import DEFAULT_ESTATE_PATH, clear_cache
 
 STALE_DB = "legacy-analytics-db"  # restorable time 3 h stale

@@ -13,7 +13,13 @@ import json
 
 import pytest
 
-from tests.backups_estate import HEALTHY_DB, SHORT_RETENTION_DB, STALE_DB, backups_estate, using_estate
+from tests.backups_estate import (
+    HEALTHY_DB,
+    SHORT_RETENTION_DB,
+    STALE_DB,
+    backups_estate,
+    using_estate,
+)
 from tests.dagrun import run_dag, task_states
 
 LOGICAL = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from estate_ops.config import load_plan
 from estate_ops.domain.backups import (
     BucketObservation,
@@ -24,6 +21,8 @@ from estate_ops.domain.backups import (
     verify_log_groups,
 )
 from estate_ops.domain.serialize import canonical_json
+from hypothesis import given
+from hypothesis import strategies as st
 
 PLAN = load_plan()
 NOW = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
@@ -31,10 +30,10 @@ DAY = NOW.date()
 
 
 def healthy_db(**changes) -> DatabaseObservation:
-    base = dict(db_id="db-1", exists=True, status="available", backup_retention_days=30,
-                latest_restorable_time=NOW - dt.timedelta(minutes=5), deletion_protection=True,
-                newest_automated_snapshot_id="rds:db-1-2026-11-02-03-00",
-                newest_automated_snapshot_time=dt.datetime(2026, 11, 2, 3, 0, tzinfo=dt.UTC), automated_snapshots=30)
+    base = {"db_id": "db-1", "exists": True, "status": "available", "backup_retention_days": 30,
+                "latest_restorable_time": NOW - dt.timedelta(minutes=5), "deletion_protection": True,
+                "newest_automated_snapshot_id": "rds:db-1-2026-11-02-03-00",
+                "newest_automated_snapshot_time": dt.datetime(2026, 11, 2, 3, 0, tzinfo=dt.UTC), "automated_snapshots": 30}
     return DatabaseObservation(**{**base, **changes})
 
 
@@ -135,10 +134,10 @@ def sample(key="a.pdf", status="COMPLETED", minutes_ago=30, replica_has=True) ->
 
 
 def healthy_bucket(**changes) -> BucketObservation:
-    base = dict(bucket="docs", replica_bucket="docs-replica", expected_replica_region="us-west-2", exists=True,
-                replica_exists=True, replica_region="us-west-2", versioning="Enabled", replica_versioning="Enabled",
-                replication_rules=(RULE,), lifecycle_rules=(), replica_lifecycle_rules=(),
-                samples=(sample("a.pdf"), sample("b.pdf", minutes_ago=90)))
+    base = {"bucket": "docs", "replica_bucket": "docs-replica", "expected_replica_region": "us-west-2", "exists": True,
+                "replica_exists": True, "replica_region": "us-west-2", "versioning": "Enabled", "replica_versioning": "Enabled",
+                "replication_rules": (RULE,), "lifecycle_rules": (), "replica_lifecycle_rules": (),
+                "samples": (sample("a.pdf"), sample("b.pdf", minutes_ago=90))}
     return BucketObservation(**{**base, **changes})
 
 

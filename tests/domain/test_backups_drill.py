@@ -7,9 +7,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from estate_ops.config import PROJECT_ROOT, load_plan
 from estate_ops.domain.drill import (
     DrillInputError,
@@ -26,6 +23,8 @@ from estate_ops.domain.drill import (
     scratch_instance_id,
 )
 from estate_ops.domain.serialize import canonical_json
+from hypothesis import given
+from hypothesis import strategies as st
 
 PLAN = load_plan()
 AS_OF = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
@@ -35,11 +34,11 @@ RDS_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 def outcome(**changes) -> DrillOutcome:
     requested = AS_OF + dt.timedelta(seconds=10)
-    base = dict(db_id="db-1", scratch_id="drill-db-1-20261102120000", requested_at=requested,
-                target_time=AS_OF - dt.timedelta(minutes=5), available_at=requested + dt.timedelta(minutes=40),
-                verified_at=requested + dt.timedelta(minutes=45), deleted_at=requested + dt.timedelta(minutes=46),
-                source_counts={"public.a": 1000, "public.b": 50}, restored_counts={"public.a": 995, "public.b": 50},
-                newest_updated_at=AS_OF - dt.timedelta(minutes=7))
+    base = {"db_id": "db-1", "scratch_id": "drill-db-1-20261102120000", "requested_at": requested,
+                "target_time": AS_OF - dt.timedelta(minutes=5), "available_at": requested + dt.timedelta(minutes=40),
+                "verified_at": requested + dt.timedelta(minutes=45), "deleted_at": requested + dt.timedelta(minutes=46),
+                "source_counts": {"public.a": 1000, "public.b": 50}, "restored_counts": {"public.a": 995, "public.b": 50},
+                "newest_updated_at": AS_OF - dt.timedelta(minutes=7)}
     return DrillOutcome(**{**base, **changes})
 
 
@@ -63,7 +62,7 @@ def test_a_good_drill_measures_and_finds_nothing():
     ({"newest_updated_at": None}, ["restore_data_mismatch"]),
 ])
 def test_each_drill_objective_breach(changes, kinds):
-    figures, findings = evaluate_drill(PLAN, outcome(**changes), AS_OF, DAY)
+    _figures, findings = evaluate_drill(PLAN, outcome(**changes), AS_OF, DAY)
     assert [f.kind for f in findings] == kinds
     assert all(f.severity == "P1" and f.resource == "drill:db-1" for f in findings)
 
@@ -131,8 +130,8 @@ def test_the_shipped_sql_file_has_the_drills_queries():
 @pytest.mark.parametrize("text,error", [
     ("-- name: table_counts\nSELECT 1", r"missing or empty: \['newest_updated_at'\]"),
     ("-- name: table_counts\nSELECT 1\n-- name: newest_updated_at\n", r"missing or empty: \['newest_updated_at'\]"),
-    ("-- name: table_counts\nSELECT 1\n-- name: table_counts\nSELECT 2", r"checks.sql:3: query 'table_counts' is "
-                                                                         "defined twice"),
+    ("-- name: table_counts\nSELECT 1\n-- name: table_counts\nSELECT 2", (r"checks.sql:3: query 'table_counts' is "
+                                                                         "defined twice")),
     ("SELECT 1", "missing or empty"),
 ])
 def test_bad_sql_files_are_refused_with_line_and_name(text, error):

@@ -8,7 +8,6 @@ import json
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
-
 from estate_ops.domain.drill import DrillInputError
 from estate_ops.hooks.connections import MissingConnectionError
 from estate_ops.hooks.rds import RestoreCheckError
@@ -20,6 +19,7 @@ from estate_ops.operators.rds import (
     VerifyRestoredDataOperator,
     WaitForScratchInstanceOperator,
 )
+
 from tests.backups_estate import GHOST_DB, HEALTHY_DB, backups_estate, using_estate
 
 LOGICAL = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
