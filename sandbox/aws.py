@@ -335,6 +335,21 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def remove_bucket(s3: Any, name: str) -> bool:
+    """Drop a bucket whatever it holds (a test making it "missing"), as moto's own delete would:
+    also from the global name registry, releasing its objects' temporary files."""
+    from moto.s3.models import FakeKey, s3_backends
+
+    bucket = s3.buckets.pop(name, None)
+    s3_backends.bucket_accounts.pop(name, None)
+    if bucket is None:
+        return False
+    for key in bucket.keys.values():
+        if isinstance(key, FakeKey):
+            key.dispose()
+    return True
+
+
 def rekey_health_check(route53: Any, old_id: str, new_id: str) -> None:
     """Give a health check the id an estate names (the API always generates one)."""
     check = route53.health_checks.pop(old_id)

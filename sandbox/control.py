@@ -36,7 +36,7 @@ def _aws_removers(region: str) -> dict[str, Callable[[str], bool]]:
         "rds_instance": pop("rds", "databases"),
         "rds_snapshot": pop("rds", "database_snapshots"),
         "rds_subnet_group": pop("rds", "subnet_groups"),
-        "s3_bucket": pop("s3", "buckets"),
+        "s3_bucket": lambda id_: aws.remove_bucket(aws.backend("s3"), id_),
         "log_group": pop("logs", "groups"),
         "health_check": pop("route53", "health_checks"),
     }

@@ -633,6 +633,10 @@ def create_app(get_store: Callable[[], PagerDutyStore], gate: Gate, events_gate:
             record_event(s, {"raw": request.get_data(as_text=True)}, now, accepted=False)
             return _json({"status": "invalid event", "message": "Event object is invalid",
                           "errors": ["Request body is not a JSON object"]}, 400)
+        if event.get("routing_key") in events_gate.revoked_tokens:
+            record_event(s, event, now, accepted=False)
+            return _json({"status": "invalid event", "message": "Event object is invalid",
+                          "errors": ["Invalid routing key"]}, 400)
         try:
             answer = s.enqueue_event(event, now)
         except PagerDutyError as exc:
