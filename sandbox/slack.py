@@ -158,7 +158,7 @@ def create_app(get_store: Callable[[], SlackStore], gate: Gate, counter: Request
 
     @app.errorhandler(404)
     def _unknown_method(_err: Exception) -> Response:
-        return _fail("unknown_method", 404)
+        return _fail("unknown_method")  # Slack answers 200 with ok: false
 
     @app.route("/api/auth.test", methods=["GET", "POST"])
     def auth_test() -> Response:
