@@ -16,6 +16,8 @@ from estate_ops.config import load_estate
 
 from tests.dagrun import run_dag, task_states
 
+pytestmark = pytest.mark.slow
+
 # The scheduled run for October 2026: 1 November 06:00 ET (EST from that morning) = 11:00 UTC.
 LOGICAL = dt.datetime(2026, 11, 1, 11, 0, tzinfo=dt.UTC)
 PREFIX = "incidents/2026-10/"
@@ -141,3 +143,14 @@ def test_per_severity_figures_add_up(two_runs):
     for row in report["items"]["per_severity"]:
         assert row["met"] + row["breached"] + row["pending"] == row["incidents"]
     assert sum(r["incidents"] for r in report["items"]["per_severity"]) + 2 == report["headline"]["incidents"]["value"]
+
+
+def test_html_links_every_breach_and_pdf_is_a_pdf(two_runs, sandbox_session):
+    s3 = sandbox_session.boto3_client("s3")
+    bucket = load_estate().reports_bucket
+    html = s3.get_object(Bucket=bucket, Key=PREFIX + "report.html")["Body"].read().decode()
+    for breach in two_runs["report"]["items"]["breaches"]:
+        assert f'<a href="{breach["link"]}">#{breach["incident"]}</a>' in html
+    assert "<h2>Per severity</h2>" in html and 'src="response.png"' in html
+    pdf = s3.get_object(Bucket=bucket, Key=PREFIX + "report.pdf")["Body"].read()
+    assert pdf.startswith(b"%PDF-")

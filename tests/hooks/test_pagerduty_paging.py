@@ -225,6 +225,7 @@ def bulk_sandbox(tmp_path_factory):
     handle.stop()
 
 
+@pytest.mark.slow
 def test_past_10000_log_entries_the_range_is_split_by_time_with_429s_on_the_way(bulk_sandbox):
     hook = _recording_hook()
     bulk_sandbox.simulate_rate_limit(next_n=1, reset_seconds=1)
