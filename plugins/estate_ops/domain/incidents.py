@@ -232,14 +232,14 @@ def evaluate(incident: Incident, first_ack: dt.datetime | None, *, priority_map:
     # The first answer: an acknowledgement, or the resolve when nobody acknowledged first.
     responded = min((t for t in (ack, resolved) if t is not None), default=None)
     open_at_month_end = incident.resolved_at is None or incident.resolved_at >= month_end
-    base = dict(
-        id=incident.id, number=incident.number, title=incident.title, service_id=incident.service_id,
-        link=link, priority=incident.priority_name or incident.priority_id, created_at=incident.created_at,
-        acknowledged_at=ack, responded_at=responded, resolved_at=resolved,
-        response_seconds=_seconds(incident.created_at, responded),
-        resolution_seconds=_seconds(incident.created_at, resolved),
-        open_at_month_end=open_at_month_end,
-    )
+    base = {
+        "id": incident.id, "number": incident.number, "title": incident.title, "service_id": incident.service_id,
+        "link": link, "priority": incident.priority_name or incident.priority_id, "created_at": incident.created_at,
+        "acknowledged_at": ack, "responded_at": responded, "resolved_at": resolved,
+        "response_seconds": _seconds(incident.created_at, responded),
+        "resolution_seconds": _seconds(incident.created_at, resolved),
+        "open_at_month_end": open_at_month_end,
+    }
     if severity is None or anomaly:
         # Not judged: a guess would put a wrong number in somebody's compliance figure.
         return Outcome(**base, severity=severity, classification=classification, response_deadline=None,
@@ -584,9 +584,9 @@ def build_incident_report(plan: Any, settings: IncidentSettings, month: Month, a
 def slack_summary(report: dict[str, Any]) -> str:
     h, f = report["headline"], report["figures"]
     comp = h["compliance"]["value"]
-    lines = [f"*Incident SLA {report['period']['month']}*: {h['incidents']['value']} incidents, "
+    lines = [(f"*Incident SLA {report['period']['month']}*: {h['incidents']['value']} incidents, "
              f"compliance {comp if comp is not None else 'n/a'} %, {h['breaches']['value']} breached, "
-             f"{f['pending']['value']} pending, {f['open_at_month_end']['value']} open at month end"]
+             f"{f['pending']['value']} pending, {f['open_at_month_end']['value']} open at month end")]
     for row in report["items"]["per_severity"]:
         if row["incidents"]:
             lines.append(f"• {row['severity']}: {row['incidents']} incidents, respond p95 "

@@ -36,7 +36,7 @@ def final_entries(schedule: Mapping[str, Any]) -> list[tuple[dt.datetime, dt.dat
     sid = schedule.get("id")
     final = schedule.get("final_schedule")
     if not isinstance(final, Mapping) or not isinstance(final.get("rendered_schedule_entries"), list):
-        raise ValueError(f"schedule {sid}: the answer has no final_schedule.rendered_schedule_entries "
+        raise TypeError(f"schedule {sid}: the answer has no final_schedule.rendered_schedule_entries "
                          "(was it fetched with since/until?)")
     entries = []
     for i, e in enumerate(final["rendered_schedule_entries"]):
