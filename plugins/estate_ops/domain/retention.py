@@ -328,9 +328,9 @@ def action_id(kind: str, target: str) -> str:
 
 def snapshot_action(decision: SnapshotDecision) -> PlannedAction:
     s = decision.snapshot
+    # The snapshot itself is in the plan's entry; the action stays small (10,000 of them in a plan).
     return PlannedAction("delete_db_snapshot", s.snapshot_id, decision.why, db_id=s.db_id,
-                         touches=tuple(t for t in (s.arn, f"rds-snapshot:{s.snapshot_id}") if t),
-                         details={"snapshot": s.as_dict()})
+                         touches=tuple(t for t in (s.arn, f"rds-snapshot:{s.snapshot_id}") if t))
 
 
 def plan_log_retention(groups: Iterable[Mapping[str, Any]], days: int) -> tuple[list[PlannedAction], list[dict]]:

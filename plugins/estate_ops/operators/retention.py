@@ -59,6 +59,9 @@ def record_prefix(day: str, group: str | None = None) -> str:
     return f"{RECORDS}/{day}/" + (f"{group}/" if group else "")
 
 
+SUMMARY = "_summary~"  # an acting task's records in one object, written when it ends
+
+
 def _key_result(key: str) -> tuple[str, str]:
     """(action_id, result) from a record key `.../<action_id>~<result>[~attempt].json`."""
     name = key.rsplit("/", 1)[-1].removesuffix(".json")
@@ -66,18 +69,34 @@ def _key_result(key: str) -> tuple[str, str]:
     return f"{kind}~{target}", result
 
 
+def _is_summary(key: str) -> bool:
+    return key.rsplit("/", 1)[-1].startswith(SUMMARY)
+
+
 def record_keys(store: Any, day: str, group: str | None = None) -> list[str]:
-    return [k for k in store.list_keys(record_prefix(day, group)) if k.endswith(".json")]
+    """Keys of the day's action records (one per result or intent), summaries excluded."""
+    return [k for k in store.list_keys(record_prefix(day, group)) if k.endswith(".json") and not _is_summary(k)]
 
 
-def read_records(store: Any, keys: list[str]) -> list[dict[str, Any]]:
-    """The stored record objects (in parallel: a big day has thousands)."""
+def load_records(store: Any, day: str, groups: list[str] | None = None,
+                 want=lambda key: True) -> dict[str, dict[str, Any]]:
+    """The day's record objects wanted by `want(key)`, by key.
+
+    Each acting task ends by writing its records again as one summary object, so a day of 10,000
+    deletions is read in a few GETs; a record no summary holds (its task died) is read on its own.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
-    if not keys:
-        return []
-    with ThreadPoolExecutor(max_workers=min(16, len(keys))) as pool:
-        return list(pool.map(store.get_json, keys))
+    prefixes = [record_prefix(day, g) for g in groups] if groups else [record_prefix(day)]
+    keys = [k for prefix in prefixes for k in store.list_keys(prefix) if k.endswith(".json")]
+    found: dict[str, dict[str, Any]] = {}
+    for summary in sorted(k for k in keys if _is_summary(k)):
+        found.update((k, v) for k, v in store.get_json(summary)["records"].items() if want(k))
+    missing = [k for k in keys if not _is_summary(k) and k not in found and want(k)]
+    if missing:
+        with ThreadPoolExecutor(max_workers=min(16, len(missing))) as pool:
+            found.update(zip(missing, pool.map(store.get_json, missing), strict=True))
+    return dict(sorted(found.items()))
 
 
 class AuditWriter:
@@ -87,6 +106,7 @@ class AuditWriter:
         self.store, self.day, self.group = store, day, group
         self.attempt = f"{_safe(run_id)}.{try_number}"
         self.run_id = run_id
+        self.written: dict[str, dict[str, Any]] = {}
 
     def key(self, action_id: str, result: str, terminal: bool) -> str:
         suffix = "" if terminal else f"~{self.attempt}"
@@ -98,13 +118,35 @@ class AuditWriter:
 
         at = dt.datetime.now(dt.UTC)
         record = audit_record(action, result, at, detail, self.run_id)
-        body = canonical_json({"record": record, "action": action, "entry": entry})
+        obj = {"record": record, "action": action, "entry": entry}
+        body = canonical_json(obj)
         terminal = result in TERMINAL_RESULTS
         key = self.key(action["action_id"], result, terminal)
         if terminal:
-            return self.store.put_if_absent(key, body)
-        self.store.put_bytes(key, body)
-        return True
+            created = self.store.put_if_absent(key, body)
+        else:
+            created = self.store.put_bytes(key, body) or True
+        if created:
+            self.written[key] = json.loads(body)
+        return created
+
+    def write_intent(self, action: dict[str, Any], entry: dict[str, Any] | None) -> None:
+        """Before the AWS call: if the process dies after AWS acted, the rerun finds this and settles it."""
+        from estate_ops.domain.serialize import canonical_json
+
+        key = self.key(action["action_id"], "started", True)
+        body = canonical_json({"intent": action, "entry": entry, "run_id": self.run_id,
+                               "at": dt.datetime.now(dt.UTC)})
+        if self.store.put_if_absent(key, body):
+            self.written[key] = json.loads(body)
+
+    def write_summary(self) -> str | None:
+        """Everything this task wrote, in one object (the report reads these, not thousands)."""
+        if not self.written:
+            return None
+        key = f"{record_prefix(self.day, self.group)}{SUMMARY}{self.attempt}.json"
+        self.store.put_json(key, {"records": self.written})
+        return key
 
 
 def _safe(text: str) -> str:
@@ -218,8 +260,20 @@ class PlanRetentionPruningOperator(BaseOperator):
         self.log.info("plan %s: %d candidate(s), %d protected, refused %s, cap %s, databases to act on %s",
                       key, sum(d.delete for d in all_decisions), sum(not d.delete for d in all_decisions),
                       sorted(result.refused), result.cap_breaches or "ok", to_delete)
+        # Each database's deletions go to their own small file: a mapped task reads its share,
+        # not a plan of 10,000 snapshots.
+        batches = []
+        for db in to_delete:
+            ids = set(plan_doc["gate"]["approved"][db])
+            batch_key = f"retention/{day_text}/batches/{db}.json"
+            store.put_json(batch_key, {
+                "day": day_text, "db_id": db, "plan_key": key,
+                "actions": [a for a in plan_doc["actions"] if a["kind"] == "delete_db_snapshot" and a["target"] in ids],
+                "entries": {sid: snapshot_entries[sid] for sid in sorted(ids)},
+            })
+            batches.append({"db_id": db, "batch_key": batch_key})
         context["ti"].xcom_push(key="plan_key", value=key)
-        return [{"db_id": db, "plan_key": key} for db in to_delete]
+        return batches
 
 
 def _settled_today(store: Any, day: str, scope: list[str]) -> list[dict[str, Any]]:
@@ -234,7 +288,10 @@ def _settled_today(store: Any, day: str, scope: list[str]) -> list[dict[str, Any
     terminal = {k for k in keys if _key_result(k)[1] in TERMINAL_RESULTS}
     settled = {_key_result(k)[0] for k in terminal}
     intents = {k for k in keys if _key_result(k)[1] == "started" and _key_result(k)[0] not in settled}
-    objects = read_records(store, sorted(terminal | intents))
+    wanted = terminal | intents
+    if not wanted:
+        return []
+    objects = load_records(store, day, [*scope, ESTATE_GROUP], want=wanted.__contains__).values()
     return [{"action": o.get("action") or o["intent"], "entry": o.get("entry")} for o in objects]
 
 
@@ -290,15 +347,11 @@ class PruneRdsSnapshotsOperator(_ActOnPlan):
         from estate_ops.hooks.aws import translate_connection_errors
         from estate_ops.hooks.rds import RdsBackupsHook
 
-        db_id, plan_key = self.batch["db_id"], self.batch["plan_key"]
-        _plan, estate, store, plan_doc = self._load(context, plan_key)
-        if plan_doc.get("dry_run"):
-            raise RuntimeError(f"{plan_key} is a dry-run plan: nothing may be deleted from it")
-        day = plan_doc["day"]
-        approved = set(plan_doc["gate"]["approved"].get(db_id, []))
-        actions = [a for a in plan_doc["actions"]
-                   if a["kind"] == "delete_db_snapshot" and a["db_id"] == db_id and a["target"] in approved]
-        entries = {s["snapshot_id"]: s for s in plan_doc["snapshots"]}
+        db_id = self.batch["db_id"]
+        _plan, estate, store, batch = self._load(context, self.batch["batch_key"])
+        day, actions, entries = batch["day"], batch["actions"], batch["entries"]
+        if batch["db_id"] != db_id or any(a["db_id"] != db_id for a in actions):
+            raise RuntimeError(f"{self.batch['batch_key']} is not a batch of {db_id}: nothing deleted")
         keys = record_keys(store, day, db_id)
         done = {_key_result(k)[0] for k in keys if _key_result(k)[1] in R.TERMINAL_RESULTS}
         intents = {_key_result(k)[0] for k in keys if _key_result(k)[1] == "started"}
@@ -320,8 +373,7 @@ class PruneRdsSnapshotsOperator(_ActOnPlan):
                 resumed = action["action_id"] in intents
                 # The intent goes down before the call: if this process dies after AWS deleted the
                 # snapshot, the rerun finds the intent and records the deletion instead of losing it.
-                store.put_if_absent(writer.key(action["action_id"], "started", True),
-                                    _intent_body(action, entry, context["run_id"]))
+                writer.write_intent(action, entry)
                 outcome, detail = rds.delete_manual_snapshot(action["target"])
                 if outcome == R.RESULT_ALREADY_GONE and resumed:
                     outcome, detail = R.RESULT_DELETED, (f"confirmed on rerun: DeleteDBSnapshot was sent by an "
@@ -332,14 +384,9 @@ class PruneRdsSnapshotsOperator(_ActOnPlan):
                     self.log.error("%s: %s", action["target"], detail)
                     if "access denied" in detail:
                         stop_reason = f"not attempted: stopped after {action['target']} failed ({detail})"
+        writer.write_summary()
         self.log.info("%s: %s", db_id, summary)
         return summary
-
-
-def _intent_body(action: dict[str, Any], entry: dict[str, Any] | None, run_id: str) -> bytes:
-    from estate_ops.domain.serialize import canonical_json
-
-    return canonical_json({"intent": action, "entry": entry, "run_id": run_id, "at": dt.datetime.now(dt.UTC)})
 
 
 class ApplyRetentionSettingsOperator(_ActOnPlan):
@@ -381,6 +428,7 @@ class ApplyRetentionSettingsOperator(_ActOnPlan):
                     entry = None
                 writer.write(action, entry, outcome, detail)
                 counts[outcome] += 1
+        writer.write_summary()
         return counts
 
 
@@ -432,9 +480,8 @@ class PublishRetentionReportOperator(BaseOperator):
         store = ArtifactStore.for_estate(estate)
         plan_doc = store.get_json(self.plan_key)
         day, dry_run = plan_doc["day"], plan_doc["dry_run"]
-        objects = [] if dry_run else read_records(store, [k for k in record_keys(store, day)
-                                                           if _key_result(k)[1] != "started"])
-        records = [o["record"] for o in objects]
+        objects = {} if dry_run else load_records(store, day, want=lambda k: _key_result(k)[1] != "started")
+        records = [o["record"] for o in objects.values()]
         keys: list[str] = []
         if not dry_run:
             audit_key = f"retention/audit/{day}.jsonl"
