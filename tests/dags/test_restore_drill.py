@@ -108,3 +108,32 @@ def test_rerun_has_identical_findings_and_pages_nobody_again(two_runs):
     assert two_runs["report_second"]["findings"] == two_runs["report"]["findings"]
     assert two_runs["events_second"] == two_runs["events_first"]
     assert any(e["dedup_key"] == f"estate-ops/rpo_breach/drill:{STALE_DB}/{DAY}" for e in two_runs["events_first"])
+
+
+def test_a_failing_step_still_tears_down_and_is_reported(sandbox, tmp_path, monkeypatch):
+    """Airflow's teardown guarantee, end to end: verify fails, the scratch instance is deleted anyway,
+    the report names the failed step, the run fails (and pages through the failure callback)."""
+    from estate_ops.hooks.rds import RestoreCheckError
+    from estate_ops.operators.rds import VerifyRestoredDataOperator
+    from tests.dagrun import load_dag
+
+    def timing_out(self, context):
+        raise RestoreCheckError("check 'table_counts' timed out on the scratch instance")
+
+    monkeypatch.setattr(VerifyRestoredDataOperator, "run", timing_out)
+    dag = load_dag("restore_drill")
+    for task in dag.tasks:
+        task.retries = 0  # fail fast: the retry path is Airflow's, not under test here
+    with using_estate(backups_estate(tmp_path / "estate.yaml", extra_databases=(), extra_documents=())):
+        run = dag.test(logical_date=LOGICAL, run_conf={"database": HEALTHY_DB})
+        states = task_states(run)
+        report = _json(sandbox, f"backups/drills/{DAY}/drill.json")
+    assert str(run.state) == "failed"
+    assert states["drill.verify_data[0]"] == "failed" and states["drill.delete_scratch[0]"] == "success", states
+    assert states["publish_report"] == "failed", states  # after writing the report and routing
+    assert not any(i.startswith("drill-") for i in _instances(sandbox))
+    drill = _drill(report, HEALTHY_DB)
+    assert drill["status"] == "failed" and "timed out" in drill["errors"]["verify"]
+    assert [(f["kind"], f["details"]["step"]) for f in report["findings"]] == [("restore_drill_failed", "verify")]
+    assert any(e["dedup_key"] == f"estate-ops/restore_drill_failed/drill:{HEALTHY_DB}/{DAY}"
+               for e in sandbox.pagerduty_events())

@@ -58,6 +58,7 @@ class PublishBackupVerificationOperator(BaseOperator):
         expected = [("database", db.id) for db in estate.databases]
         expected += [("documents", d.bucket) for d in estate.documents]
         expected += [("logs", p) for p in estate.logs.group_prefixes] + [("logs", estate.logs.archive_bucket)]
+        unverified = [f"{area} {resource}" for area, resource in expected if (area, resource) not in seen]
         for area, resource in expected:
             if (area, resource) not in seen:
                 verdicts.append(not_verified(plan, area, resource, day,
@@ -71,7 +72,13 @@ class PublishBackupVerificationOperator(BaseOperator):
             keys.append(key)
         routed = SeverityRouter(plan, estate, store).route(result.findings, source=self.dag_id)
         write_run_manifest(store, self.dag_id, day.isoformat(), keys, result.report["headline"],
-                           status="ok" if result.report["headline"]["status"]["value"] == "green" else "findings")
+                           status="failed" if unverified else
+                           "ok" if result.report["headline"]["status"]["value"] == "green" else "findings")
+        if unverified:
+            # Everything is written and routed; the run must still show it did not verify everything.
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"not verified (their tasks failed): {', '.join(unverified)}")
         return {"artifacts": keys, "findings": len(result.findings), "routed": routed}
 
 
@@ -150,8 +157,15 @@ class PublishRestoreDrillOperator(BaseOperator):
         report = build_drill_report(plan, estate.estate.name, day, drills, all_findings)
         keys += publish_report(store, prefix, report, name="drill", pdf=False)
         routed = SeverityRouter(plan, estate, store).route(findings, source=self.dag_id)
+        failed = sorted(f.details.get("db_id", f.resource) for f in findings if f.kind == "restore_drill_failed")
         write_run_manifest(store, self.dag_id, day.isoformat(), keys, report["headline"],
-                           status="ok" if not findings else "findings")
+                           status="failed" if failed else "ok" if not findings else "findings")
+        if failed:
+            # Written and routed; the run must still fail, or a drill that never verified looks green.
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"restore drill failed for {', '.join(sorted(set(failed)))}: see "
+                                       f"{prefix}/drill.json")
         return {"artifacts": keys, "findings": len(findings), "routed": routed}
 
     def _pull(self, ti: Any, task: str, index: int, key: str = "return_value") -> Any:
