@@ -151,12 +151,16 @@ def test_5xx_is_retried_with_exponential_backoff(offline_hook):
     assert offline_hook.waits == [1.0, 2.0, 4.0] and offline_hook.retried == 3 and offline_hook.calls == 4
 
 
-def test_requests_made_through_client_directly_are_counted_and_keep_the_library_retry(offline_hook):
-    offline_hook._on_response(_Response(429, {"ratelimit-reset": "1"}))  # e.g. a POST by another method
-    offline_hook._on_response(_Response(201))
-    assert offline_hook.calls == 2 and offline_hook.throttled == 0
+def test_every_response_is_counted_and_429_5xx_leave_the_library_retry_loop(offline_hook):
+    from estate_ops.hooks.pagerduty import _Retryable
+
+    offline_hook._on_response(_Response(201))  # e.g. a POST made through client() by another method
+    for status in (429, 500, 503):
+        with pytest.raises(_Retryable):
+            offline_hook._on_response(_Response(status, {"ratelimit-reset": "1"}))
     with pytest.raises(PagerDutyAuthError):
         offline_hook._on_response(_Response(401))
+    assert offline_hook.calls == 5
 
 
 def test_5xx_gives_up_with_the_status_after_the_retries(offline_hook):

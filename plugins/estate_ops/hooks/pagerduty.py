@@ -103,7 +103,6 @@ class PagerDutyRestHook(PagerdutyHook):
         self.throttled = 0  # 429 answers waited out
         self.retried = 0  # 5xx answers retried
         self.sleep: Callable[[float], None] = time.sleep  # replaced in tests
-        self._own_retries = False  # True inside `_send`: 429/5xx come back to it instead of the library
 
     def client(self) -> pagerduty.RestApiV2Client:
         if getattr(self, "_client", None) is None:
@@ -111,28 +110,27 @@ class PagerDutyRestHook(PagerdutyHook):
         return self._client
 
     def _on_response(self, response: Any) -> None:
-        # Every response counts, also of requests made through `client()` directly (which are
-        # counted here: do not count them again).
+        # Every response counts, also of requests made through `client()` directly (counted
+        # here: do not count them again). 429 and 5xx leave the library's own retry loop (it
+        # retries 429 without limit and ignores ratelimit-reset) as _Retryable, for the caller
+        # (`_send`, `_write`) to wait and retry by PagerDuty's rules.
         self.calls += 1
         status = response.status_code
         if status == 401:
             raise PagerDutyAuthError(
                 f"PagerDuty rejected the token of connection {self.pagerduty_conn_id!r} (401): it is wrong or "
                 "revoked; put a valid REST API token in the connection's password")
-        if self._own_retries and (status == 429 or status >= 500):
-            raise _Retryable(response)  # out of the library's own retry loop, into `_send`'s
+        if status == 429 or status >= 500:
+            raise _Retryable(response)
 
     def _send(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """One GET, waiting out 429s (per `ratelimit-reset`) and retrying 5xx with backoff."""
         waits = server_errors = 0
         while True:
-            self._own_retries = True
             try:
                 return self.client().get(path, params=params or {})
             except _Retryable as retry:
                 response = retry.response
-            finally:
-                self._own_retries = False
             if response.status_code == 429:
                 waits += 1
                 if waits > MAX_429_WAITS:
