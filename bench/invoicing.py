@@ -87,7 +87,7 @@ def measure(entries: int, clients: int) -> dict:
     files, terms = _inputs(entries, clients)
     gc.collect()
     before = _rss_mb()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     month = Month.parse(MONTH)
     validated = validate_month(files, month, client_ids={t.id for t in terms},
                                now=dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC), tz=plan.timezone)
@@ -95,9 +95,10 @@ def measure(entries: int, clients: int) -> dict:
                           rollover_in={t.id: 7200 for t in terms if t.rollover},
                           rejected_by_client=validated.rejected_by_client())
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"entries": entries, "accepted": len(validated.entries), "rejected": len(validated.rejected),
-            "drafts": len(drafts), "seconds": round(seconds, 3), "peak_rss_mb": round(peak, 1),
+            "drafts": len(drafts), "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3), "peak_rss_mb": round(peak, 1),
             "input_rss_mb": round(before, 1)}
 
 
@@ -120,13 +121,17 @@ def run() -> list[dict]:
     results = {n: _in_fresh_process(n) for n in SIZES}
     small, large = results[SIZES[0]], results[SIZES[1]]
     ratio = round(large["seconds"] / small["seconds"], 2)
+    cpu_ratio = round(large["cpu_seconds"] / small["cpu_seconds"], 2)
     records = []
     for n, r in results.items():
         label = f"{n // 1000}k" if n < 1_000_000 else f"{n // 1_000_000}m"
         records.append(record(f"invoicing.drafts_{label}_seconds", r["seconds"], "s"))
+        records.append(record(f"invoicing.drafts_{label}_cpu_seconds", r["cpu_seconds"], "s"))
         records.append(record(f"invoicing.drafts_{label}_peak_rss", r["peak_rss_mb"], "MB"))
         records.append(record(f"invoicing.drafts_{label}_input_rss", r["input_rss_mb"], "MB"))
     records.append(record("invoicing.time_ratio_1m_over_100k", ratio, "x", f"<= {GOAL}", ratio <= GOAL))
+    # CPU time too: on a shared machine wall time also measures the neighbours.
+    records.append(record("invoicing.cpu_ratio_1m_over_100k", cpu_ratio, "x", f"<= {GOAL}", cpu_ratio <= GOAL))
     return records
 
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.dagrun import run_dag
+from tests.dagrun import load_dag, run_dag
 
 DAG_ID = "support_invoicing"
 LOGICAL_DATE = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
@@ -21,9 +21,11 @@ CONF = {"month": "2026-10"}
 
 def respond_when_asked(option: str, *, timeout: float = 120.0) -> tuple[threading.Thread, dict]:
     """A thread that answers the first HITL request of this DAG with `option`, as the UI would."""
-    # Imported here, in the main thread: importing Airflow from two threads at once can deadlock.
+    # Everything the thread needs is imported and configured here, in the main thread: importing
+    # Airflow's models (SQLAlchemy configures mappers lazily) from two threads at once deadlocks.
     from airflow._shared.timezones import timezone
     from airflow.dag_processing.dagbag import DagBag  # noqa: F401  (what run_dag imports)
+    from airflow.models import import_all_models
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.trigger import handle_event_submit
@@ -31,7 +33,11 @@ def respond_when_asked(option: str, *, timeout: float = 120.0) -> tuple[threadin
     from airflow.utils.session import create_session
     from airflow.utils.state import TaskInstanceState
     from sqlalchemy import select
+    from sqlalchemy.orm import configure_mappers
 
+    load_dag(DAG_ID)
+    import_all_models()
+    configure_mappers()
     seen: dict = {}
 
     def answer() -> None:
