@@ -160,7 +160,7 @@ def test_each_line_rounds_half_up_to_the_cent():
     rules = InvoicingRules("USD", 15, {"tiny": Tier("tiny", "Tiny", 1, Decimal("10.10"), frozenset(ALL))})
     client = ClientTerms("northwind", "Northwind", "tiny")
     d = build_drafts(entries([("a", "northwind", "2026-10-05T09:00", 75, "bug_fix")]), OCT, rules, [client], tz=ET)[0]
-    overage = [line for line in d.summary["lines"] if line["kind"] == "overage"][0]
+    overage = next(line for line in d.summary["lines"] if line["kind"] == "overage")
     assert overage["amount"] == Decimal("2.53")
     assert money(Decimal("2.525")) == Decimal("2.53") and money(Decimal("2.524999")) == Decimal("2.52")
 
