@@ -421,10 +421,9 @@ class IssueInvoicesOperator(BaseOperator):
         if current:
             digest = _sha256("|".join(f"{c['client_id']}={c['number']}" for c in current).encode())[:16]
             posted = router.post_slack_once(f"{DAG_ID}/{month}/{digest}", slack_summary(month, current, drafts))
-        headline = {"invoices": len(current), "issued_now": len([i for i in issued if i["kind"] == "invoice"]),
-                    "credit_notes_now": len([i for i in issued if i["kind"] == "credit_note"]),
-                    "rejected_rows": drafts["rejected_rows"],
-                    "numbers": [c["number"] for c in current]}
+        # What the month stands at, not what this run did: a rerun writes the same manifest bytes.
+        headline = {"invoices": len(current), "numbers": [c["number"] for c in current],
+                    "rejected_rows": drafts["rejected_rows"]}
         keys.append(write_run_manifest(store, DAG_ID, month, keys, headline))
         self.log.info("%s: issued %s; current %s; Slack %s", month, [i["number"] for i in issued],
                       [c["number"] for c in current], "posted" if posted else "already posted")
