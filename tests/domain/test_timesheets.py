@@ -209,3 +209,11 @@ def test_overlapping_entries_of_one_engineer_are_flagged_and_kept():
     flags = dict(zip(result.entries["entry_id"], result.entries["overlap"]))
     assert flags == {"g-1": "", "g-2": "overlaps g-1 of avery", "g-3": "", "g-4": ""}
     assert result.rejected.empty
+
+
+def test_blank_lines_are_skipped_and_do_not_shift_line_numbers():
+    text = csv_bytes([GOOD]).decode() + "\n\n" + csv_bytes([bad(engineer="")]).decode().split("\n", 1)[1] + "\n"
+    result = validate({"timesheets/2026-10/a.csv": text.encode()})
+    assert list(result.entries["entry_id"]) == ["g-1"]
+    assert list(result.rejected["line"]) == [5]
+    assert result.rows_read == 2

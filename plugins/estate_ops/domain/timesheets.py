@@ -143,6 +143,10 @@ def read_timesheet(file: TimesheetFile) -> tuple[pd.DataFrame, pd.DataFrame]:
         line = 2 + header_breaks + np.concatenate([[0], np.cumsum(breaks[:-1] + 1)]).astype(np.int64)
     rows["file"] = file.key
     rows["line"] = line
+    # Blank lines (every field empty) are not entries: skipped, not rejected.
+    blank = (rows[list(COLUMNS)] == "").all(axis=1)
+    if blank.any():
+        rows = rows[~blank].reset_index(drop=True)
     return rows, _empty_rejected()
 
 
@@ -159,7 +163,7 @@ def _read_with_csv_module(key: str, text: str, header: list[str]) -> tuple[pd.Da
                         "reason": f"{len(values)} fields, expected {len(names)} (the header's columns); "
                                   f"quote fields that contain commas",
                         **dict(zip(names, values)), })
-        else:
+        elif any(v.strip() for v in values):
             good.append([*values, *[""] * (len(names) - len(values)), key, start])
         start = reader.line_num + 1
     rows = pd.DataFrame(good, columns=[*names, "file", "line"])
