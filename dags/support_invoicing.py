@@ -59,7 +59,9 @@ A failed run is P3.
     },
 ) as dag:
     draft = DraftInvoicesOperator(task_id=DRAFT_TASK)
-    approve = ApproveInvoicesOperator(task_id="approve_invoices", draft_task_id=DRAFT_TASK)
+    # Unanswered for a week, the run fails (a P3 alert) rather than waiting forever.
+    approve = ApproveInvoicesOperator(task_id="approve_invoices", draft_task_id=DRAFT_TASK,
+                                      response_timeout=dt.timedelta(days=7))
     issue = IssueInvoicesOperator(task_id=ISSUE_TASK, draft_task_id=DRAFT_TASK)
     reject = RecordRejectionOperator(task_id=REJECT_TASK, draft_task_id=DRAFT_TASK)
     draft >> approve >> [issue, reject]
