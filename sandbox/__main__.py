@@ -20,6 +20,10 @@ from sandbox.timeutil import UTC, parse_time
 
 DEFAULT_SEED = 20251126  # the plan's date: any fixed number would do
 
+# moto loads thousands of default AMIs whenever an EC2 backend is made (base seeding makes one
+# for the RDS subnets, on every reset); nothing here needs them.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
 
 def previous_month(today: dt.date) -> dt.date:
     first = today.replace(day=1)
