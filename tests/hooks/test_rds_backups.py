@@ -89,8 +89,8 @@ def test_restore_is_private_and_a_retry_finds_the_first(rds):
                ["SubnetId"] for i, z in enumerate("ab")]
     client.create_db_subnet_group(DBSubnetGroupName="private", SubnetIds=subnets, DBSubnetGroupDescription="p")
     make_db(client, "db-1")
-    kwargs = dict(source_id="db-1", scratch_id="drill-db-1-x", restore_time=NOW, subnet_group="private",
-                  instance_class="db.t3.micro", tags=[{"Key": "estate-ops:purpose", "Value": "restore-drill"}])
+    kwargs = {"source_id": "db-1", "scratch_id": "drill-db-1-x", "restore_time": NOW, "subnet_group": "private",
+                  "instance_class": "db.t3.micro", "tags": [{"Key": "estate-ops:purpose", "Value": "restore-drill"}]}
     first = hook.restore_scratch_instance(**kwargs)
     again = hook.restore_scratch_instance(**kwargs)
     assert first["DBInstanceIdentifier"] == again["DBInstanceIdentifier"] == "drill-db-1-x"
