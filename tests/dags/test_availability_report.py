@@ -123,3 +123,10 @@ def test_gap_days_listed_with_their_resolution(two_runs):
     assert two_runs["report"]["inputs"]["days_backfilled"] == 2
     endpoints = {e["endpoint"]: e for e in two_runs["report"]["items"]["endpoints"]}
     assert all(e["no_data_minutes"] >= 120 for e in endpoints.values())
+
+
+def test_html_explains_each_window_once(two_runs):
+    html = _get(two_runs["sandbox"], PREFIX + "report.html").decode()
+    assert html.count("<h2>Maintenance windows (4)</h2>") == 1
+    assert html.count("1 h 0 min short of the 48 h notice") == 2  # its row, and the warning above
+    assert "2026-10-24" in html and "backfilled" in html
