@@ -60,7 +60,7 @@ REJECTIONS = [
     ("longer than 24 h", bad(ended_at="2026-10-06T09:01:00-04:00"),
      "lasts 24.02 h; an entry may last at most 24 h"),
     ("in the future", bad(started_at="2027-10-05T09:00:00-04:00", ended_at="2027-10-05T10:00:00-04:00"),
-     "starts in the future"),
+     "is in the future"),
     ("unknown client", bad(client_id="initech"), "unknown client_id 'initech'"),
     ("far from the month", bad(started_at="2026-06-05T09:00:00-04:00", ended_at="2026-06-05T10:00:00-04:00"),
      "not in 2026-10 or a neighbouring month"),
@@ -217,3 +217,10 @@ def test_blank_lines_are_skipped_and_do_not_shift_line_numbers():
     assert list(result.entries["entry_id"]) == ["g-1"]
     assert list(result.rejected["line"]) == [5]
     assert result.rows_read == 2
+
+
+def test_rejections_do_not_depend_on_when_the_run_happens():
+    files = [TimesheetFile("timesheets/2026-10/a.csv", csv_bytes([GOOD, *[r for _, r, _ in REJECTIONS]]))]
+    early = validate_month(files, OCT, client_ids=CLIENTS, now=NOW, tz=ET)
+    late = validate_month(files, OCT, client_ids=CLIENTS, now=NOW + dt.timedelta(days=40), tz=ET)
+    assert rejected_csv(early.rejected) == rejected_csv(late.rejected)

@@ -152,7 +152,7 @@ def test_seeded_bad_rows_are_each_rejected_with_file_line_and_reason(sandbox):
     reasons = " | ".join(r["reason"] for r in rows)
     for expected in ("missing engineer", "missing ended_at", "is not an ISO 8601 time with an offset",
                      "has no UTC offset", "ended_at is not after started_at", "an entry may last at most 24 h",
-                     "starts in the future", "unknown client_id 'initech'", "appears with different content",
+                     "is in the future", "unknown client_id 'initech'", "appears with different content",
                      "10 fields, expected 8"):
         assert expected in reasons, expected
     assert all(r["file"].startswith("timesheets/2026-10/") and int(r["line"]) >= 2 for r in rows)

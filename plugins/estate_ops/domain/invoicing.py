@@ -138,18 +138,48 @@ def tier_spans(client: ClientTerms, month: Month, rules: InvoicingRules) -> list
 
 @dataclass
 class InvoiceDraft:
-    """What would be invoiced: `summary` (lines, totals, hours, breakdowns) and the billed entries."""
+    """What would be invoiced: `summary` (lines, totals, hours, breakdowns) and the billed entries.
+
+    The entries are kept typed (UTC times, seconds) and formatted for a reader (ET times, minutes)
+    only when asked: drafting a month for hundreds of clients does not format a million strings.
+    """
 
     client_id: str
     summary: dict[str, Any]
-    entries: pd.DataFrame = field(repr=False)  # ENTRY_COLUMNS, chronological
+    typed_entries: pd.DataFrame = field(repr=False)  # chronological
+    tz: ZoneInfo | None = field(default=None, repr=False)
+    _table: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def total(self) -> Decimal:
         return self.summary["total"]
 
+    @property
+    def entries(self) -> pd.DataFrame:
+        """ENTRY_COLUMNS as a client reads them: ET times, minutes, tier, scope."""
+        if self._table is None:
+            self._table = entry_table(self.typed_entries, self.summary["month"], self.tz)
+        return self._table
+
     def as_dict(self) -> dict[str, Any]:
         return {**self.summary, "entries": entry_records(self.entries)}
+
+
+def entry_table(frame: pd.DataFrame, month: str, tz: ZoneInfo | None) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ENTRY_COLUMNS})
+    return pd.DataFrame({
+        "entry_id": frame["entry_id"],
+        "day": f"{month}-" + frame["day"].astype(str).str.zfill(2),
+        "started_at": _iso_local(frame["started_at"], frame["utc_offset_minutes"]),
+        "ended_at": _iso_local(frame["ended_at"], _offsets(frame["ended_at"], tz)),
+        "engineer": frame["engineer"], "category": frame["category"], "ticket": frame["ticket"],
+        "description": frame["description"], "tier": frame["tier"], "in_scope": frame["in_scope"],
+        "raw_minutes": _minutes_text(frame["raw_seconds"].to_numpy(np.int64)),
+        "billed_minutes": _minutes_text(frame["billed_seconds"].to_numpy(np.int64)),
+        "overage_minutes": _minutes_text(frame["overage_seconds"].to_numpy(np.int64)),
+        "flag": frame["overlap"],
+    }).reset_index(drop=True)
 
 
 def entry_records(entries: pd.DataFrame) -> list[dict[str, Any]]:
@@ -188,20 +218,22 @@ def prepare_entries(entries: pd.DataFrame, month: Month, rules: InvoicingRules, 
     # Only the clients being drafted (a run for one client ignores the others' entries).
     entries = entries[entries["client_id"].isin([c.id for c in clients])]
     frame = entries.sort_values(["client_id", "started_at", "entry_id"], kind="stable").reset_index(drop=True)
-    # The tier of every client on every day of the month: a small table to join on.
-    calendar = pd.DataFrame([(c.id, day.day, c.tier_on(day)) for c in clients for day in month.days],
-                            columns=["client_id", "day", "tier"])
-    calendar["day"] = calendar["day"].astype(frame["day"].dtype)
-    frame = frame.merge(calendar, on=["client_id", "day"], how="left", validate="many_to_one")
-    if frame["tier"].isna().any():
-        missing = frame.loc[frame["tier"].isna(), ["client_id", "day"]].iloc[0]
-        raise ValueError(f"entry of client {missing['client_id']!r} on day {missing['day']} of {month} "
-                         f"or the client is not configured")
-    allowed = pd.DataFrame([(tid, cat) for tid, t in rules.tiers.items() for cat in t.includes],
-                           columns=["tier", "category"])
-    allowed["in_scope"] = True
-    frame = frame.merge(allowed, on=["tier", "category"], how="left")
-    frame["in_scope"] = frame["in_scope"].fillna(False).astype(bool)
+    # The tier of every client on every day of the month, and which categories each tier includes:
+    # small tables indexed by codes, so no merge copies the (possibly million-row) frame.
+    tier_names = sorted(rules.tiers)
+    client_row = pd.Index([c.id for c in clients]).get_indexer(frame["client_id"])
+    day = frame["day"].to_numpy(np.int64)
+    if (client_row < 0).any() or ((day < 1) | (day > len(month.days))).any():
+        bad = int(np.flatnonzero((client_row < 0) | (day < 1) | (day > len(month.days)))[0])
+        raise ValueError(f"entry {frame['entry_id'].iloc[bad]!r} of client {frame['client_id'].iloc[bad]!r} "
+                         f"on day {day[bad]} is not in {month} or its client is not configured")
+    calendar = np.array([[tier_names.index(c.tier_on(d)) for d in month.days] for c in clients], dtype=np.int64)
+    tier_code = calendar[client_row, day - 1]
+    category = pd.Categorical(frame["category"])
+    allowed = np.array([[cat in rules.tiers[t].includes for cat in category.categories] for t in tier_names],
+                       dtype=bool).reshape(len(tier_names), len(category.categories))
+    frame["tier"] = pd.Categorical.from_codes(tier_code, categories=tier_names).astype(str)
+    frame["in_scope"] = allowed[tier_code, category.codes] if len(frame) else np.zeros(0, dtype=bool)
     increment = rules.rounding_minutes * 60
     raw = frame["raw_seconds"].to_numpy(np.int64)
     frame["billed_seconds"] = -(-raw // increment) * increment
@@ -250,21 +282,9 @@ def build_drafts(entries: pd.DataFrame, month: Month, rules: InvoicingRules, cli
     for row in categories.to_dict("records"):
         by_category.setdefault(row["client_id"], []).append(row)
 
-    # The entries as a client reads them: ET times, minutes, tier, scope.
-    out = pd.DataFrame({
-        "client_id": frame["client_id"],
-        "entry_id": frame["entry_id"],
-        "day": f"{month}-" + frame["day"].astype(str).str.zfill(2),
-        "started_at": _iso_local(frame["started_at"], frame["utc_offset_minutes"]),
-        "ended_at": _iso_local(frame["ended_at"], _offsets(frame["ended_at"], tz)),
-        "engineer": frame["engineer"], "category": frame["category"], "ticket": frame["ticket"],
-        "description": frame["description"], "tier": frame["tier"], "in_scope": frame["in_scope"],
-        "raw_minutes": _minutes_text(frame["raw_seconds"].to_numpy(np.int64)),
-        "billed_minutes": _minutes_text(frame["billed_seconds"].to_numpy(np.int64)),
-        "overage_minutes": _minutes_text(over),
-        "flag": frame["overlap"],
-    })
-    out = out.drop(columns="client_id")
+    out = frame[["entry_id", "day", "started_at", "ended_at", "utc_offset_minutes", "engineer", "category",
+                 "ticket", "description", "tier", "in_scope", "raw_seconds", "billed_seconds", "overage_seconds",
+                 "overlap"]]
     # `frame` is sorted by client: each client's entries are one contiguous slice.
     ids = frame["client_id"].to_numpy(object)
     firsts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
@@ -276,13 +296,13 @@ def build_drafts(entries: pd.DataFrame, month: Month, rules: InvoicingRules, cli
         start, stop = bounds.get(cid, (0, 0))
         drafts.append(_draft(client, month, rules, spans[cid], int(rollover[cid]), per_client.get(cid),
                              overage_by_tier.get(cid, {}), by_category.get(cid, []),
-                             int(rejected_by_client.get(cid, 0)), out.iloc[start:stop].reset_index(drop=True)))
+                             int(rejected_by_client.get(cid, 0)), out.iloc[start:stop], tz))
     return drafts
 
 
 def _draft(client: ClientTerms, month: Month, rules: InvoicingRules, spans: list[TierSpan], rollover_s: int,
            stats: dict[str, Any] | None, tiers_over: dict[str, int], categories: list[dict[str, Any]],
-           rejected: int, entries: pd.DataFrame) -> InvoiceDraft:
+           rejected: int, entries: pd.DataFrame, tz: ZoneInfo) -> InvoiceDraft:
     lines: list[dict[str, Any]] = []
     for span in spans:
         tier = rules.tiers[span.tier]
@@ -363,7 +383,7 @@ def _draft(client: ClientTerms, month: Month, rules: InvoicingRules, spans: list
             "rejected_rows": rejected,
         },
     }
-    return InvoiceDraft(client.id, summary, entries)
+    return InvoiceDraft(client.id, summary, entries, tz)
 
 
 def approval_line(summary: dict[str, Any]) -> str:

@@ -264,7 +264,9 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
            lambda i: "lasts " + (duration[i].dt.total_seconds() / 3600).round(2).astype(str)
            + " h; an entry may last at most 24 h (split it by day)")
     now_ts = pd.Timestamp(now).tz_convert("UTC")
-    reject(start > now_ts, f"starts in the future (after {now_ts.isoformat()})")
+    # The message names the entry's start, not `now`: a rerun must write the same rejected.csv.
+    reject(start > now_ts, lambda i: "started_at " + rows.loc[i, "started_at"].map(repr)
+           + " is in the future; time can be logged only once worked")
     known = rows["client_id"].isin(list(client_ids))
     reject((rows["client_id"] != "") & ~known,
            lambda i: "unknown client_id " + rows.loc[i, "client_id"].map(repr)
