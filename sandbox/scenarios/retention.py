@@ -16,7 +16,8 @@ On top of `base` and `backups` (which already seed `/legacy/api` kept 30 days an
 
 For the pruning benchmark, `SANDBOX_RETENTION_BULK=<databases>:<snapshots per database>:<days>`
 seeds that many manual snapshots per estate database instead, spread evenly over `days`,
-through moto's backend (thousands of API calls would take minutes).
+through moto's backend (thousands of API calls would take minutes), and makes
+DescribeDBSnapshots page by 100 as AWS does (moto returns everything in one answer).
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def _seed_verification(ctx: SeedContext, dbs: list[str]) -> None:
 def _seed_bulk(ctx: SeedContext, spec: str) -> None:
     """`<databases>:<per database>:<days>` manual snapshots, and a green status for each database."""
     databases, per_db, days = (int(x) for x in spec.split(":"))
+    _page_describe_db_snapshots()
     rds = ctx.moto_backend("rds", ctx.estate.aws.region)
     dbs = [db.id for db in ctx.estate.databases][:databases]
     step = dt.timedelta(days=days) / per_db
@@ -124,3 +126,29 @@ def _seed_verification_green(ctx: SeedContext, dbs: list[str]) -> None:
                   "day": verified.date().isoformat(), "green": True, "findings": []}
         s3.put_object(Bucket=ctx.estate.reports_bucket, Key=f"backups/status/{db_id}.json",
                       Body=json.dumps(status).encode(), ContentType="application/json")
+
+
+def _page_describe_db_snapshots() -> None:
+    """Page DescribeDBSnapshots as AWS does (MaxRecords, default 100; an opaque Marker).
+
+    moto answers with every snapshot at once; with 10,000 of them that is neither what AWS sends
+    nor what the benchmark is about. Applied in bulk mode only, in the sandbox process.
+    """
+    from moto.core.responses import ActionResult
+    from moto.rds.responses import RDSResponse
+
+    if getattr(RDSResponse.describe_db_snapshots, "sandbox_paged", False):
+        return
+    original = RDSResponse.describe_db_snapshots
+
+    def paged(self):
+        snapshots = sorted(original(self).result["DBSnapshots"], key=lambda s: s.db_snapshot_identifier)
+        size = min(max(int(self.params.get("MaxRecords") or 100), 20), 100)
+        start = int(self.params.get("Marker") or 0)
+        page = {"DBSnapshots": snapshots[start:start + size]}
+        if start + size < len(snapshots):
+            page["Marker"] = str(start + size)
+        return ActionResult(page)
+
+    paged.sandbox_paged = True
+    RDSResponse.describe_db_snapshots = paged

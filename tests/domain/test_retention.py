@@ -298,14 +298,6 @@ def test_audit_jsonl_is_one_line_per_record_in_time_order_and_stable():
     assert R.audit_jsonl([]) == b""
 
 
-def test_pending_actions_skip_what_is_done_but_retry_failures():
-    t = dt.datetime(2026, 11, 2, 13, tzinfo=UTC)
-    actions = [_action(x) for x in "abcd"]
-    records = [R.audit_record(actions[0], "deleted", t, "", "r"), R.audit_record(actions[1], "already_gone", t, "", "r"),
-               R.audit_record(actions[2], "failed", t, "", "r")]
-    assert [a["target"] for a in R.pending_actions(actions, records)] == ["c", "d"]
-
-
 def test_action_ids_are_stable_and_key_safe():
     assert R.action_id("delete_db_snapshot", "rds:db-a-2026-09-01") == "delete_db_snapshot~rds_db-a-2026-09-01"
     assert R.action_id("put_log_retention", "/legacy/api") == "put_log_retention~legacy_api"

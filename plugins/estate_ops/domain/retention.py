@@ -270,11 +270,6 @@ def _protection_text(reason: str, s: Snapshot, policy: PruningPolicy, tags: list
     return PROTECTIONS[reason]
 
 
-def in_scope(decisions: Iterable[SnapshotDecision], db_ids: Iterable[str]) -> list[SnapshotDecision]:
-    wanted = set(db_ids)
-    return [d for d in decisions if d.snapshot.db_id in wanted]
-
-
 def select_databases(estate_db_ids: list[str], filter_text: str | None) -> list[str]:
     """The estate's databases a run covers: all, or those matching the form's filter.
 
@@ -533,12 +528,6 @@ def audit_jsonl(records: Iterable[Mapping[str, Any]]) -> bytes:
         lines.append(json.dumps(json.loads(canonical_json(rec)), sort_keys=True, ensure_ascii=False,
                                 separators=(",", ":")))
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
-
-
-def pending_actions(actions: Iterable[Mapping[str, Any]], records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Actions with no terminal record yet (deleted, already gone, applied): what a rerun still has to do."""
-    done = {r["action_id"] for r in records if r["result"] in TERMINAL_RESULTS}
-    return [a for a in actions if a["action_id"] not in done]
 
 
 # --------------------------------------------------------------------------- the report
