@@ -53,10 +53,12 @@ def two_runs(sandbox_session, tmp_path_factory):
         report = _json(sandbox_session, f"backups/{DAY}/verification.json")
         statuses = {db: _json(sandbox_session, f"backups/status/{db}.json")
                     for db in (HEALTHY_DB, SHORT_RETENTION_DB, STALE_DB, GHOST_DB)}
+        html = sandbox_session.boto3_client("s3").get_object(
+            Bucket=BUCKET, Key=f"backups/{DAY}/verification.html")["Body"].read().decode()
         events_first, slack_first = sandbox_session.pagerduty_events(), sandbox_session.slack_messages()
         second = run_dag("backup_verification", LOGICAL)
     return {"first": first, "second": second, "states": [states_first, task_states(second)], "after_first": after_first, "after_second": _objects(sandbox_session),
-            "report": report, "statuses": statuses, "events_first": events_first, "slack_first": slack_first,
+            "report": report, "html": html, "statuses": statuses, "events_first": events_first, "slack_first": slack_first,
             "events_second": sandbox_session.pagerduty_events(), "slack_second": sandbox_session.slack_messages()}
 
 
@@ -126,3 +128,10 @@ def test_artifacts_identical_on_rerun(two_runs):
     assert {f"backups/{DAY}/verification.json", f"backups/{DAY}/verification.html"} <= set(keys)
     for key in keys + [f"runs/backup_verification/{DAY}.json"]:
         assert two_runs["after_second"][key] == two_runs["after_first"][key], key
+
+
+def test_html_report_shows_status_and_failed_checks(two_runs):
+    html = two_runs["html"]
+    assert f"<td>{GHOST_DB}</td><td class=\"P1\">not green</td>" in html
+    assert f"<td>{HEALTHY_DB}</td><td class=\"P3\">green</td>" in html
+    assert "BackupRetentionPeriod 7 d is below the plan&#39;s 30 d" in html

@@ -57,11 +57,13 @@ def two_runs(sandbox_session, tmp_path_factory):
         states_first = task_states(first)
         after_first = _instances(sandbox_session)
         report = _json(sandbox_session, f"backups/drills/{DAY}/drill.json")
+        html = sandbox_session.boto3_client("s3").get_object(
+            Bucket=BUCKET, Key=f"backups/drills/{DAY}/drill.html")["Body"].read().decode()
         events_first = sandbox_session.pagerduty_events()
         second = run_dag("restore_drill", LOGICAL)
         report_second = _json(sandbox_session, f"backups/drills/{DAY}/drill.json")
     return {"first": first, "second": second, "states": [states_first, task_states(second)], "before": before,
-            "after_first": after_first, "after_second": _instances(sandbox_session), "report": report,
+            "after_first": after_first, "after_second": _instances(sandbox_session), "report": report, "html": html,
             "report_second": report_second, "events_first": events_first,
             "events_second": sandbox_session.pagerduty_events()}
 
@@ -138,3 +140,9 @@ def test_a_failing_step_still_tears_down_and_is_reported(sandbox, tmp_path, monk
     assert [(f["kind"], f["details"]["step"]) for f in report["findings"]] == [("restore_drill_failed", "verify")]
     assert any(e["dedup_key"] == f"estate-ops/restore_drill_failed/drill:{HEALTHY_DB}/{DAY}"
                for e in sandbox.pagerduty_events())
+
+
+def test_html_report_shows_each_step(two_runs):
+    html = two_runs["html"]
+    assert f"<h2>{HEALTHY_DB}: verified</h2>" in html and "Measured RTO (request to verified data)" in html
+    assert "public.payments" in html
