@@ -94,3 +94,18 @@ def test_a_retried_run_reuses_its_window_and_pagerduty_window(sandbox):
     other = run({}, run_id="manual__t2")  # another run for the same window: already announced
     assert other == {"window_id": first["window_id"], "action": "announce", "status": "already_announced"}
     assert len(our_records(sandbox)) == 1 and len(sandbox.slack_messages()) == 1
+
+
+def test_pagerduty_429_on_create_is_waited_out_and_creates_one_window(sandbox):
+    hook = PagerDutyRestHook(load_config()[1].pagerduty.conn_id)
+    waits: list[float] = []
+    hook.sleep = waits.append
+    sandbox.simulate_rate_limit(1, reset_seconds=1)
+    start = dt.datetime(2026, 11, 5, 7, tzinfo=dt.UTC)
+    created = hook.create_maintenance_window(start, start + dt.timedelta(hours=4), ["PLEGAPI"],
+                                             "rate limited [estate-ops mw-2-429]", "avery.chen@legacy.example")
+    sandbox.clear_rate_limits()
+    assert waits == [1.0] and hook.throttled == 1
+    assert [w["id"] for w in pd_windows()] == [created["id"]]
+    assert hook.delete_maintenance_window(created["id"]) == "deleted"
+    assert hook.delete_maintenance_window(created["id"]) == "not_found"
