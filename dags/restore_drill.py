@@ -14,6 +14,7 @@ from estate_ops.operators.rds import (
     SweepLeftoverDrillInstancesOperator,
     VerifyRestoredDataOperator,
     WaitForScratchInstanceOperator,
+    estate_database_ids,
 )
 
 with DAG(
@@ -47,7 +48,7 @@ time; RTO >= 4 h or RPO >= 1 h is P1 and pages.
     default_args=default_args(failure_severity="P1"),
     tags=tags("backups"),
     params={
-        "database": Param("all", type="string", title="Database",
+        "database": Param("all", type="string", title="Database", examples=["all", *estate_database_ids()],
                           description="The estate.yaml database id to drill, or 'all' for every database."),
         "row_count_tolerance_percent": Param("1", type="string", title="Row count tolerance (%)",
                                              description="How far restored row counts may differ from the "

@@ -336,3 +336,20 @@ def load_restore_checks(sql_path: str | None = None) -> dict[str, str]:
     except OSError as exc:
         raise DrillInputError(f"{path}: cannot read the restore checks ({exc.strerror})") from None
     return parse_named_queries(text, str(path))
+
+
+def estate_database_ids() -> list[str]:
+    """The database ids of estate.yaml for the drill form's suggestions, read cheaply at parse time
+    (no validation: a bad file fails the run's plan step with the full error, not the parse)."""
+    import os
+    from pathlib import Path
+
+    import yaml
+
+    # estate_ops.config's path rule, without importing its pydantic models at parse time.
+    path = Path(os.environ.get("ESTATE_OPS_ESTATE") or Path(__file__).resolve().parents[3] / "include" / "estate.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return [str(db["id"]) for db in data.get("databases") or [] if isinstance(db, dict) and "id" in db]
+    except (OSError, yaml.YAMLError, AttributeError, TypeError):
+        return []
