@@ -127,6 +127,8 @@ class SandboxPostgres:
             raise PostgresUnavailable(f"{args[0]} failed ({result.returncode}): {result.stderr[-2000:]}")
 
     def start(self) -> None:
+        # The watchdog first: a sandbox that exits during initdb must leave no directory behind.
+        self._start_watchdog()
         pwfile = self.root / "pwfile"
         pwfile.write_text(SUPERUSER_PASSWORD + "\n")
         if self.as_user:
@@ -140,7 +142,6 @@ class SandboxPostgres:
                   "-t", "60", "start")
         self.started = True
         atexit.register(self.stop)
-        self._start_watchdog()
         self._seed()
         (self.state_dir / INFO_FILE).write_text(json.dumps({
             "host": "127.0.0.1", "port": self.port, "template": TEMPLATE_DB, "user": DRILL_USER,
@@ -164,6 +165,7 @@ class SandboxPostgres:
             "    except ProcessLookupError:\n"
             "        break\n"
             "    time.sleep(0.5)\n"
+            "time.sleep(2)  # a pg_ctl start in flight when the sandbox died writes its pid file\n"
             "if os.path.exists(sys.argv[2]):\n"
             "    subprocess.run(sys.argv[4:], capture_output=True, timeout=60)\n"
             "shutil.rmtree(sys.argv[3], ignore_errors=True)\n"
