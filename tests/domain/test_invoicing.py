@@ -245,3 +245,13 @@ def test_reordering_the_rows_changes_nothing(spec, random):
     second = drafts_of(shuffled, rollover_in={"contoso": 7200})
     assert {k: canonical_json(v.as_dict()) for k, v in first.items()} == \
            {k: canonical_json(v.as_dict()) for k, v in second.items()}
+
+
+def test_entries_starting_at_the_same_moment_are_ordered_by_entry_id_whatever_the_input_order():
+    rows = [(f"t{n}", "northwind", "2026-10-05T09:00", 60 * 7, "bug_fix") for n in (3, 1, 2)]
+    forward = drafts_of(rows, clients=[NORTHWIND])["northwind"]
+    backward = drafts_of(list(reversed(rows)), clients=[NORTHWIND])["northwind"]
+    assert list(forward.entries["entry_id"]) == ["t1", "t2", "t3"]
+    # 21 h on a 20 h tier: the hour over falls on the last entry in that order.
+    assert list(forward.entries["overage_minutes"]) == ["0", "0", "60"]
+    assert canonical_json(forward.as_dict()) == canonical_json(backward.as_dict())

@@ -224,3 +224,29 @@ def test_rejections_do_not_depend_on_when_the_run_happens():
     early = validate_month(files, OCT, client_ids=CLIENTS, now=NOW, tz=ET)
     late = validate_month(files, OCT, client_ids=CLIENTS, now=NOW + dt.timedelta(days=40), tz=ET)
     assert rejected_csv(early.rejected) == rejected_csv(late.rejected)
+
+
+def test_an_overlap_names_the_earlier_entry_still_running():
+    rows = [{**GOOD, "entry_id": "long", "started_at": "2026-10-05T09:00:00-04:00", "ended_at": "2026-10-05T12:00:00-04:00"},
+            {**GOOD, "entry_id": "short", "started_at": "2026-10-05T09:30:00-04:00",
+             "ended_at": "2026-10-05T10:00:00-04:00"},
+            {**GOOD, "entry_id": "later", "started_at": "2026-10-05T10:30:00-04:00",
+             "ended_at": "2026-10-05T11:00:00-04:00"}]
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes(rows)})
+    flags = dict(zip(result.entries["entry_id"], result.entries["overlap"]))
+    assert flags == {"long": "", "short": "overlaps long of avery", "later": "overlaps long of avery"}
+
+
+def test_reordering_rows_changes_neither_entries_nor_rejections():
+    rows = [GOOD, *[{**r, "entry_id": f"b-{n}"} for n, (_, r, _) in enumerate(REJECTIONS)],
+            {**GOOD, "entry_id": "g-2", "started_at": "2026-10-05T09:30:00-04:00"},
+            {**GOOD, "entry_id": "g-3"}]
+    forward = validate({"timesheets/2026-10/a.csv": csv_bytes(rows)})
+    backward = validate({"timesheets/2026-10/a.csv": csv_bytes(list(reversed(rows)))})
+
+    def content(result):
+        entries = result.entries.drop(columns=["line"]).sort_values("entry_id").reset_index(drop=True)
+        rejected = sorted(zip(result.rejected["entry_id"], result.rejected["reason"]))
+        return entries.to_dict("records"), rejected
+
+    assert content(forward) == content(backward)

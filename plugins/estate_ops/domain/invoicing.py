@@ -158,7 +158,8 @@ class InvoiceDraft:
     def entries(self) -> pd.DataFrame:
         """ENTRY_COLUMNS as a client reads them: ET times, minutes, tier, scope."""
         if self._table is None:
-            self._table = entry_table(self.typed_entries, self.summary["month"], self.tz)
+            typed = self.typed_entries.take() if isinstance(self.typed_entries, _LazyTake) else self.typed_entries
+            self._table = entry_table(typed, self.summary["month"], self.tz)
         return self._table
 
     def as_dict(self) -> dict[str, Any]:
@@ -212,32 +213,60 @@ def _offsets(utc: pd.Series, tz: ZoneInfo) -> pd.Series:
     return ((local.dt.tz_localize(None) - utc.dt.tz_localize(None)).dt.total_seconds() // 60).astype(np.int64)
 
 
-def prepare_entries(entries: pd.DataFrame, month: Month, rules: InvoicingRules, clients: list[ClientTerms],
-                    tz: ZoneInfo) -> pd.DataFrame:
-    """Tier of each entry's day, scope, billed seconds; sorted by client, start, entry id."""
-    # Only the clients being drafted (a run for one client ignores the others' entries).
-    entries = entries[entries["client_id"].isin([c.id for c in clients])]
-    frame = entries.sort_values(["client_id", "started_at", "entry_id"], kind="stable").reset_index(drop=True)
-    # The tier of every client on every day of the month, and which categories each tier includes:
-    # small tables indexed by codes, so no merge copies the (possibly million-row) frame.
-    tier_names = sorted(rules.tiers)
-    client_row = pd.Index([c.id for c in clients]).get_indexer(frame["client_id"])
+def _chronological_order(client_row: np.ndarray, starts: np.ndarray, entry_ids: pd.Series) -> np.ndarray:
+    """Positions sorted by client, start, then entry id (so reordering the input changes nothing)."""
+    order = np.lexsort((starts, client_row))
+    c, s = client_row[order], starts[order]
+    same = np.r_[False, (c[1:] == c[:-1]) & (s[1:] == s[:-1])]
+    if same.any():
+        # Ties on (client, start) are few: order each tied run by entry id in Python.
+        ids = entry_ids.to_numpy(object)
+        tied = np.flatnonzero(same)  # row i ties with row i - 1
+        breaks = np.flatnonzero(np.diff(tied) != 1)
+        for first, last in zip(np.r_[tied[0], tied[breaks + 1]], np.r_[tied[breaks], tied[-1]]):
+            block = order[first - 1:last + 1]
+            order[first - 1:last + 1] = block[np.argsort(ids[block].astype(str), kind="stable")]
+    return order
+
+
+def prepare_entries(entries: pd.DataFrame, month: Month, rules: InvoicingRules,
+                    clients: list[ClientTerms]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The entries of `clients` (input order) with tier, scope and billed seconds, and code arrays
+    in chronological order per client (`order`, `client`, `tier`, ...) for the arithmetic."""
+    ids = [c.id for c in clients]
+    client_row = pd.Index(ids).get_indexer(entries["client_id"])
+    if (client_row < 0).any():
+        # Only the clients being drafted (a run for one client ignores the others' entries).
+        entries = entries[client_row >= 0]
+        client_row = client_row[client_row >= 0]
+    frame = entries.copy(deep=False)
     day = frame["day"].to_numpy(np.int64)
-    if (client_row < 0).any() or ((day < 1) | (day > len(month.days))).any():
-        bad = int(np.flatnonzero((client_row < 0) | (day < 1) | (day > len(month.days)))[0])
-        raise ValueError(f"entry {frame['entry_id'].iloc[bad]!r} of client {frame['client_id'].iloc[bad]!r} "
-                         f"on day {day[bad]} is not in {month} or its client is not configured")
-    calendar = np.array([[tier_names.index(c.tier_on(d)) for d in month.days] for c in clients], dtype=np.int64)
-    tier_code = calendar[client_row, day - 1]
-    category = pd.Categorical(frame["category"])
-    allowed = np.array([[cat in rules.tiers[t].includes for cat in category.categories] for t in tier_names],
-                       dtype=bool).reshape(len(tier_names), len(category.categories))
-    frame["tier"] = pd.Categorical.from_codes(tier_code, categories=tier_names).astype(str)
-    frame["in_scope"] = allowed[tier_code, category.codes] if len(frame) else np.zeros(0, dtype=bool)
+    if ((day < 1) | (day > len(month.days))).any():
+        bad = int(np.flatnonzero((day < 1) | (day > len(month.days)))[0])
+        raise ValueError(f"entry {frame['entry_id'].iloc[bad]!r} on day {day[bad]} is not in {month}")
+    # The tier of every client on every day of the month, and which categories each tier includes:
+    # small tables indexed by codes, so nothing joins or copies the (possibly million-row) frame.
+    tier_names = sorted(rules.tiers)
+    calendar = np.array([[tier_names.index(c.tier_on(d)) for d in month.days] for c in clients],
+                        dtype=np.int64).reshape(len(clients), len(month.days))
+    tier_code = calendar[client_row, day - 1] if len(frame) else np.zeros(0, dtype=np.int64)
+    category_code, categories = pd.factorize(frame["category"], sort=True)
+    allowed = np.array([[cat in rules.tiers[t].includes for cat in categories] for t in tier_names],
+                       dtype=bool).reshape(len(tier_names), len(categories))
+    in_scope = allowed[tier_code, category_code] if len(frame) else np.zeros(0, dtype=bool)
     increment = rules.rounding_minutes * 60
     raw = frame["raw_seconds"].to_numpy(np.int64)
-    frame["billed_seconds"] = -(-raw // increment) * increment
-    return frame
+    billed = -(-raw // increment) * increment
+    frame["tier"] = np.asarray(tier_names, dtype=object)[tier_code]
+    frame["in_scope"] = in_scope
+    frame["billed_seconds"] = billed
+    starts = frame["started_at"].dt.as_unit("ns").astype("int64").to_numpy()
+    order = _chronological_order(client_row, starts, frame["entry_id"])
+    codes = {"order": order, "client": client_row, "tier": tier_code, "category": category_code,
+             "categories": np.asarray(categories, dtype=object), "tier_names": np.asarray(tier_names, dtype=object),
+             "in_scope": in_scope, "raw": raw, "billed": billed,
+             "overlapping": (frame["overlap"] != "").to_numpy(bool)}
+    return frame, codes
 
 
 def build_drafts(entries: pd.DataFrame, month: Month, rules: InvoicingRules, clients: list[ClientTerms], *,
@@ -250,54 +279,81 @@ def build_drafts(entries: pd.DataFrame, month: Month, rules: InvoicingRules, cli
     """
     rollover_in = rollover_in or {}
     rejected_by_client = rejected_by_client or {}
-    frame = prepare_entries(entries, month, rules, clients, tz)
+    frame, k = prepare_entries(entries, month, rules, clients)
+    n_clients, n_tiers, n_categories = len(clients), len(k["tier_names"]), len(k["categories"])
     spans = {c.id: tier_spans(c, month, rules) for c in clients}
-    included = pd.Series({c.id: sum(s.included_seconds for s in spans[c.id]) for c in clients}, dtype=np.int64)
-    rollover = pd.Series({c.id: min(int(rollover_in.get(c.id, 0)), int(included[c.id])) if c.rollover else 0
-                          for c in clients}, dtype=np.int64)
-    allowance = (included + rollover).reindex(frame["client_id"]).to_numpy(np.int64)
-    in_scope = frame["in_scope"].to_numpy()
-    counted = np.where(in_scope, frame["billed_seconds"].to_numpy(np.int64), 0)
-    # Chronological use of the allowance: what passes it is overage.
-    cumulative = pd.Series(counted).groupby(frame["client_id"].to_numpy()).cumsum().to_numpy(np.int64)
-    over = np.minimum(counted, np.clip(cumulative - allowance, 0, None))
+    included = np.array([sum(s.included_seconds for s in spans[c.id]) for c in clients], dtype=np.int64)
+    rollover = np.array([min(int(rollover_in.get(c.id, 0)), int(included[i])) if c.rollover else 0
+                         for i, c in enumerate(clients)], dtype=np.int64)
+    # Chronological use of the allowance, per client: what passes it is overage.
+    order, client = k["order"], k["client"]
+    counted = np.where(k["in_scope"], k["billed"], 0)
+    sorted_counted = counted[order]
+    sorted_client = client[order]
+    cumulative = np.cumsum(sorted_counted)
+    first = np.r_[True, sorted_client[1:] != sorted_client[:-1]] if len(order) else np.zeros(0, dtype=bool)
+    # Subtract what the clients before this one used: the running sum restarts at each client.
+    before = np.maximum.accumulate(np.where(first, cumulative - sorted_counted, 0)) if len(order) else cumulative
+    cumulative = cumulative - before
+    allowance = (included + rollover)[sorted_client]
+    over_sorted = np.minimum(sorted_counted, np.clip(cumulative - allowance, 0, None))
+    over = np.empty_like(over_sorted)
+    over[order] = over_sorted
     frame["overage_seconds"] = over
 
-    in_frame = frame.assign(scope_billed=counted,
-                            scope_raw=np.where(in_scope, frame["raw_seconds"].to_numpy(np.int64), 0),
-                            out_billed=np.where(in_scope, 0, frame["billed_seconds"].to_numpy(np.int64)),
-                            in_scope_n=in_scope.astype(np.int64),
-                            overlapping=(frame["overlap"] != "").to_numpy(np.int64))
-    # Aggregates as plain dicts: the per-client loop below must not pay pandas' per-call overhead.
-    per_client = in_frame.groupby("client_id").agg(
-        entries=("entry_id", "size"), in_scope=("in_scope_n", "sum"), scope_billed=("scope_billed", "sum"),
-        scope_raw=("scope_raw", "sum"), out_billed=("out_billed", "sum"),
-        overlapping=("overlapping", "sum")).to_dict("index")
-    overage_by_tier: dict[str, dict[str, int]] = {}
-    for (cid, tier), seconds in in_frame.groupby(["client_id", "tier"])["overage_seconds"].sum().items():
-        overage_by_tier.setdefault(cid, {})[tier] = int(seconds)
-    by_category: dict[str, list[dict[str, Any]]] = {}
-    categories = in_frame.groupby(["client_id", "category", "in_scope"]).agg(
-        entries=("entry_id", "size"), raw=("raw_seconds", "sum"), billed=("billed_seconds", "sum")).reset_index()
-    for row in categories.to_dict("records"):
-        by_category.setdefault(row["client_id"], []).append(row)
+    # Per-client sums with bincount: no groupby over strings.
+    def per(values: np.ndarray, key: np.ndarray = client, size: int = n_clients) -> np.ndarray:
+        return np.bincount(key, weights=values, minlength=size).astype(np.int64) if len(key) else np.zeros(size, np.int64)
 
-    out = frame[["entry_id", "day", "started_at", "ended_at", "utc_offset_minutes", "engineer", "category",
-                 "ticket", "description", "tier", "in_scope", "raw_seconds", "billed_seconds", "overage_seconds",
-                 "overlap"]]
-    # `frame` is sorted by client: each client's entries are one contiguous slice.
-    ids = frame["client_id"].to_numpy(object)
-    firsts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
-    bounds = dict(zip(ids[firsts], zip(firsts, np.r_[firsts[1:], len(ids)])))
+    in_scope = k["in_scope"]
+    stats = {
+        "entries": per(np.ones(len(client))), "in_scope": per(in_scope.astype(np.int64)),
+        "scope_billed": per(counted), "scope_raw": per(np.where(in_scope, k["raw"], 0)),
+        "out_billed": per(np.where(in_scope, 0, k["billed"])), "overlapping": per(k["overlapping"].astype(np.int64)),
+    }
+    overage_by_tier = per(over, client * n_tiers + k["tier"], n_clients * n_tiers).reshape(n_clients, n_tiers)
+    cat_key = (client * n_categories + k["category"]) * 2 + in_scope
+    cat_size = n_clients * n_categories * 2
+    cat_entries = per(np.ones(len(client)), cat_key, cat_size).reshape(n_clients, n_categories, 2)
+    cat_raw = per(k["raw"], cat_key, cat_size).reshape(n_clients, n_categories, 2)
+    cat_billed = per(k["billed"], cat_key, cat_size).reshape(n_clients, n_categories, 2)
+
+    # Each client's entries, chronological: positions into `frame`, taken only when read.
+    starts_at = np.searchsorted(sorted_client, np.arange(n_clients), side="left")
+    stops_at = np.searchsorted(sorted_client, np.arange(n_clients), side="right")
+    columns = ["entry_id", "day", "started_at", "ended_at", "utc_offset_minutes", "engineer", "category", "ticket",
+               "description", "tier", "in_scope", "raw_seconds", "billed_seconds", "overage_seconds", "overlap"]
+    typed = frame[columns]
 
     drafts = []
-    for client in sorted(clients, key=lambda c: c.id):
-        cid = client.id
-        start, stop = bounds.get(cid, (0, 0))
-        drafts.append(_draft(client, month, rules, spans[cid], int(rollover[cid]), per_client.get(cid),
-                             overage_by_tier.get(cid, {}), by_category.get(cid, []),
-                             int(rejected_by_client.get(cid, 0)), out.iloc[start:stop], tz))
+    for i, client_terms in sorted(enumerate(clients), key=lambda ic: ic[1].id):
+        client_stats = {name: int(values[i]) for name, values in stats.items()} if stats["entries"][i] else None
+        tiers_over = {k["tier_names"][t]: int(overage_by_tier[i, t]) for t in range(n_tiers) if overage_by_tier[i, t]}
+        breakdown = [{"category": k["categories"][c], "in_scope": bool(s), "entries": int(cat_entries[i, c, s]),
+                      "raw": int(cat_raw[i, c, s]), "billed": int(cat_billed[i, c, s])}
+                     for c in range(n_categories) for s in (0, 1) if cat_entries[i, c, s]]
+        positions = order[starts_at[i]:stops_at[i]]
+        drafts.append(_draft(client_terms, month, rules, spans[client_terms.id], int(rollover[i]), client_stats,
+                             tiers_over, breakdown, int(rejected_by_client.get(client_terms.id, 0)),
+                             _LazyTake(typed, positions), tz))
     return drafts
+
+
+class _LazyTake:
+    """Rows of a frame at `positions`, taken when first read (drafting a month formats nothing)."""
+
+    def __init__(self, frame: pd.DataFrame, positions: np.ndarray) -> None:
+        self.frame, self.positions = frame, positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @property
+    def empty(self) -> bool:
+        return len(self.positions) == 0
+
+    def take(self) -> pd.DataFrame:
+        return self.frame.take(self.positions).reset_index(drop=True)
 
 
 def _draft(client: ClientTerms, month: Month, rules: InvoicingRules, spans: list[TierSpan], rollover_s: int,

@@ -218,17 +218,29 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
         rows[column] = rows[column].str.strip()
 
     # Identical repeats (every field the same) are dropped, keeping the first (by file, line), and noted.
-    repeat = rows.duplicated(list(COLUMNS), keep="first")
+    # Only rows whose entry_id repeats can be repeats: compare whole rows among those few.
+    ids = rows["entry_id"]
+    id_repeats = ids.duplicated(keep=False).to_numpy()
     duplicates = []
-    if repeat.any():
-        dropped = rows[repeat]
-        first = rows[~repeat & rows.duplicated(list(COLUMNS), keep=False)]
-        first_at = dict(zip(first["entry_id"] + "\x00" + first["started_at"] + "\x00" + first["ended_at"],
-                            first["file"] + ":" + first["line"].astype(str)))
-        duplicates = [{"entry_id": e, "file": f, "line": int(n), "first_at": first_at.get(f"{e}\x00{s}\x00{t}", "")}
-                      for e, f, n, s, t in zip(dropped["entry_id"], dropped["file"], dropped["line"],
-                                               dropped["started_at"], dropped["ended_at"])]
-        rows = rows[~repeat].reset_index(drop=True)
+    conflict = np.zeros(len(rows), dtype=bool)
+    if id_repeats.any():
+        subset = rows[id_repeats]
+        repeat_in_subset = subset.duplicated(list(COLUMNS), keep="first").to_numpy()
+        if repeat_in_subset.any():
+            dropped = subset[repeat_in_subset]
+            firsts = subset[~repeat_in_subset]
+            first_at = dict(zip(map(tuple, firsts[list(COLUMNS)].to_numpy()),
+                                firsts["file"] + ":" + firsts["line"].astype(str)))
+            duplicates = [{"entry_id": row[0], "file": f, "line": int(n), "first_at": first_at[tuple(row)]}
+                          for row, f, n in zip(dropped[list(COLUMNS)].to_numpy(), dropped["file"], dropped["line"])]
+        kept = subset[~repeat_in_subset]
+        clash = ((kept["entry_id"] != "") & kept["entry_id"].duplicated(keep=False)).to_numpy()
+        conflict[np.flatnonzero(id_repeats)[~repeat_in_subset][clash]] = True
+        keep_rows = np.ones(len(rows), dtype=bool)
+        keep_rows[np.flatnonzero(id_repeats)[repeat_in_subset]] = False
+        if not keep_rows.all():
+            rows = rows[keep_rows].reset_index(drop=True)
+            conflict = conflict[keep_rows]
 
     reasons: list[pd.Series] = []
 
@@ -275,13 +287,12 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
 
     # The same entry_id with different content: every version is rejected (which one is right is
     # for a person to say), each naming where the others are.
-    ids = rows["entry_id"]
-    conflict = (ids != "") & ids.duplicated(keep=False)
     if conflict.any():
+        ids = rows["entry_id"]
         where = (rows["file"] + ":" + rows["line"].astype(str))[conflict]
         places = where.groupby(ids[conflict]).agg(lambda s: ", ".join(s))
-        reject(conflict, lambda i: "entry_id " + ids[i].map(repr) + " appears with different content at "
-               + ids[i].map(places))
+        reject(pd.Series(conflict, index=rows.index),
+               lambda i: "entry_id " + ids[i].map(repr) + " appears with different content at " + ids[i].map(places))
 
     # Which month each row belongs to: the ET month of its start.
     local = start.dt.tz_convert(tz)
@@ -339,24 +350,37 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
 
 def _overlaps(entries: pd.DataFrame) -> pd.Series:
     """For each entry that starts before an earlier entry of the same engineer ended: which one."""
+    result = np.full(len(entries), "", dtype=object)
     if entries.empty:
-        return pd.Series(dtype=str)
-    order = entries.sort_values(["engineer", "started_at", "ended_at", "entry_id"], kind="stable")
-    engineer = order["engineer"]
-    ends = order["ended_at"].astype("int64")
-    running_end = ends.groupby(engineer.to_numpy()).cummax()
-    previous_end = running_end.groupby(engineer.to_numpy()).shift(1)
-    starts = order["started_at"].astype("int64")
-    overlapping = previous_end.notna() & (starts < previous_end.fillna(np.iinfo(np.int64).min))
-    result = pd.Series("", index=entries.index, dtype=object)
+        return pd.Series(result, index=entries.index, dtype=object)
+    engineer, _names = pd.factorize(entries["engineer"])
+    starts = entries["started_at"].dt.as_unit("ns").astype("int64").to_numpy()
+    ends = entries["ended_at"].dt.as_unit("ns").astype("int64").to_numpy()
+    ids = entries["entry_id"].to_numpy(object)
+    order = np.lexsort((ends, starts, engineer))
+    e, s, g = ends[order], starts[order], engineer[order]
+    same = np.r_[False, (g[1:] == g[:-1]) & (s[1:] == s[:-1]) & (e[1:] == e[:-1])]
+    if same.any():
+        # Identical times of one engineer (rare): order them by entry id, so input order does not matter.
+        tied = np.flatnonzero(same)
+        breaks = np.flatnonzero(np.diff(tied) != 1)
+        for lo, hi in zip(np.r_[tied[0], tied[breaks + 1]], np.r_[tied[breaks], tied[-1]]):
+            block = order[lo - 1:hi + 1]
+            order[lo - 1:hi + 1] = block[np.argsort(ids[block].astype(str), kind="stable")]
+    first = np.r_[True, g[1:] != g[:-1]]
+    running = pd.Series(e).groupby(g).cummax().to_numpy()
+    previous = np.r_[np.iinfo(np.int64).min, running[:-1]]
+    previous[first] = np.iinfo(np.int64).min
+    overlapping = s < previous
     if overlapping.any():
-        # Name the earlier entry that is still running: the one whose end is the running maximum.
-        ids = order["entry_id"]
-        holder = ids.where(ends == running_end).groupby(engineer.to_numpy()).ffill()
-        previous_holder = holder.groupby(engineer.to_numpy()).shift(1)
-        text = "overlaps " + previous_holder + " of " + engineer
-        result[order.index[overlapping.to_numpy()]] = text[overlapping].to_numpy()
-    return result
+        # The earlier entry still running is the one that set the running end (a group's first row
+        # always does, so the accumulated position never crosses into another engineer).
+        setter = np.maximum.accumulate(np.where(e == running, np.arange(len(e)), -1))
+        holder = order[np.r_[0, setter[:-1]]]
+        rows = order[overlapping]
+        names = entries["engineer"].to_numpy(object)
+        result[rows] = "overlaps " + ids[holder[overlapping]].astype(object) + " of " + names[rows]
+    return pd.Series(result, index=entries.index, dtype=object)
 
 
 def rejected_csv(rejected: pd.DataFrame) -> bytes:
