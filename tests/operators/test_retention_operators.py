@@ -329,3 +329,18 @@ def test_a_filtered_run_touches_only_the_chosen_database(sandbox):
     plan_doc = read_json(sandbox, run.plan_key)
     assert {s["db_id"] for s in plan_doc["snapshots"]} == {first}
     assert [b["db_id"] for b in batches] == [first]
+
+
+def test_rds_throttling_is_absorbed_by_the_adaptive_retries(sandbox):
+    run = Run()
+    batches = run.plan()
+    targets = approved(read_json(sandbox, run.plan_key))
+    sandbox.throttle_aws("rds", count=2, action="DeleteDBSnapshot")
+    run.settings()
+    run.delete(batches)
+    run.report()
+    assert not snapshot_ids(sandbox) & set(targets)
+    audit = read_json(sandbox, f"retention/audit/{DAY}.jsonl")
+    assert {r["result"] for r in audit if r["kind"] == "delete_db_snapshot"} == {"deleted"}
+    calls = sandbox.request_counts()["paths"]["aws"]
+    assert calls["rds:DeleteDBSnapshot"] == len(targets) + 2  # two throttled answers, each retried once

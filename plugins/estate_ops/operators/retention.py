@@ -382,7 +382,9 @@ class PruneRdsSnapshotsOperator(_ActOnPlan):
                 summary[outcome] += 1
                 if outcome == R.RESULT_FAILED:
                     self.log.error("%s: %s", action["target"], detail)
-                    if "access denied" in detail:
+                    # Denied or still throttled after every adaptive retry: the next call would be
+                    # too, so stop this database here (a rerun picks the rest up).
+                    if detail.startswith("access denied") or "Throttl" in detail:
                         stop_reason = f"not attempted: stopped after {action['target']} failed ({detail})"
         writer.write_summary()
         self.log.info("%s: %s", db_id, summary)
