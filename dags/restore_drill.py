@@ -55,7 +55,8 @@ time; RTO >= 4 h or RPO >= 1 h is P1 and pages.
                                                          "counts recorded at the source at the restore request."),
     },
 ) as dag:
-    plan = PlanRestoreDrillOperator(task_id="plan_drills", database="{{ params.database }}")
+    plan = PlanRestoreDrillOperator(task_id="plan_drills", database="{{ params.database }}",
+                                    tolerance_percent="{{ params.row_count_tolerance_percent }}")
     sweep = SweepLeftoverDrillInstancesOperator(task_id="sweep_leftover_drills", pool="rds_api")
 
     @task_group(group_id="drill")

@@ -110,6 +110,13 @@ def test_unknown_database_fails_the_plan_before_anything_exists(sandbox, estate)
     assert instances(sandbox) == before
 
 
+def test_bad_tolerance_fails_the_plan_before_anything_exists(sandbox, estate):
+    before = instances(sandbox)
+    with pytest.raises(DrillInputError, match="row_count_tolerance_percent must be a number from 0 to 100, got 'ten'"):
+        PlanRestoreDrillOperator(task_id="plan", database="all", tolerance_percent="ten").execute(context())
+    assert instances(sandbox) == before
+
+
 def test_a_database_named_but_absent_fails_restore_and_teardown_is_clean(sandbox, estate):
     before = instances(sandbox)
     with pytest.raises(DrillStepError, match="database legacy-ghost-db named in estate.yaml does not exist"):

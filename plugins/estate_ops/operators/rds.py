@@ -120,17 +120,24 @@ class PlanRestoreDrillOperator(BaseOperator):
     """Which databases to drill (all of estate.yaml, or the one picked in the form), each with
     its unique scratch instance id. An unknown database id fails here, before anything exists."""
 
-    template_fields = ("database",)
+    template_fields = ("database", "tolerance_percent")
 
-    def __init__(self, *, database: str = "all", **kwargs: Any) -> None:
+    def __init__(self, *, database: str = "all", tolerance_percent: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.database = database
+        self.tolerance_percent = tolerance_percent
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         from estate_ops.config import load_config
-        from estate_ops.domain.drill import DrillInputError, scratch_instance_id
+        from estate_ops.domain.drill import (
+            DrillInputError,
+            parse_tolerance,
+            scratch_instance_id,
+        )
 
         _plan, estate = load_config()
+        if self.tolerance_percent not in (None, ""):
+            parse_tolerance(self.tolerance_percent)  # a bad form value fails here, before any restore
         wanted = (self.database or "all").strip()
         known = [db.id for db in estate.databases]
         if wanted != "all" and wanted not in known:
