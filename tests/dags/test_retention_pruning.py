@@ -131,6 +131,15 @@ def test_protected_snapshots_survive(runs):
     assert "legacy-staging-db-final" in after
 
 
+def test_snapshots_of_a_deleted_database_are_shown_kept_with_why(runs):
+    staging = {s["snapshot_id"]: s for s in runs["plan"]["snapshots"] if s["db_id"] == "legacy-staging-db"}
+    assert len(staging) == 3 and all(s["action"] == "keep" for s in staging.values())
+    assert staging["legacy-staging-db-final"]["reasons"][:2] == ["outside_estate", "final_snapshot"]
+    assert all("final_snapshot" not in s["reasons"] and "outside_estate" in s["reasons"]
+               for sid, s in staging.items() if sid != "legacy-staging-db-final")
+    assert runs["report"]["figures"]["protected_final_snapshot"]["value"] == 1
+
+
 def test_the_aws_backup_snapshot_is_untouched(runs):
     backend_listing = runs["handle"].boto3_client("rds").describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"]
     assert [s["DBSnapshotIdentifier"] for s in backend_listing if s["DBSnapshotIdentifier"].startswith("awsbackup:")]

@@ -198,7 +198,9 @@ class PlanRetentionPruningOperator(BaseOperator):
             groups = [g for prefix in estate.logs.group_prefixes for g in logs.log_groups(prefix)]
             rules = BucketsHook(aws_conn_id=conn_id, region_name=region).lifecycle_rules(estate.logs.archive_bucket)
 
-        in_scope = [s for s in listed if s.db_id in scope]
+        # Snapshots of databases that no longer exist are shown too (kept, with why: their final
+        # snapshot, or not in estate.yaml); other systems' snapshots are only counted.
+        in_scope = [s for s in listed if s.db_id in scope or (not params["databases"] and s.db_id not in existing)]
         decisions = R.plan_snapshots(in_scope, estate_db_ids=[d.id for d in estate.databases],
                                      existing_db_ids=existing, day=day, policy=policy)
         log_actions, log_groups = R.plan_log_retention(groups, policy.log_retention_days)
