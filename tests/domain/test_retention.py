@@ -301,3 +301,22 @@ def test_audit_jsonl_is_one_line_per_record_in_time_order_and_stable():
 def test_action_ids_are_stable_and_key_safe():
     assert R.action_id("delete_db_snapshot", "rds:db-a-2026-09-01") == "delete_db_snapshot~rds_db-a-2026-09-01"
     assert R.action_id("put_log_retention", "/legacy/api") == "put_log_retention~legacy_api"
+
+
+def test_the_status_backup_verification_writes_is_what_the_gate_reads():
+    """The contract with backup_verification: its status object, through canonical JSON, parses here."""
+    from estate_ops.config import load_plan
+    from estate_ops.domain.backups import Verdict, database_status
+    from estate_ops.domain.findings import Finding
+    from estate_ops.domain.serialize import canonical_json
+
+    missed = Finding.of(load_plan(), "backup_missed", "db-a", "no snapshot in 30 h", "2026-11-02")
+    for findings, green in (((), True), ((missed,), False)):
+        written = json.loads(canonical_json(database_status(Verdict("database", "db-a", (), findings), NOW,
+                                                           NOW.date())))
+        status = R.parse_verification_status("db-a", written, "backups/status/db-a.json")
+        assert (status.green, status.verified_at) == (green, NOW)
+        why = R.verification_refusal("db-a", status, NOW + dt.timedelta(hours=1), 26)
+        assert (why is None) == green
+        if not green:
+            assert "no snapshot in 30 h" in why
