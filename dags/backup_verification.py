@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import DAG, task
+from estate_ops.alerting import failure_callback
 from estate_ops.dag_defaults import default_args, tags
 from estate_ops.operators.backups import PublishBackupVerificationOperator
 from estate_ops.operators.logs import (
@@ -70,7 +71,8 @@ before deleting anything. P0/P1 findings page, others go to Slack, once per find
     log_groups = VerifyLogRetentionOperator.partial(task_id="verify_log_groups").expand(
         prefix=list_log_prefixes())
     archive = VerifyLogArchiveOperator(task_id="verify_log_archive")
+    # A verify task that failed already paged; the report task failing because of it goes to Slack.
     publish = PublishBackupVerificationOperator(
-        task_id="publish_report",
+        task_id="publish_report", on_failure_callback=failure_callback("P3"),
         verify_task_ids=["verify_database", "verify_documents", "verify_log_groups", "verify_log_archive"])
     [databases, buckets, log_groups, archive] >> publish

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import DAG, Param, task_group
+from estate_ops.alerting import failure_callback
 from estate_ops.dag_defaults import default_args, tags
 from estate_ops.operators.backups import PublishRestoreDrillOperator
 from estate_ops.operators.rds import (
@@ -68,8 +69,11 @@ time; RTO >= 4 h or RPO >= 1 h is P1 and pages.
         restore >> wait >> verify >> delete.as_teardown(setups=restore)
 
     drills = drill.expand(target=plan.output)
+    # The failed step already paged (its finding and its task's failure): the report task failing
+    # on top of it is said in Slack, not paged a second time.
     publish = PublishRestoreDrillOperator(task_id="publish_report", plan_task_id="plan_drills", group_id="drill",
-                                          tolerance_percent="{{ params.row_count_tolerance_percent }}")
+                                          tolerance_percent="{{ params.row_count_tolerance_percent }}",
+                                          on_failure_callback=failure_callback("P3"))
     plan >> sweep >> drills >> publish
     # Dependencies on a group skip its teardown: the report waits for it explicitly, so it can
     # say whether (and when) each scratch instance was deleted.
