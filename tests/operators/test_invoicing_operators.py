@@ -213,3 +213,20 @@ def test_approval_switch_env_overrides_estate_and_plan():
     assert approval_required(plan, estate, {"ESTATE_OPS_INVOICE_APPROVAL": "off"}) is False
     with pytest.raises(ValueError, match="must be 'required' or 'off'"):
         approval_required(plan, estate, {"ESTATE_OPS_INVOICE_APPROVAL": "maybe"})
+
+
+def test_a_run_interrupted_after_numbering_finishes_with_the_same_numbers(sandbox):
+    s = store()
+    ledger = InvoiceLedger(s)
+    # A run numbered northwind's invoice and stopped before writing it.
+    number, _ = ledger.claim("2026-10", "northwind", "invoice-1", "invoice", dt.date(2026, 11, 2))
+    issued = {i["client_id"]: i["number"] for i in issue(draft())["issued"]}
+    assert issued["northwind"] == number == "INV-2026-0001"
+    assert s.get_json(f"invoices/2026-10/northwind/{number}.json")["number"] == number
+    # A reissue numbered contoso's credit note and stopped before writing anything.
+    credit, _ = ledger.claim("2026-10", "contoso", "credit-1", "credit_note", dt.date(2026, 11, 3))
+    finished = issue(draft({"client": "contoso"}))
+    assert [(i["kind"], i["number"]) for i in finished["issued"]] == [("credit_note", credit),
+                                                                      ("invoice", "INV-2026-0004")]
+    assert s.get_json(f"invoices/2026-10/contoso/{credit}.json")["cancels"] == issued["contoso"]
+    assert s.get_json("invoices/2026-10/contoso/INV-2026-0004.json")["replaces"] == issued["contoso"]

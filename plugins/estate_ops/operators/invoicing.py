@@ -118,11 +118,15 @@ class InvoiceLedger:
         record = self.store.get_json(slots[f"invoice-{k}"])
         doc_key = document_key(month, client_id, record["number"], "json")
         if not self.store.exists(doc_key):
-            state["pending"] = {"slot": k, **record}  # claimed, not yet written: finish it
+            state["pending"] = {**record, "slot": k}  # claimed, not yet written: finish it
             state["next_slot"] = k
         elif f"credit-{k}" in slots:
             state["next_slot"] = k + 1  # cancelled: a reissue stopped before its new invoice
             state["cancelled"] = record["number"]
+            state["cancelled_key"] = doc_key
+            credit = self.store.get_json(slots[f"credit-{k}"])
+            if not self.store.exists(document_key(month, client_id, credit["number"], "json")):
+                state["credit_pending"] = credit  # its documents were not written yet
         else:
             state["current"] = record["number"]
             state["current_key"] = doc_key
@@ -394,6 +398,15 @@ class IssueInvoicesOperator(BaseOperator):
             elif state["current"]:
                 # Issued meanwhile (e.g. by a concurrent run): keep it, never issue twice.
                 continue
+            if state.get("credit_pending"):
+                # A reissue stopped after numbering its credit note: write it before the new invoice.
+                pending = state["credit_pending"]
+                credit = credit_note_document(store.get_json(state["cancelled_key"]), number=pending["number"],
+                                              issued_on=dt.date.fromisoformat(pending["issued_on"]),
+                                              reason="reissued with corrected time entries")
+                keys += write_document(store, credit)
+                issued.append({"client_id": client_id, "number": pending["number"], "kind": "credit_note",
+                               "total": str(credit["total"]), "cancels": state["cancelled"]})
             slot = state["pending"]["slot"] if state["pending"] else state["next_slot"]
             number, on = ledger.claim(month, client_id, f"invoice-{slot}", "invoice", issued_on)
             document = invoice_document(draft, number=number, issued_on=on,
