@@ -118,7 +118,11 @@ class PublishRestoreDrillOperator(BaseOperator):
         tolerance = parse_tolerance(self.tolerance_percent) if self.tolerance_percent not in (None, "") \
             else DEFAULT_ROW_COUNT_TOLERANCE_PERCENT
         ti = context["ti"]
-        targets = ti.xcom_pull(task_ids=self.plan_task_id) or []
+        targets = ti.xcom_pull(task_ids=self.plan_task_id)
+        if targets is None:  # the plan step failed (bad form input, bad estate): nothing was drilled
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"no drill ran: task {self.plan_task_id} failed (see its log)")
         store = ArtifactStore.for_estate(estate)
         prefix = f"backups/drills/{day.isoformat()}"
         keys: list[str] = []
