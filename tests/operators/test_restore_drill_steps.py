@@ -198,3 +198,16 @@ def test_teardown_deletes_a_protected_drill_instance(sandbox, estate):
         DeletionProtection=True, Tags=[{"Key": "estate-ops:purpose", "Value": "restore-drill"}])
     assert teardown(target())["outcome"] in ("deleted", "deleting")
     assert SCRATCH not in instances(sandbox)
+
+
+def test_publish_fails_the_run_when_the_plan_step_failed():
+    from airflow.sdk.exceptions import AirflowFailException
+    from estate_ops.operators.backups import PublishRestoreDrillOperator
+
+    class NoPlanTI(FakeTI):
+        def xcom_pull(self, **_kwargs):
+            return None
+
+    op = PublishRestoreDrillOperator(task_id="publish_report", plan_task_id="plan_drills", group_id="drill")
+    with pytest.raises(AirflowFailException, match="no drill ran: task plan_drills failed"):
+        op.execute({"logical_date": LOGICAL, "ti": NoPlanTI()})
