@@ -320,3 +320,12 @@ def test_the_status_backup_verification_writes_is_what_the_gate_reads():
         assert (why is None) == green
         if not green:
             assert "no snapshot in 30 h" in why
+
+
+def test_over_the_cap_with_everything_already_done_today_holds_nothing():
+    decisions = _candidates("db-a", 5, 20)  # 25 %: over the per-database cap
+    ids = [d.snapshot.snapshot_id for d in decisions if d.delete]
+    finished = R.gate(decisions, {}, policy(), confirm_over_cap=False, done=ids)
+    assert finished.cap_breaches and not finished.held_by_cap  # nothing left to hold back
+    half = R.gate(decisions, {}, policy(), confirm_over_cap=False, done=ids[:2])
+    assert half.held_by_cap and half.approved == {}

@@ -344,3 +344,16 @@ def test_rds_throttling_is_absorbed_by_the_adaptive_retries(sandbox):
     assert {r["result"] for r in audit if r["kind"] == "delete_db_snapshot"} == {"deleted"}
     calls = sandbox.request_counts()["paths"]["aws"]
     assert calls["rds:DeleteDBSnapshot"] == len(targets) + 2  # two throttled answers, each retried once
+
+
+def test_a_scheduled_run_after_a_confirmed_manual_run_of_the_day_has_nothing_to_hold(sandbox):
+    Run(run_id="manual__confirmed").all()
+    messages = len(sandbox.slack_messages())
+    later = Run(run_id="scheduled__later", run_type="scheduled", confirm_over_cap=False)
+    assert later.plan() == []  # everything approved is already done: no deletion task to run
+    later.settings()
+    later.delete([])
+    later.report()
+    report = read_json(sandbox, f"retention/{DAY}/report.json")
+    assert not [f for f in report["findings"] if f["resource"] == "caps"]
+    assert len(sandbox.slack_messages()) == messages  # same outcome: nothing new to say

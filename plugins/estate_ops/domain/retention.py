@@ -456,14 +456,11 @@ def verification_refusal(db_id: str, status: VerificationStatus | str | None, no
 
 @dataclass(frozen=True)
 class GateResult:
-    approved: dict[str, list[SnapshotDecision]]  # db_id -> deletions allowed this run
+    approved: dict[str, list[SnapshotDecision]]  # db_id -> deletions allowed (the day's, done or not)
     refused: dict[str, str]  # db_id -> why (verification)
     cap_breaches: list[str]  # why, one per cap exceeded
     over_cap_confirmed: bool
-
-    @property
-    def held_by_cap(self) -> bool:
-        return bool(self.cap_breaches) and not self.over_cap_confirmed
+    held_by_cap: bool  # over a cap, not confirmed, and something left to delete: nothing is deleted
 
     def as_dict(self) -> dict[str, Any]:
         return {"approved": {db: [d.snapshot.snapshot_id for d in ds] for db, ds in sorted(self.approved.items())},
@@ -472,13 +469,16 @@ class GateResult:
 
 
 def gate(decisions: Iterable[SnapshotDecision], refusals: Mapping[str, str | None], policy: PruningPolicy, *,
-         confirm_over_cap: bool) -> GateResult:
+         confirm_over_cap: bool, done: Iterable[str] = ()) -> GateResult:
     """Which candidates may be deleted this run.
 
     A database with a verification refusal is skipped whole. Caps are judged on what would be
     deleted after that: more than `max_deletions_per_run` in total, or more than
     `max_fraction_per_database` of a database's manual snapshots, holds back every deletion of the
     run unless `confirm_over_cap` (a person, in a manual run) says to go ahead.
+
+    `decisions` are the day's (an earlier run may have deleted some: their ids are `done`), so a
+    rerun judges the caps as the first run did; with nothing left to delete nothing is held.
     """
     decisions = list(decisions)
     manual = Counter(d.snapshot.db_id for d in decisions
@@ -499,10 +499,13 @@ def gate(decisions: Iterable[SnapshotDecision], refusals: Mapping[str, str | Non
             breaches.append(f"{db}: {len(ds)} of its {manual[db]} manual snapshots ({share} %) exceed the cap of "
                             f"{_percent(policy.max_fraction_per_database)} % per database")
     confirmed = bool(breaches) and confirm_over_cap
-    if breaches and not confirmed:
+    finished = set(done)
+    pending = any(d.snapshot.snapshot_id not in finished for ds in approved.values() for d in ds)
+    held = bool(breaches) and not confirmed and pending
+    if held:
         approved = {}
     return GateResult({db: ds for db, ds in sorted(approved.items())}, dict(sorted(refused.items())),
-                      breaches, confirmed)
+                      breaches, confirmed, held)
 
 
 def _percent(fraction: Decimal) -> str:

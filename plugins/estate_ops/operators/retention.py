@@ -237,7 +237,9 @@ class PlanRetentionPruningOperator(BaseOperator):
         for db_id in sorted({d.snapshot.db_id for d in all_decisions if d.delete}):
             refusals[db_id] = R.verification_refusal(db_id, _verification_status(R, store, db_id), reference,
                                                      policy.verification_max_age_hours)
-        result = R.gate(all_decisions, refusals, policy, confirm_over_cap=confirm)
+        done = {obj["action"]["target"] for obj in earlier
+                if obj["settled"] and obj["action"]["kind"] == "delete_db_snapshot"}
+        result = R.gate(all_decisions, refusals, policy, confirm_over_cap=confirm, done=done)
 
         plan_doc = {
             "kind": "retention_plan",
@@ -258,7 +260,8 @@ class PlanRetentionPruningOperator(BaseOperator):
         }
         key = f"{plan_prefix(day_text, params['dry_run'])}/plan.json"
         store.put_json(key, plan_doc)
-        to_delete = [] if params["dry_run"] else sorted(result.approved)
+        to_delete = [] if params["dry_run"] else sorted(
+            db for db, ds in result.approved.items() if any(d.snapshot.snapshot_id not in done for d in ds))
         self.log.info("plan %s: %d candidate(s), %d protected, refused %s, cap %s, databases to act on %s",
                       key, sum(d.delete for d in all_decisions), sum(not d.delete for d in all_decisions),
                       sorted(result.refused), result.cap_breaches or "ok", to_delete)
@@ -293,8 +296,9 @@ def _settled_today(store: Any, day: str, scope: list[str]) -> list[dict[str, Any
     wanted = terminal | intents
     if not wanted:
         return []
-    objects = load_records(store, day, [*scope, ESTATE_GROUP], want=wanted.__contains__).values()
-    return [{"action": o.get("action") or o["intent"], "entry": o.get("entry")} for o in objects]
+    objects = load_records(store, day, [*scope, ESTATE_GROUP], want=wanted.__contains__)
+    return [{"action": o.get("action") or o["intent"], "entry": o.get("entry"), "settled": k in terminal}
+            for k, o in objects.items()]
 
 
 def _decision_from_entry(R: Any, entry: dict[str, Any]):
