@@ -16,7 +16,10 @@ written right after each AWS call, and an intent object written before each dele
 that ends an action (deleted, already gone, applied) is created once (atomic create), so a rerun
 skips what is done and never records it twice; an intent without a result means the run died
 between asking AWS and writing down the answer, and the rerun settles it. The day's JSONL is
-rebuilt from those objects, so it is the same bytes however many runs the day took.
+rebuilt from those objects, so it is the same bytes however many runs the day took. Each acting
+task ends by writing its records again as one summary object, so a day of 10,000 deletions is read
+back in a few GETs; the plan hands each database's deletions to its mapped task in a small file,
+`retention/YYYY-MM-DD/batches/<db_id>.json`.
 
 Dry runs change nothing and write their plan and report under `retention/YYYY-MM-DD/dry-run/`.
 """
