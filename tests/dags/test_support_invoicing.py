@@ -145,6 +145,9 @@ def test_the_approver_saw_each_draft_summary(approved):
     assert "rejected row(s)" in northwind_line
     fabrikam_line = next(line for line in body.splitlines() if "fabrikam" in line)
     assert "rejected" not in fabrikam_line
+    # The channel was told a decision is waiting, once.
+    waiting = [m for m in approved["handle"].slack_messages() if "waiting for a decision" in str(m)]
+    assert len(waiting) == 1
 
 
 def test_second_run_changes_nothing_and_posts_nothing(approved):
@@ -168,7 +171,8 @@ def rejected(sandbox_session):
             thread.join(5)
             runs.append((str(run.state), task_states(run)))
             snapshots.append(bucket_snapshot(sandbox_session))
-        yield {"runs": runs, "snapshots": snapshots, "slack": invoice_slack_messages(sandbox_session)}
+        yield {"runs": runs, "snapshots": snapshots, "slack": invoice_slack_messages(sandbox_session),
+               "waiting": [m for m in sandbox_session.slack_messages() if "waiting for a decision" in str(m)]}
     finally:
         mp.undo()
 
@@ -183,3 +187,4 @@ def test_reject_path_issues_nothing_twice(rejected):
     assert not [k for k in first if k.startswith(("invoices/numbers/", "invoices/ledger/"))]
     assert not [k for k in first if "/INV-" in k or "/CN-" in k]
     assert rejected["slack"] == []
+    assert len(rejected["waiting"]) == 1  # the same drafts are announced once, not per run

@@ -330,7 +330,23 @@ class ApproveInvoicesOperator(HITLBranchOperator):
             return self.do_branch(context, [ISSUE_TASK])
         self.subject = f"Approve {len(drafts['to_issue'])} support invoice(s) for {drafts['month']}"
         self.body = approval_body(drafts)
+        self._announce(context, plan, estate, drafts)
         return super().execute(context)
+
+    def _announce(self, context: Any, plan: Any, estate: Any, drafts: dict[str, Any]) -> None:
+        """Tell the channel a decision is waiting (once per set of drafts), with a link when the UI is known."""
+        from estate_ops.alerting import SeverityRouter
+        from estate_ops.hooks.artifacts import ArtifactStore
+
+        try:
+            link = self.generate_link_to_ui_from_context(context=context)
+        except ValueError:  # no api.base_url configured: the message still says where to look
+            link = "Airflow > Required Actions"
+        digest = _sha256("|".join(i["draft_sha256"] for i in drafts["to_issue"]).encode())[:16]
+        text = (f"*{self.subject}* - waiting for a decision: {link}\n"
+                + "\n".join(f"• {i['summary']}" for i in drafts["to_issue"]))
+        SeverityRouter(plan, estate, ArtifactStore.for_estate(estate)).post_slack_once(
+            f"{DAG_ID}/{drafts['month']}/approval/{digest}", text)
 
 
 def approval_body(drafts: dict[str, Any]) -> str:
