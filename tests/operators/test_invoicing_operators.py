@@ -230,3 +230,25 @@ def test_a_run_interrupted_after_numbering_finishes_with_the_same_numbers(sandbo
                                                                       ("invoice", "INV-2026-0004")]
     assert s.get_json(f"invoices/2026-10/contoso/{credit}.json")["cancels"] == issued["contoso"]
     assert s.get_json("invoices/2026-10/contoso/INV-2026-0004.json")["replaces"] == issued["contoso"]
+
+
+@pytest.mark.parametrize(("switch", "to_issue", "expected"), [
+    ("off", 1, "issued without asking"),  # the demo: approval switched off for the deployment
+    ("required", 1, "asked"),
+    ("required", 0, "issued without asking"),  # nothing new: a rerun returns what was issued
+])
+def test_approval_is_asked_only_when_required_and_there_is_something_to_issue(monkeypatch, switch, to_issue, expected):
+    from airflow.providers.standard.operators.hitl import HITLOperator
+    from estate_ops.operators.invoicing import ApproveInvoicesOperator
+
+    monkeypatch.setenv("ESTATE_OPS_INVOICE_APPROVAL", switch)
+    happened = []
+    monkeypatch.setattr(ApproveInvoicesOperator, "do_branch", lambda self, ctx, branches: happened.append(branches))
+    monkeypatch.setattr(HITLOperator, "execute", lambda self, ctx: happened.append("asked"))
+    monkeypatch.setattr(ApproveInvoicesOperator, "_announce", lambda self, *a: None)
+    drafts = {"month": "2026-10", "reissue": False, "entries": 3, "rejected_rows": 0, "rejected_key": "k",
+              "duplicates_dropped": 0, "overlapping_entries": 0, "already_issued": [],
+              "to_issue": [{"client_id": "northwind", "summary": "northwind: 1 h", "replaces": None,
+                            "draft_sha256": "x"}][:to_issue]}
+    ApproveInvoicesOperator(task_id="approve_invoices").execute({"ti": FakeTI({"draft_invoices": drafts})})
+    assert happened == (["asked"] if expected == "asked" else [["issue_invoices"]])
