@@ -22,6 +22,7 @@ at module level: task processes import `component_hostname` from here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -233,8 +234,6 @@ class Cluster:
 
     def start(self, timeout: float = 420.0) -> Cluster:
         """Start everything and wait until every component is healthy and every DAG is parsed."""
-        from sandbox.postgres import SandboxPostgres
-
         deadline = time.monotonic() + timeout
         shutil.rmtree(self.root, ignore_errors=True)
         self.logs.mkdir(parents=True)
@@ -280,7 +279,7 @@ class Cluster:
         env = self.environment("init")
         for args in (["db", "migrate"], ["pools", "import", str(POOLS_FILE)]):
             with (self.logs / "init.log").open("ab") as log:
-                result = subprocess.run([str(VENV_BIN / "airflow"), *args], env=env, stdout=log,
+                result = subprocess.run([str(VENV_BIN / "airflow"), *args], check=False, env=env, stdout=log,
                                         stderr=subprocess.STDOUT, timeout=600)
             if result.returncode != 0:
                 raise ClusterError(f"airflow {' '.join(args)} failed ({result.returncode}):\n"
@@ -351,10 +350,8 @@ class Cluster:
         while time.monotonic() < end and any(_group_alive(self.processes[n].pid) for n in airflow):
             time.sleep(0.3)
         for name in [*airflow, "redis"]:
-            try:
+            with contextlib.suppress(Exception):  # stop the rest whatever one did
                 self.stop_component(name, kill=name in airflow, timeout=10)
-            except Exception:  # noqa: BLE001 - stop the rest whatever one did
-                pass
         if self.sandbox is not None and self.owns_sandbox:
             self.sandbox.stop()
             self.sandbox = None
@@ -381,11 +378,9 @@ class Cluster:
                 if process.poll() is not None:
                     raise ClusterError(f"{name} exited with {process.returncode} while waiting for {what}:\n"
                                        + _tail(self.logs / f"{name}.log"))
-            try:
+            with contextlib.suppress(Exception):  # not up yet
                 if check():
                     return
-            except Exception:  # noqa: BLE001 - not up yet
-                pass
             if time.monotonic() > deadline:
                 logs = "\n".join(f"--- {n}.log\n{_tail(self.logs / f'{n}.log', 10)}" for n in self.processes)
                 raise ClusterError(f"timed out waiting for {what}\n{logs}")
@@ -586,7 +581,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
     os.environ[TAG] = str(root)
     stopping = {"now": False}
 
-    def on_signal(signum, frame):  # noqa: ARG001
+    def on_signal(signum, frame):
         stopping["now"] = True
         raise KeyboardInterrupt
 
@@ -619,6 +614,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and _pid_alive(state["owner_pid"]):
             time.sleep(0.5)
+    if state:
+        kill_recorded_groups(root)
     left = kill_tagged(root)
     if state and _pid_alive(state.get("owner_pid", 0)):
         os.kill(state["owner_pid"], signal.SIGKILL)
@@ -645,9 +642,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def kill_recorded_groups(root: Path) -> None:
+    """SIGKILL the process group of every component named in the state file. The tag in the
+    environment is not enough on its own: Celery's setproctitle overwrites its /proc environ."""
+    state = _read_state(Path(root)) or {}
+    for pid in (state.get("components") or {}).values():
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def cmd_watchdog(args: argparse.Namespace) -> int:
     while _pid_alive(args.owner):
         time.sleep(1)
+    kill_recorded_groups(Path(args.dir))
     kill_tagged(Path(args.dir))
     return 0
 

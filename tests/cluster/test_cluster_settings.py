@@ -11,7 +11,13 @@ import re
 import pytest
 
 from devtools.cluster import AIRFLOW_COMPONENTS, Cluster, native_only_settings
-from tests.test_compose import ENV_FILE, canonical, check_single_source, load_compose, read_env_file
+from tests.test_compose import (
+    ENV_FILE,
+    canonical,
+    check_single_source,
+    load_compose,
+    read_env_file,
+)
 
 PORTS = {"api": 18080, "redis": 16379, "scheduler_health": 18974, "trigger_logs": 18794, "postgres": 15432}
 

@@ -1,0 +1,305 @@
+"""estate-ops on Airflow's distributed stack (devtools/cluster.py): PostgreSQL, Redis, api-server,
+scheduler, dag-processor, triggerer and two Celery workers, against the sandbox.
+
+Every DAG is unpaused and triggered through the REST API (/api/v2, JWT from /auth/token) with the
+logical dates and params of its dag.test() tests, in two waves (the second wave reads what the
+first wrote: retention reads the backup status, the availability report reads the collected day
+and the maintenance windows). The same waves then run with dag.test() against a reset of the same
+sandbox, and the buckets must hold the same keys with the same bytes. In between, one worker is
+killed while it runs a mapped task of backup_verification: the run completes on the other worker
+and nothing is written twice or lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+
+from tests.dagrun import load_dag, task_states
+
+pytestmark = pytest.mark.slow
+
+MONTH = "2026-10"
+MAINTENANCE_FORM = {"action": "announce", "date": "2026-11-05", "start": "02:00", "duration_minutes": 240,
+                    "reason": "kernel patching", "announced_by": "avery.chen@legacy.example",
+                    "record_anyway": False}
+# (dag_id, logical date, conf): the dates of each DAG's own dag.test() tests.
+WAVES = [
+    [
+        ("estate_preflight", "2026-11-02T06:00:00+00:00", {}),
+        ("availability_collect", "2026-11-01T01:00:00+00:00", {}),
+        ("backup_verification", "2026-11-02T12:00:00+00:00", {}),
+        ("restore_drill", "2026-11-02T12:00:00+00:00", {}),
+        ("incident_sla_report", "2026-11-01T11:00:00+00:00", {"month": MONTH}),
+        ("support_invoicing", "2026-11-02T12:00:00+00:00", {"month": MONTH}),
+        ("maintenance_announce", "2026-11-02T12:00:00+00:00", MAINTENANCE_FORM),
+    ],
+    [
+        ("availability_report", "2026-11-01T11:00:00+00:00", {"month": MONTH}),
+        ("retention_pruning", "2026-11-02T12:00:00+00:00", {"confirm_over_cap": True}),
+    ],
+]
+MAPPED_DAG = "backup_verification"
+APPROVER = {"id": "admin", "name": "admin"}  # what the REST API records for the admin user
+RUN_TIMEOUT = 900
+
+
+def run_id(logical: str) -> str:
+    return f"manual__{logical}"
+
+
+def bucket_snapshot(sandbox) -> dict[str, bytes]:
+    from estate_ops.config import load_estate
+
+    s3 = sandbox.boto3_client("s3")
+    bucket = load_estate().reports_bucket
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            out[obj["Key"]] = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+    return out
+
+
+# --------------------------------------------------------------------------- the cluster side
+
+
+def trigger(cluster, dag_id: str, logical: str, conf: dict) -> str:
+    cluster.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    run = cluster.api("POST", f"/api/v2/dags/{dag_id}/dagRuns",
+                      {"dag_run_id": run_id(logical), "logical_date": logical, "conf": conf})
+    return run["dag_run_id"]
+
+
+def task_instances(cluster, dag_id: str, rid: str) -> list[dict]:
+    return cluster.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{rid}/taskInstances?limit=200")["task_instances"]
+
+
+def approve_waiting(cluster, dag_id: str, rid: str) -> bool:
+    """Answer "Approve" to any human-in-the-loop request of the run, as the UI's form does."""
+    answered = False
+    for ti in task_instances(cluster, dag_id, rid):
+        if ti["state"] == "awaiting_input":
+            cluster.api("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{rid}/taskInstances/{ti['task_id']}/"
+                                 f"{ti['map_index']}/hitlDetails", {"chosen_options": ["Approve"]})
+            answered = True
+    return answered
+
+
+def wait_for_runs(cluster, runs: dict[str, str], timeout: float = RUN_TIMEOUT, on_poll=None) -> dict[str, str]:
+    """{dag_id: run_id} -> {dag_id: final state}; approves invoices on the way."""
+    states: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while len(states) < len(runs):
+        for dag_id, rid in runs.items():
+            if dag_id in states:
+                continue
+            state = cluster.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{rid}")["state"]
+            if state in ("success", "failed"):
+                states[dag_id] = state
+            elif dag_id == "support_invoicing":
+                approve_waiting(cluster, dag_id, rid)
+        if on_poll is not None:
+            on_poll()
+        if time.monotonic() > deadline:
+            pending = {d: cluster.api("GET", f"/api/v2/dags/{d}/dagRuns/{r}")["state"]
+                       for d, r in runs.items() if d not in states}
+            raise AssertionError(f"runs not finished after {timeout:.0f}s: {pending}")
+        time.sleep(1)
+    return states
+
+
+def failed_tasks(cluster, dag_id: str, rid: str) -> list[str]:
+    return [f"{t['task_id']}[{t['map_index']}]={t['state']}" for t in task_instances(cluster, dag_id, rid)
+            if t["state"] != "success"]
+
+
+def kill_worker_during_mapped_task(cluster, victim: str = "worker-2") -> dict:
+    """Run backup_verification again from scratch (the run deleted and triggered anew with the same
+    logical date, so its tries start at 1 and the first retry comes within a minute; a clear
+    would start at try 2 and back off for minutes) and SIGKILL `victim` as soon as it runs one of
+    its mapped tasks; wait for the run, then start the worker again."""
+    logical, conf = next((lg, cf) for d, lg, cf in WAVES[0] if d == MAPPED_DAG)
+    rid = run_id(logical)
+    cluster.api("DELETE", f"/api/v2/dags/{MAPPED_DAG}/dagRuns/{rid}")
+    trigger(cluster, MAPPED_DAG, logical, conf)
+    killed: dict = {}
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while not killed and time.monotonic() < deadline:
+        for ti in task_instances(cluster, MAPPED_DAG, rid):
+            if ti["map_index"] >= 0 and ti["state"] == "running" and ti["hostname"] == victim:
+                cluster.stop_component(victim, kill=True)
+                killed = {"task_id": ti["task_id"], "map_index": ti["map_index"],
+                          "try_number": ti["try_number"]}
+                break
+        else:
+            if cluster.api("GET", f"/api/v2/dags/{MAPPED_DAG}/dagRuns/{rid}")["state"] in ("success", "failed"):
+                break
+            time.sleep(0.3)
+    state = wait_for_runs(cluster, {MAPPED_DAG: rid})[MAPPED_DAG]
+    after = next(t for t in task_instances(cluster, MAPPED_DAG, rid)
+                 if killed and t["task_id"] == killed["task_id"] and t["map_index"] == killed["map_index"]) \
+        if killed else None
+    cluster.start_component(victim)
+    end = time.monotonic() + 180
+    while victim not in cluster.workers_answering() and time.monotonic() < end:
+        time.sleep(1)
+    return {"killed": killed, "after": after, "state": state, "failed": failed_tasks(cluster, MAPPED_DAG, rid)}
+
+
+@pytest.fixture(scope="module")
+def campaign(cluster):
+    sandbox = cluster.sandbox
+    sandbox.reset()
+    out: dict = {"runs": {}, "states": {}, "failed": {}}
+    started = time.monotonic()
+    for wave in WAVES:
+        runs = {dag_id: trigger(cluster, dag_id, logical, conf) for dag_id, logical, conf in wave}
+        out["runs"].update(runs)
+        states = wait_for_runs(cluster, runs)
+        out["states"].update(states)
+        for dag_id, state in states.items():
+            if state != "success":
+                out["failed"][dag_id] = failed_tasks(cluster, dag_id, runs[dag_id])
+        if wave is WAVES[0]:
+            out["after_first_wave"] = bucket_snapshot(sandbox)
+            out["slack_before_kill"] = len(sandbox.slack_messages())
+            out["pages_before_kill"] = len(sandbox.pagerduty_events())
+            out["mapped"] = task_instances(cluster, MAPPED_DAG, runs[MAPPED_DAG])
+            out["kill"] = kill_worker_during_mapped_task(cluster)
+            out["after_kill"] = bucket_snapshot(sandbox)
+            out["slack_after_kill"] = len(sandbox.slack_messages())
+            out["pages_after_kill"] = len(sandbox.pagerduty_events())
+    out["cluster"] = bucket_snapshot(sandbox)
+    out["seconds"] = time.monotonic() - started
+    return out
+
+
+# --------------------------------------------------------------------------- the dag.test() side
+
+
+def respond_when_asked(dag_id: str, option: str, stop: threading.Event) -> threading.Thread:
+    """Answer the run's human-in-the-loop request as the REST API does (tests/dags/
+    test_support_invoicing.py), with the identity the REST API records for the admin user."""
+
+    def answer() -> None:
+        from airflow._shared.timezones import timezone
+        from airflow.models.hitl import HITLDetail
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.models.trigger import handle_event_submit
+        from airflow.triggers.base import TriggerEvent
+        from airflow.utils.session import create_session
+        from airflow.utils.state import TaskInstanceState
+        from sqlalchemy import select
+
+        while not stop.is_set():
+            with create_session() as session:
+                ti = session.scalar(select(TaskInstance).where(
+                    TaskInstance.dag_id == dag_id, TaskInstance.state == TaskInstanceState.AWAITING_INPUT))
+                if ti is not None:
+                    detail = session.scalar(select(HITLDetail).where(HITLDetail.ti_id == ti.id))
+                    detail.responded_by = dict(APPROVER)
+                    detail.responded_at = timezone.utcnow()
+                    detail.chosen_options = [option]
+                    detail.params_input = {}
+                    session.add(detail)
+                    handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti,
+                                        session=session)
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture(scope="module")
+def dag_test_side(campaign, cluster, request):
+    """The same waves with dag.test(), in order, against a reset of the cluster's sandbox."""
+    sandbox = cluster.sandbox
+    sandbox.reset()
+    states = {}
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ESTATE_OPS_INVOICE_APPROVAL", cluster.extra_env.get("ESTATE_OPS_INVOICE_APPROVAL", ""))
+    request.addfinalizer(mp.undo)
+    for wave in WAVES:
+        for dag_id, logical, conf in wave:
+            stop = threading.Event()
+            thread = respond_when_asked(dag_id, "Approve", stop) if dag_id == "support_invoicing" else None
+            try:
+                # run_after = the logical date gives the run the cluster run's id
+                # (manual__<logical date>): some artifacts carry it (a maintenance window's id).
+                when = dt.datetime.fromisoformat(logical)
+                run = load_dag(dag_id).test(logical_date=when, run_after=when, run_conf=conf)
+            finally:
+                stop.set()
+                if thread is not None:
+                    thread.join(5)
+            states[dag_id] = (str(run.state), task_states(run))
+    return {"states": states, "bucket": bucket_snapshot(sandbox)}
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_every_dag_run_triggered_through_the_rest_api_succeeds(campaign):
+    expected = {dag_id for wave in WAVES for dag_id, _, _ in wave}
+    from devtools.localenv import ROOT
+
+    assert expected == {p.stem for p in (ROOT / "dags").glob("*.py")}, "a DAG is not triggered by this test"
+    assert campaign["states"] == {dag_id: "success" for dag_id in expected}, campaign["failed"]
+
+
+def test_mapped_tasks_of_one_run_ran_on_both_workers(campaign):
+    mapped = [ti for ti in campaign["mapped"] if ti["map_index"] >= 0]
+    assert len([ti for ti in mapped if ti["task_id"] == "verify_database"]) >= 2
+    assert {ti["hostname"] for ti in mapped} == {"worker-1", "worker-2"}, \
+        [(ti["task_id"], ti["map_index"], ti["hostname"]) for ti in mapped]
+
+
+def test_killing_a_worker_mid_run_neither_loses_nor_duplicates_anything(campaign):
+    kill = campaign["kill"]
+    assert kill["killed"], "worker-2 never ran a mapped task of the re-run: nothing was killed"
+    assert kill["state"] == "success", kill["failed"]
+    after = kill["after"]
+    # The killed try failed on worker-2; a later try ran to success on the surviving worker.
+    assert after["state"] == "success"
+    assert after["try_number"] > kill["killed"]["try_number"]
+    assert after["hostname"] == "worker-1"
+    before, after = campaign["after_first_wave"], campaign["after_kill"]
+    dump_differences("before-vs-after-kill", before, after,
+                     sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)))
+    assert (sorted(set(after) - set(before)), sorted(set(before) - set(after))) == ([], [])
+    differing = sorted(k for k in before if before[k] != after[k])
+    assert differing == [], "\n".join(f"{k}:\n{first_difference(before[k], after[k])}" for k in differing[:5])
+    assert campaign["slack_after_kill"] == campaign["slack_before_kill"]
+    assert campaign["pages_after_kill"] == campaign["pages_before_kill"]
+
+
+def test_cluster_artifacts_equal_the_dag_test_artifacts(campaign, dag_test_side):
+    assert {d: s for d, (s, _) in dag_test_side["states"].items()} == {d: "success" for d in campaign["states"]}, \
+        dag_test_side["states"]
+    cluster, local = campaign["cluster"], dag_test_side["bucket"]
+    dump_differences("cluster-vs-dag-test", cluster, local,
+                     sorted(k for k in set(cluster) | set(local) if cluster.get(k) != local.get(k)))
+    assert (sorted(set(cluster) - set(local)), sorted(set(local) - set(cluster))) == ([], [])
+    differing = sorted(k for k in cluster if cluster[k] != local[k])
+    assert differing == [], "\n".join(f"{k}:\n{first_difference(cluster[k], local[k])}" for k in differing[:5])
+
+
+def first_difference(a: bytes, b: bytes, width: int = 160) -> str:
+    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return f"  cluster: {a[max(0, at - 60):at + width]!r}\n  dag.test: {b[max(0, at - 60):at + width]!r}"
+
+
+def dump_differences(label: str, a: dict[str, bytes], b: dict[str, bytes], keys: list[str]) -> None:
+    """Both versions of each differing artifact under test-output/cluster/<label>/ (git-ignored),
+    to diff by hand."""
+    from devtools.localenv import ROOT
+
+    for side, snapshot in (("a", a), ("b", b)):
+        for key in (k for k in keys if k in snapshot):
+            path = ROOT / "test-output" / "cluster" / label / side / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(snapshot[key])
