@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
         try:
             module = importlib.import_module(f"bench.{area}")
             area_records = module.run()
-        except Exception:
+        except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others
             traceback.print_exc()
             failed.append(area)
             continue

@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import DAG
-
 from estate_ops.dag_defaults import default_args, tags
-from estate_ops.operators.preflight import AREAS, CheckEstateResourcesOperator, PublishPreflightOperator
+from estate_ops.operators.preflight import (
+    AREAS,
+    CheckEstateResourcesOperator,
+    PublishPreflightOperator,
+)
 
 with DAG(
     dag_id="estate_preflight",
@@ -24,7 +27,7 @@ not answer fails the run with a message naming it, and nothing is written.
 Run it first after pointing estate-ops at a real account.
 """,
     schedule="@daily",
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(failure_severity="P3"),

@@ -15,9 +15,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from devtools.localenv import ROOT, VENV_BIN, airflow_environment, prepare_home
 
@@ -71,7 +72,7 @@ def _run_dag(dag_id: str, logical_date: dt.datetime, conf: dict, env: dict, log_
         args += ["--conf", json.dumps(conf)]
     start = time.monotonic()
     with log_file.open("w") as log:
-        result = subprocess.run(args, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        result = subprocess.run(args, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, check=False)
     took = time.monotonic() - start
     text = log_file.read_text(errors="replace")
     if result.returncode != 0 or "state=failed" in text or "DagRun Finished" in text and "state=success" not in text:
@@ -104,7 +105,7 @@ def main() -> int:
     with start_sandbox(STATE_DIR) as sandbox:
         env.update(sandbox.airflow_connections_env())
         env["ESTATE_OPS_INVOICE_APPROVAL"] = "off"  # no human in the demo loop; see README
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         month = dt.date.fromisoformat(f"{sandbox.reference_month}-01")
         print(f"Reference month {sandbox.reference_month}; running every DAG once with `airflow dags test`:\n",
               flush=True)

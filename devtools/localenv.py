@@ -55,7 +55,7 @@ def airflow_environment(home: Path, base: dict[str, str] | None = None) -> dict[
 def airflow(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
     """Run the `airflow` CLI of this venv; raises with its output when it fails."""
     result = subprocess.run([str(VENV_BIN / "airflow"), *args], env=env, text=True,
-                            capture_output=True, **kwargs)
+                            capture_output=True, check=False, **kwargs)
     if result.returncode != 0:
         raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n"
                            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")

@@ -62,7 +62,7 @@ def pytest_configure(config) -> None:
 # Every AWS call made from estate_ops code during the run is recorded; at the end the run fails
 # if include/iam/estate-ops-policy.json does not allow one of them (devtools/iam.py).
 
-from devtools.iam import RECORDED_ACTIONS, record_estate_ops_aws_calls  # noqa: E402
+from devtools.iam import RECORDED_ACTIONS, record_estate_ops_aws_calls
 
 record_estate_ops_aws_calls()
 

@@ -4,7 +4,6 @@ stable dedup key; P2/P3 go to Slack as one message; a rerun sends nothing again.
 from __future__ import annotations
 
 import pytest
-
 from estate_ops.alerting import SeverityRouter, failure_callback
 from estate_ops.config import load_config
 from estate_ops.domain.findings import Finding

@@ -112,7 +112,7 @@ class SeverityRouter:
 
     def _record(self, finding: Finding, channel: str) -> None:
         self.store.put_if_absent(self._ledger_key(finding),
-                                 _ledger_entry(finding, channel, dt.datetime.now(dt.timezone.utc)))
+                                 _ledger_entry(finding, channel, dt.datetime.now(dt.UTC)))
 
 
 def _ledger_entry(finding: Finding, channel: str, sent_at: dt.datetime) -> bytes:

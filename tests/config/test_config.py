@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from estate_ops import config
 from estate_ops.config import ConfigError, load_config
 

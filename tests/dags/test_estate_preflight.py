@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from estate_ops.config import load_estate
+
 from tests.dagrun import run_dag, task_states
 
-DAY = dt.datetime(2026, 11, 2, 6, tzinfo=dt.timezone.utc)
+DAY = dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC)
 REPORT = "preflight/2026-11-02/report.json"
 
 

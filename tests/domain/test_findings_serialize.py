@@ -5,12 +5,11 @@ import json
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from estate_ops.config import load_plan
 from estate_ops.domain.findings import Finding, sort_findings
 from estate_ops.domain.serialize import canonical_json
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def test_finding_severity_comes_from_the_plan():
@@ -41,7 +40,7 @@ def test_sort_findings_most_severe_first():
 
 def test_canonical_json_is_order_independent_and_exact():
     a = canonical_json({"b": Decimal("0.10"), "a": dt.datetime(2026, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=-5)))})
-    b = canonical_json({"a": dt.datetime(2026, 1, 1, 10, tzinfo=dt.timezone.utc), "b": Decimal("0.10")})
+    b = canonical_json({"a": dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC), "b": Decimal("0.10")})
     assert a == b
     assert json.loads(a) == {"a": "2026-01-01T10:00:00Z", "b": "0.10"}
 

@@ -6,13 +6,19 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from estate_ops.domain.periods import (
+    Month,
+    PeriodError,
+    local_window_utc,
+    report_day,
+    report_month,
+    utc,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
-from estate_ops.domain.periods import Month, PeriodError, local_window_utc, report_day, report_month, utc
-
 ET = ZoneInfo("America/New_York")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=UTC)
 
 

@@ -6,7 +6,6 @@ import threading
 from decimal import Decimal
 
 import pytest
-
 from estate_ops.config import load_estate
 from estate_ops.hooks.artifacts import ArtifactStore
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 

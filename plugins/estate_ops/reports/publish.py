@@ -26,7 +26,7 @@ def publish_report(store: Any, prefix: str, report: dict[str, Any], *, name: str
         store.put_bytes(key, data)
         keys.append(key)
 
-    for _title, (file_name, png) in charts.items():
+    for file_name, png in charts.values():
         put(f"{prefix}/{file_name}", png)
     put(f"{prefix}/{name}.json", _json(report))
     put(f"{prefix}/{name}.html", render_html(report, {t: f for t, (f, _) in charts.items()}))

@@ -38,7 +38,7 @@ def _text(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return str(value)
 
 
@@ -92,8 +92,8 @@ def _pdf_date(report: dict[str, Any]) -> dt.datetime:
         value = period.get(key)
         if value:
             day = dt.date.fromisoformat(str(value)[:10])
-            return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
-    return dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+            return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def render_pdf(report: dict[str, Any], charts: dict[str, bytes] | None = None) -> bytes:
