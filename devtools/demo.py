@@ -49,7 +49,8 @@ DEMO_RUNS = [
             conf=lambda month, now: {"date": (now + dt.timedelta(days=5)).date().isoformat(), "start": "02:00",
                                      "duration_minutes": 240, "reason": "Demo: database minor version upgrade",
                                      "announced_by": "morgan.reyes@legacy.example", "action": "announce"},
-            period=lambda month, now: (now + dt.timedelta(days=5)).date().isoformat()),
+            # its manifest is per window: runs/maintenance_announce/mw-YYYYMMDD-HHMM-<hash>.json
+            period=lambda month, now: f"mw-{(now + dt.timedelta(days=5)).date():%Y%m%d}-"),
     DemoRun("availability_report"),
     DemoRun("incident_sla_report"),
     DemoRun("backup_verification", period=lambda month, now: now.date().isoformat()),
@@ -120,7 +121,7 @@ def main() -> int:
         copied = _copy_bucket(store, OUTPUT)
         table = []
         for dag_id, state, period in rows:
-            manifest = store.get_json_or_none(f"runs/{dag_id}/{period}.json")
+            manifest = store.manifest(dag_id, period)
             artifacts = len(manifest["artifacts"]) if manifest else 0
             table.append((dag_id, state, artifacts, _headline(manifest)))
     _print_table(table)
@@ -155,11 +156,10 @@ class _bucket_reader:
     def get(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
-    def get_json_or_none(self, key: str) -> dict | None:
-        try:
-            return json.loads(self.get(key))
-        except self.s3.exceptions.NoSuchKey:
-            return None
+    def manifest(self, dag_id: str, period: str) -> dict | None:
+        """The run manifest runs/<dag_id>/<period>.json (or the first whose period starts so)."""
+        keys = [k for k in self.keys() if k.startswith(f"runs/{dag_id}/{period}")]
+        return json.loads(self.get(keys[0])) if keys else None
 
 
 def _copy_bucket(store: _bucket_reader, target: Path) -> int:

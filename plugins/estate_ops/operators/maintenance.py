@@ -53,8 +53,18 @@ class MaintenanceWindowOperator(BaseOperator):
         router = SeverityRouter(plan, estate, store)
         when = run_time(context)
         if action == "cancel":
-            return self._cancel(estate, store, router, str(params.get("window_id") or "").strip(), person, when)
-        return self._announce(plan, estate, store, router, params, person, when, context["dag_run"].run_id)
+            result = self._cancel(estate, store, router, str(params.get("window_id") or "").strip(), person, when)
+        else:
+            result = self._announce(plan, estate, store, router, params, person, when, context["dag_run"].run_id)
+        if result.get("key"):
+            from estate_ops.reports.publish import write_run_manifest
+
+            record = store.get_json(result["key"])
+            write_run_manifest(store, self.dag_id, result["window_id"], [result["key"]], {
+                "window": {"value": result["window_id"], "unit": ""},
+                "status": {"value": record.get("status"), "unit": ""},
+                "qualifies": {"value": record.get("qualifies_as_announced"), "unit": ""}})
+        return result
 
     # ------------------------------------------------------------------ announce
 
