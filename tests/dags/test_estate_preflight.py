@@ -9,44 +9,28 @@ import pytest
 from estate_ops.config import load_estate
 
 from tests.dagrun import run_dag, task_states
+from tests.reports_bucket import keys, read_json, versions
 
 DAY = dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC)
 REPORT = "preflight/2026-11-02/report.json"
 
 
-def _reports_bucket(sandbox):
-    return sandbox.boto3_client("s3"), load_estate().reports_bucket
-
-
-def _get(sandbox, key):
-    import json
-
-    s3, bucket = _reports_bucket(sandbox)
-    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
-def _keys(sandbox, prefix):
-    s3, bucket = _reports_bucket(sandbox)
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
-
-
 def test_healthy_estate_twice_is_identical(sandbox):
     first = run_dag("estate_preflight", DAY)
     assert first.state == "success", task_states(first)
-    report = _get(sandbox, REPORT)
+    report = read_json(sandbox, REPORT)
     estate = load_estate()
     expected = (len(estate.databases) + 2 + 2 * len(estate.documents) + len(estate.logs.group_prefixes)
                 + len(estate.health_checks) + len(estate.pagerduty.services) + 3 + 1)
     assert report["headline"]["resources_checked"]["value"] == expected
     assert report["headline"]["resources_missing"]["value"] == 0
     assert report["findings"] == []
-    assert _keys(sandbox, "preflight/2026-11-02/") == ["preflight/2026-11-02/report.html", REPORT]
-    s3, bucket = _reports_bucket(sandbox)
-    before = {k: s3.head_object(Bucket=bucket, Key=k)["LastModified"] for k in _keys(sandbox, "preflight/")}
+    assert keys(sandbox, "preflight/2026-11-02/") == ["preflight/2026-11-02/report.html", REPORT]
+    before = versions(sandbox, "preflight/")
 
     second = run_dag("estate_preflight", DAY)
     assert second.state == "success"
-    after = {k: s3.head_object(Bucket=bucket, Key=k)["LastModified"] for k in _keys(sandbox, "preflight/")}
+    after = versions(sandbox, "preflight/")
     assert after == before  # nothing rewritten
     assert sandbox.slack_messages() == [] and sandbox.pagerduty_events() == []
 
@@ -57,7 +41,7 @@ def test_missing_resources_are_reported_and_routed_once(sandbox):
     sandbox.remove("pagerduty_schedule", estate.pagerduty.schedules.secondary)
     run = run_dag("estate_preflight", DAY)
     assert run.state == "success", task_states(run)
-    report = _get(sandbox, REPORT)
+    report = read_json(sandbox, REPORT)
     missing = {(c["kind"], c["resource"]) for c in report["items"]["checks"] if not c["ok"]}
     assert missing == {("rds_instance", estate.databases[1].id),
                        ("pagerduty_schedule", estate.pagerduty.schedules.secondary)}
@@ -78,7 +62,7 @@ def test_missing_connection_fails_clearly_and_writes_nothing(sandbox, monkeypatc
     assert run.state == "failed"
     assert states["check_pagerduty"] == "failed" and states["publish_report"] == "upstream_failed"
     assert "Airflow connection 'pagerduty_default' (estate.yaml pagerduty.conn_id) is not defined" in capfd.readouterr().out
-    assert _keys(sandbox, "preflight/") == []
+    assert keys(sandbox, "preflight/") == []
 
 
 @pytest.mark.parametrize("env", ["ESTATE_OPS_ESTATE"])
@@ -90,4 +74,4 @@ def test_bad_config_fails_before_any_aws_call(sandbox, monkeypatch, tmp_path, ca
     assert run.state == "failed"
     assert f"{bad}: aws: Field required" in capfd.readouterr().out
     monkeypatch.delenv(env)
-    assert _keys(sandbox, "preflight/") == []
+    assert keys(sandbox, "preflight/") == []

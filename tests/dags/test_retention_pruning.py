@@ -8,12 +8,12 @@ second plans nothing new, deletes nothing, writes identical bytes and posts noth
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 
 import pytest
 
 from tests.dagrun import run_dag, task_states
+from tests.reports_bucket import digests, read_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -36,21 +36,6 @@ def snapshots(handle) -> dict[str, dict]:
         for s in page["DBSnapshots"]:
             out[s["DBSnapshotIdentifier"]] = s
     return out
-
-
-def bucket_objects(handle) -> dict[str, str]:
-    s3 = handle.boto3_client("s3")
-    bucket = estate().reports_bucket
-    out = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            out[obj["Key"]] = hashlib.sha256(body).hexdigest()
-    return out
-
-
-def read(handle, key: str) -> bytes:
-    return handle.boto3_client("s3").get_object(Bucket=estate().reports_bucket, Key=key)["Body"].read()
 
 
 def log_retention(handle) -> dict[str, int | None]:
@@ -86,7 +71,7 @@ def runs(sandbox_session):
     first = run_dag(DAG_ID, LOGICAL_DATE, CONF)
     counts_first = handle.request_counts()  # before this test's own listings add to them
     after_first = snapshots(handle)
-    objects_first = bucket_objects(handle)
+    objects_first = digests(handle)
     slack_first = list(handle.slack_messages())
     handle.clear_request_counts()
     second = run_dag(DAG_ID, LOGICAL_DATE, CONF)
@@ -95,11 +80,11 @@ def runs(sandbox_session):
         "handle": handle, "green": green_db, "red": red_db, "before": before, "logs_before": logs_before,
         "first": first, "after_first": after_first, "objects_first": objects_first, "slack_first": slack_first,
         "counts_first": counts_first, "second": second, "after_second": snapshots(handle),
-        "objects_second": bucket_objects(handle), "slack_second": list(handle.slack_messages()),
+        "objects_second": digests(handle), "slack_second": list(handle.slack_messages()),
         "counts_second": counts_second, "logs_after": log_retention(handle),
-        "plan": json.loads(read(handle, f"retention/{DAY}/plan.json")),
-        "report": json.loads(read(handle, f"retention/{DAY}/report.json")),
-        "audit": [json.loads(line) for line in read(handle, f"retention/audit/{DAY}.jsonl").decode().splitlines()],
+        "plan": json.loads(read_bytes(handle, f"retention/{DAY}/plan.json")),
+        "report": json.loads(read_bytes(handle, f"retention/{DAY}/report.json")),
+        "audit": [json.loads(line) for line in read_bytes(handle, f"retention/audit/{DAY}.jsonl").decode().splitlines()],
         "lifecycle": handle.boto3_client("s3").get_bucket_lifecycle_configuration(
             Bucket=estate().logs.archive_bucket)["Rules"],
     }

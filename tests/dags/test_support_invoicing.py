@@ -6,13 +6,13 @@ handle_event_submit resumes the task parked in AWAITING_INPUT)."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import threading
 import time
 
 import pytest
 
 from tests.dagrun import load_dag, run_dag
+from tests.reports_bucket import digests
 
 DAG_ID = "support_invoicing"
 LOGICAL_DATE = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
@@ -77,19 +77,6 @@ def task_states(dag_run) -> dict[str, str]:
         return {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
 
 
-def bucket_snapshot(handle) -> dict[str, str]:
-    from estate_ops.config import load_estate
-
-    s3 = handle.boto3_client("s3")
-    bucket = load_estate().reports_bucket
-    out = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            out[obj["Key"]] = hashlib.sha256(body).hexdigest()
-    return out
-
-
 def invoice_slack_messages(handle) -> list[dict]:
     return [m for m in handle.slack_messages() if "Support invoices for 2026-10" in str(m)]
 
@@ -105,10 +92,10 @@ def approved(sandbox_session):
         thread.join(5)
         # dag.test() replaces a run of the same logical date: read the states before the next run.
         first_states = task_states(first)
-        after_first = bucket_snapshot(sandbox_session)
+        after_first = digests(sandbox_session)
         slack_after_first = invoice_slack_messages(sandbox_session)
         second = run_dag(DAG_ID, LOGICAL_DATE, CONF)  # everything issued: no approval is asked
-        after_second = bucket_snapshot(sandbox_session)
+        after_second = digests(sandbox_session)
         yield {"first": first, "second": second, "seen": seen, "first_states": first_states,
                "second_states": task_states(second), "after_first": after_first,
                "after_second": after_second, "slack_after_first": slack_after_first,
@@ -170,7 +157,7 @@ def rejected(sandbox_session):
             run = run_dag(DAG_ID, LOGICAL_DATE, CONF)
             thread.join(5)
             runs.append((str(run.state), task_states(run)))
-            snapshots.append(bucket_snapshot(sandbox_session))
+            snapshots.append(digests(sandbox_session))
         yield {"runs": runs, "snapshots": snapshots, "slack": invoice_slack_messages(sandbox_session),
                "waiting": [m for m in sandbox_session.slack_messages() if "waiting for a decision" in str(m)]}
     finally:
