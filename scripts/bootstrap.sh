@@ -8,7 +8,9 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 stamp=.venv/.installed-$(cat requirements.txt constraints.txt | sha256sum | cut -c1-16)
 if [ -f "$stamp" ]; then exit 0; fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -r requirements.txt -c constraints.txt
+# This machine's pip config names local package folders that may not exist: pip warns for each.
+quiet_pip() { .venv/bin/python -m pip "$@" 2>&1 | sed "/^WARNING: Location 'file:/d"; }
+quiet_pip install --quiet --upgrade pip
+quiet_pip install --quiet -r requirements.txt -c constraints.txt
 rm -f .venv/.installed-*
 touch "$stamp"
