@@ -53,10 +53,12 @@ def workload(days: int) -> list[list[tuple[str, str, dict]]]:
     from tests.cluster.test_cluster import WAVES
 
     waves = [list(w) for w in WAVES]
-    for offset in range(1, days):
-        for dag_id, logical, conf in [t for t in WAVES[0] + WAVES[1] if t[0] in DAILY]:
-            earlier = dt.datetime.fromisoformat(logical) - dt.timedelta(days=offset)
-            (waves[0] if dag_id != "retention_pruning" else waves[1]).append((dag_id, earlier.isoformat(), conf))
+    for wave, original in zip(waves, WAVES, strict=True):
+        for dag_id, logical, conf in original:
+            if dag_id in DAILY:
+                for offset in range(1, days):
+                    earlier = dt.datetime.fromisoformat(logical) - dt.timedelta(days=offset)
+                    wave.append((dag_id, earlier.isoformat(), conf))
     return waves
 
 

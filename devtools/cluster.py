@@ -365,9 +365,13 @@ class Cluster:
 
     # ------------------------------------------------------------------ health
 
-    def wait_healthy(self, deadline: float) -> None:
+    def wait_api(self, deadline: float) -> None:
+        """The api-server answers and reports the scheduler, dag-processor and triggerer healthy."""
         self._wait(self._api_up, deadline, "api-server")
         self._wait(self._components_healthy, deadline, "scheduler, dag-processor and triggerer (/api/v2/monitor/health)")
+
+    def wait_healthy(self, deadline: float) -> None:
+        self.wait_api(deadline)
         self._wait(self._scheduler_health, deadline, "scheduler health check")
         self._wait(lambda: set(self.worker_names()) <= self.workers_answering(), deadline, "celery workers")
         self._wait(self._dags_parsed, deadline, "every DAG parsed")

@@ -13,6 +13,7 @@ and nothing is written twice or lost.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 
@@ -27,11 +28,14 @@ MAINTENANCE_FORM = {"action": "announce", "date": "2026-11-05", "start": "02:00"
                     "reason": "kernel patching", "announced_by": "avery.chen@legacy.example",
                     "record_anyway": False}
 # (dag_id, logical date, conf): the dates of each DAG's own dag.test() tests.
+# backup_verification runs alone first, so its mapped tasks meet two idle one-slot workers.
 WAVES = [
+    [
+        ("backup_verification", "2026-11-02T12:00:00+00:00", {}),
+    ],
     [
         ("estate_preflight", "2026-11-02T06:00:00+00:00", {}),
         ("availability_collect", "2026-11-01T01:00:00+00:00", {}),
-        ("backup_verification", "2026-11-02T12:00:00+00:00", {}),
         ("restore_drill", "2026-11-02T12:00:00+00:00", {}),
         ("incident_sla_report", "2026-11-01T11:00:00+00:00", {"month": MONTH}),
         ("support_invoicing", "2026-11-02T12:00:00+00:00", {"month": MONTH}),
@@ -153,7 +157,7 @@ def kill_worker_during_mapped_task(cluster, victim: str = "worker-2") -> dict:
 def campaign(cluster):
     sandbox = cluster.sandbox
     sandbox.reset()
-    out: dict = {"runs": {}, "states": {}, "failed": {}}
+    out: dict = {"runs": {}, "states": {}, "failed": {}, "wall_clock_from": dt.datetime.now(dt.UTC)}
     started = time.monotonic()
     for wave in WAVES:
         runs = {dag_id: trigger(cluster, dag_id, logical, conf) for dag_id, logical, conf in wave}
@@ -237,7 +241,7 @@ def dag_test_side(campaign, cluster, request):
                 if thread is not None:
                     thread.join(5)
             states[dag_id] = (str(run.state), task_states(run))
-    return {"states": states, "bucket": bucket_snapshot(sandbox)}
+    return {"states": states, "bucket": bucket_snapshot(sandbox), "wall_clock_to": dt.datetime.now(dt.UTC)}
 
 
 # --------------------------------------------------------------------------- tests
@@ -280,7 +284,9 @@ def test_killing_a_worker_mid_run_neither_loses_nor_duplicates_anything(campaign
 def test_cluster_artifacts_equal_the_dag_test_artifacts(campaign, dag_test_side):
     assert {d: s for d, (s, _) in dag_test_side["states"].items()} == {d: "success" for d in campaign["states"]}, \
         dag_test_side["states"]
-    cluster, local = campaign["cluster"], dag_test_side["bucket"]
+    window = (campaign["wall_clock_from"], dag_test_side["wall_clock_to"])
+    cluster = without_wall_clock(campaign["cluster"], *window)
+    local = without_wall_clock(dag_test_side["bucket"], *window)
     dump_differences("cluster-vs-dag-test", cluster, local,
                      sorted(k for k in set(cluster) | set(local) if cluster.get(k) != local.get(k)))
     assert (sorted(set(cluster) - set(local)), sorted(set(local) - set(cluster))) == ([], [])
@@ -303,3 +309,52 @@ def dump_differences(label: str, a: dict[str, bytes], b: dict[str, bytes], keys:
             path = ROOT / "test-output" / "cluster" / label / side / key
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(snapshot[key])
+
+
+TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?")
+DIGEST_KEY = re.compile(r"^(alerts/sent/summary~retention_pruning~.*~)[0-9a-f]{12}(\.json)$")
+
+
+# Artifacts whose bytes record how this particular run went, not what the period was: only their
+# keys are compared (nothing lost, nothing twice).
+NOT_BYTE_COMPARED = {
+    "backups/drills/": "a drill reports its measured restore, verify and teardown times (the RTO)",
+    "runs/restore_drill/": "the run manifest's headline is the measured RTO",
+    "alerts/sent/summary~support_invoicing~": "the approval request links the deployment's UI "
+                                              "(a dag.test() run has none)",
+}
+MASKED = [
+    # PagerDuty assigns the maintenance window's id.
+    (re.compile(rb'("pagerduty_window_id":\s*)"[A-Z0-9]+"'), rb'\1"<assigned by PagerDuty>"'),
+    # retention's Slack ledger names a digest of its report, which lists when each action happened.
+    (re.compile(rb"(retention_pruning/\d{4}-\d\d-\d\d/)[0-9a-f]{12}"), rb"\1<digest>"),
+]
+
+
+def without_wall_clock(snapshot: dict[str, bytes], start: dt.datetime, end: dt.datetime) -> dict[str, bytes]:
+    """The artifacts as compared: every instant of the test's own wall-clock time masked
+    (retention's audit records say when each action happened), ids assigned by PagerDuty and
+    digests of such reports masked, NOT_BYTE_COMPARED artifacts reduced to their key. Every other
+    timestamp (logical dates, the sandbox's history) and byte is kept."""
+    low, high = start - dt.timedelta(minutes=1), end + dt.timedelta(minutes=1)
+
+    def mask(match: re.Match) -> bytes:
+        text = match.group(0).decode().replace(" ", "T").replace("Z", "+00:00")
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return match.group(0)
+        when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        return b"<wall-clock>" if low <= when <= high else match.group(0)
+
+    out = {}
+    for key, body in snapshot.items():
+        reason = next((why for prefix, why in NOT_BYTE_COMPARED.items() if key.startswith(prefix)), None)
+        if reason is not None:
+            body = f"<not compared: {reason}>".encode()
+        elif not body.startswith((b"%PDF", b"\x89PNG", b"PAR1")):
+            body = TIMESTAMP.sub(mask, body)
+            for pattern, replacement in MASKED:
+                body = pattern.sub(replacement, body)
+        out[DIGEST_KEY.sub(r"\1<digest>\2", key)] = body
+    return out

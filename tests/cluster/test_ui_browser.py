@@ -179,9 +179,11 @@ def test_approve_a_draft_invoice_from_required_actions(page, cluster):
         time.sleep(2)
     assert not [k for k in reports_bucket_objects(cluster, "invoices/2026-10/") if re.search(r"/\w+/[^/]+\.pdf$", k)]
     page.goto(cluster.api_url + "/required_actions", wait_until="networkidle")
-    wait_for_text(page, r"Approve \d+ support invoice\(s\) for 2026-10", reload_every=5)
+    wait_for_text(page, re.escape(run_id), reload_every=5)
     shot(page, "07-required-actions")
-    page.get_by_text(re.compile(r"Approve \d+ support invoice\(s\) for 2026-10")).first.click()
+    # Earlier runs' answered requests are listed too: pick this run's row.
+    row = page.get_by_role("row").filter(has_text=run_id)
+    row.get_by_text(re.compile(r"Approve \d+ support invoice\(s\) for 2026-10")).click()
     wait_for_text(page, "Draft invoices for 2026-10")
     approve = page.get_by_role("button", name="Approve", exact=True)
     shot(page, "08-invoice-approval")
