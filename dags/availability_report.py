@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG, Param
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 from estate_ops.dag_defaults import ET, default_args, tags
 from estate_ops.operators.availability import AvailabilityReportOperator
 
