@@ -297,6 +297,9 @@ class Cluster:
         raise ValueError(f"unknown component {name!r}")
 
     def start_component(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start (or restart: a running one is stopped first, never left untracked) a component."""
+        if name in self.processes:
+            self.stop_component(name)
         env = dict(env or self.environment(name))
         if name.startswith("worker-"):
             # Each worker serves its task logs on its own port (the default 8793 is one per host).
