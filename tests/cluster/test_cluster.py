@@ -5,9 +5,11 @@ Every DAG is unpaused and triggered through the REST API (/api/v2, JWT from /aut
 logical dates and params of its dag.test() tests, in two waves (the second wave reads what the
 first wrote: retention reads the backup status, the availability report reads the collected day
 and the maintenance windows). The same waves then run with dag.test() against a reset of the same
-sandbox, and the buckets must hold the same keys with the same bytes. In between, one worker is
-killed while it runs a mapped task of backup_verification: the run completes on the other worker
-and nothing is written twice or lost.
+sandbox, and the buckets must hold the same keys with the same bytes - except what records how a
+particular run went (measured drill times, ids PagerDuty assigns, the deployment's UI link, when
+each retention action happened: see NOT_BYTE_COMPARED and without_wall_clock). After the first
+wave, backup_verification runs again from scratch and one worker is killed while it runs a mapped
+task: the run completes on the other worker and nothing is written twice or lost.
 """
 
 from __future__ import annotations
