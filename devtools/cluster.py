@@ -39,6 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from devtools.localenv import POOLS_FILE, ROOT, VENV_BIN, read_env_file
+from sandbox.processes import free_port as _free_port
+from sandbox.processes import pid_alive as _pid_alive
+from sandbox.processes import tail as _tail
 
 DEFAULT_DIR = ROOT / ".cluster"
 STATE_FILE = "cluster.json"
@@ -61,34 +64,8 @@ def component_hostname() -> str:
     return os.environ.get(HOSTNAME_ENV) or socket.getfqdn()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ClusterError(RuntimeError):
     """A component did not start or is not healthy; the message names it and quotes its log."""
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is gone for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 def tagged_processes(root: Path) -> list[int]:

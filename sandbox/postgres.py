@@ -27,13 +27,14 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from sandbox.processes import free_port as _free_port
 
 log = logging.getLogger("sandbox.postgres")
 
@@ -69,12 +70,6 @@ def find_pg_bin() -> Path:
             return Path(candidate)
     raise PostgresUnavailable("no PostgreSQL binaries (initdb, pg_ctl): install postgresql "
                               "(scripts/system-deps.sh) or set ESTATE_OPS_PG_BIN")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class SandboxPostgres:

@@ -33,6 +33,9 @@ from sandbox import (
     READY_FILE,
     SLACK_MESSAGES_FILE,
 )
+from sandbox.processes import pid_alive as _pid_alive
+from sandbox.processes import tail as _tail
+from sandbox.processes import wait_until as _wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -277,13 +280,6 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
-
-
 def _close_log(process: subprocess.Popen) -> None:
     log = getattr(process, "_sandbox_log", None)
     if log is not None and not log.closed:
@@ -309,22 +305,3 @@ def _end_process_group(pgid: int) -> None:
         except ProcessLookupError:
             return
         _wait_until(lambda: not _group_alive(pgid), grace)
-
-
-def _wait_until(condition: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

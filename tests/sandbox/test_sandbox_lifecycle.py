@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from sandbox.processes import free_port as _free_port
 from sandbox.runner import REPO_ROOT, SandboxError, start_sandbox
 
 BASE_ONLY = ["--scenarios", ""]
@@ -139,12 +140,6 @@ def test_connection_env_is_what_airflow_expects(sbx):
         "base_url": sbx.slack_url + "/api/"}
     assert env["AWS_ACCESS_KEY_ID"] == env["AWS_SECRET_ACCESS_KEY"] == "testing"
     assert Path(env["SSL_CERT_FILE"]).read_text().count("BEGIN CERTIFICATE") >= 2
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
