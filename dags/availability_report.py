@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG, CronTriggerTimetable, Param
-from estate_ops.dag_defaults import ET, default_args, tags
+from airflow.sdk import DAG, CronTriggerTimetable
+from estate_ops.dag_defaults import ET, default_args, month_param, tags
 from estate_ops.operators.availability import AvailabilityReportOperator
 
 with DAG(
@@ -31,9 +31,8 @@ docstring of `estate_ops.domain.availability`.
     default_args=default_args(failure_severity="P1"),
     tags=tags("availability"),
     params={
-        "month": Param(None, type=["null", "string"], title="Month (YYYY-MM)",
-                       description="The month to report on, e.g. 2026-10; empty = the calendar month before "
-                                   "the run. It must have ended."),
+        "month": month_param("The month to report on, e.g. 2026-10; empty = the calendar month before the "
+                             "run. It must have ended."),
     },
 ) as dag:
     AvailabilityReportOperator(task_id="availability_report")

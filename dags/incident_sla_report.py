@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG, CronTriggerTimetable, Param
-from estate_ops.dag_defaults import ET, default_args, tags
+from airflow.sdk import DAG, CronTriggerTimetable
+from estate_ops.dag_defaults import ET, default_args, month_param, tags
 from estate_ops.operators.pagerduty import IncidentSlaReportOperator
 
 with DAG(
@@ -44,8 +44,7 @@ policy id fails the run with a message naming it, and nothing is written.
     default_args=default_args(failure_severity="P2"),
     tags=tags("incidents"),
     params={
-        "month": Param(None, type=["null", "string"], pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$", title="Month",
-                       description="YYYY-MM to report; empty = the calendar month before the run"),
+        "month": month_param("YYYY-MM to report; empty = the calendar month before the run"),
     },
 ) as dag:
     IncidentSlaReportOperator(task_id="report_incident_sla", pool="pagerduty_api")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param
-from estate_ops.dag_defaults import ET, default_args, tags
+from estate_ops.dag_defaults import ET, default_args, month_param, tags
 from estate_ops.operators.invoicing import (
     DRAFT_TASK,
     ISSUE_TASK,
@@ -48,8 +48,7 @@ A failed run is P3.
     default_args=default_args(failure_severity="P3"),
     tags=tags("invoicing"),
     params={
-        "month": Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-                       title="Month", description="YYYY-MM to invoice; empty: the previous calendar month."),
+        "month": month_param("YYYY-MM to invoice; empty: the previous calendar month."),
         "client": Param(None, type=["null", "string"], title="Client",
                         description="One client id from estate.yaml; empty: every client."),
         "reissue": Param(False, type="boolean", title="Reissue",

@@ -10,6 +10,8 @@ from typing import Any
 
 OWNER = "estate-ops"
 ET = "America/New_York"
+# YYYY-MM, or empty (= the calendar month before the run, as `domain.periods.report_month` reads it).
+MONTH_PATTERN = r"^(\d{4}-(0[1-9]|1[0-2]))?$"
 
 
 def default_args(failure_severity: str) -> dict[str, Any]:
@@ -32,3 +34,12 @@ def default_args(failure_severity: str) -> dict[str, Any]:
 
 def tags(*area: str) -> list[str]:
     return ["estate-ops", *area]
+
+
+def month_param(description: str) -> Any:
+    """The `month` param of a monthly DAG's manual run: YYYY-MM, or empty for the calendar month
+    before the run (`domain.periods.report_month`). `description` says what the DAG does with it."""
+    from airflow.sdk import Param
+
+    return Param(None, type=["null", "string"], pattern=MONTH_PATTERN, title="Month (YYYY-MM)",
+                 description=description)

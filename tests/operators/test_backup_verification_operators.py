@@ -143,3 +143,12 @@ def test_access_denied_on_logs_names_the_iam_action(estate, monkeypatch):
     monkeypatch.setattr(LogGroupsHook, "log_groups", denied("DescribeLogGroups"))
     verdict = run(VerifyLogRetentionOperator(task_id="v", prefix="/legacy/"))
     assert "logs:DescribeLogGroups" in verdict.findings[0].summary and not verdict.green
+
+
+def test_access_denied_on_the_log_archive_names_the_iam_action(estate, monkeypatch):
+    from estate_ops.hooks.s3 import BucketsHook
+
+    monkeypatch.setattr(BucketsHook, "lifecycle_rules", denied("GetBucketLifecycleConfiguration"))
+    verdict = run(VerifyLogArchiveOperator(task_id="a"))
+    assert findings(verdict) == [("backup_check_failed", "legacy-log-archive")]
+    assert "s3:GetLifecycleConfiguration" in verdict.findings[0].summary and not verdict.green

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
@@ -51,3 +52,31 @@ def translate_connection_errors(what: str) -> Iterator[None]:
         raise AwsUnreachableError(f"{what}: endpoint {exc.kwargs.get('endpoint_url')} does not answer") from exc
     except NoCredentialsError as exc:
         raise AwsUnreachableError(f"{what}: no AWS credentials in the connection or environment") from exc
+
+
+@dataclass
+class AwsCall:
+    """The IAM action of the AWS call in flight (set `action` before each call) and, after an
+    `access_denied_as_finding` block, the access-denied line, or None."""
+
+    action: str
+    error: str | None = None
+
+
+@contextmanager
+def access_denied_as_finding(conn_id: str, action: str) -> Iterator[AwsCall]:
+    """AWS calls of a verification, where AccessDenied is a finding, not a crash.
+
+    An access-denied error (see `is_access_denied`) ends the block and sets `call.error` to a line
+    naming `call.action`; any other AWS error raises as is, and cannot-reach / cannot-sign raises
+    `AwsUnreachableError` naming the connection. Whatever the block assigned before the denial is
+    left as it was, so set defaults before the block.
+    """
+    call = AwsCall(action)
+    try:
+        with translate_connection_errors(f"AWS (connection {conn_id!r})"):
+            yield call
+    except ClientError as exc:
+        if not is_access_denied(exc):
+            raise
+        call.error = describe_error(exc, call.action)

@@ -18,31 +18,20 @@ class VerifyLogRetentionOperator(BaseOperator):
         self.prefix = prefix
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
         from estate_ops.config import load_config
         from estate_ops.domain.backups import LogGroupObservation, verify_log_groups
-        from estate_ops.hooks.aws import (
-            describe_error,
-            is_access_denied,
-            translate_connection_errors,
-        )
+        from estate_ops.hooks.aws import access_denied_as_finding
         from estate_ops.hooks.logs import LogGroupsHook
         from estate_ops.operators.rds import run_as_of
 
         plan, estate = load_config()
         as_of = run_as_of(context)
         hook = LogGroupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
-        groups, error = None, None
-        try:
-            with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
-                groups = [LogGroupObservation(g["logGroupName"], g.get("retentionInDays"))
-                          for g in hook.log_groups(self.prefix)]
-        except ClientError as exc:
-            if not is_access_denied(exc):
-                raise
-            error = describe_error(exc, "logs:DescribeLogGroups")
-        verdict = verify_log_groups(plan, self.prefix, groups, as_of.date(), error=error)
+        groups = None
+        with access_denied_as_finding(estate.aws.conn_id, "logs:DescribeLogGroups") as call:
+            groups = [LogGroupObservation(g["logGroupName"], g.get("retentionInDays"))
+                      for g in hook.log_groups(self.prefix)]
+        verdict = verify_log_groups(plan, self.prefix, groups, as_of.date(), error=call.error)
         failed = [c for c in verdict.checks if not c.ok]
         self.log.info("%s: %d check(s), %d failed", self.prefix, len(verdict.checks), len(failed))
         for check in failed:
@@ -54,15 +43,9 @@ class VerifyLogArchiveOperator(BaseOperator):
     """The log archive bucket expires objects at exactly the plan's 365 days."""
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
         from estate_ops.config import load_config
         from estate_ops.domain.backups import verify_log_archive
-        from estate_ops.hooks.aws import (
-            describe_error,
-            is_access_denied,
-            translate_connection_errors,
-        )
+        from estate_ops.hooks.aws import access_denied_as_finding
         from estate_ops.hooks.s3 import BucketsHook
         from estate_ops.operators.rds import run_as_of
 
@@ -70,18 +53,13 @@ class VerifyLogArchiveOperator(BaseOperator):
         bucket = estate.logs.archive_bucket
         as_of = run_as_of(context)
         hook = BucketsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
-        action, exists, rules, error = "s3:ListBucket", False, None, None
-        try:
-            with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
-                exists = hook.bucket_region(bucket) is not None
-                if exists:
-                    action = "s3:GetLifecycleConfiguration"
-                    rules = hook.lifecycle_rules(bucket)
-        except ClientError as exc:
-            if not is_access_denied(exc):
-                raise
-            error = describe_error(exc, action)
-        verdict = verify_log_archive(plan, bucket, exists, rules, as_of.date(), error=error)
+        exists, rules = False, None
+        with access_denied_as_finding(estate.aws.conn_id, "s3:ListBucket") as call:
+            exists = hook.bucket_region(bucket) is not None
+            if exists:
+                call.action = "s3:GetLifecycleConfiguration"
+                rules = hook.lifecycle_rules(bucket)
+        verdict = verify_log_archive(plan, bucket, exists, rules, as_of.date(), error=call.error)
         for check in verdict.checks:
             self.log.info("%s %s: %s", "OK  " if check.ok else "FAIL", check.check, check.detail)
         return verdict.as_dict()

@@ -35,28 +35,21 @@ class VerifyRdsBackupsOperator(BaseOperator):
         self.db_id = db_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
         from estate_ops.config import load_config
         from estate_ops.domain.backups import DatabaseObservation, verify_database
-        from estate_ops.hooks.aws import (
-            describe_error,
-            is_access_denied,
-            translate_connection_errors,
-        )
+        from estate_ops.hooks.aws import access_denied_as_finding
         from estate_ops.hooks.rds import RdsBackupsHook
 
         plan, estate = load_config()
         as_of = run_as_of(context)
         hook = RdsBackupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
-        action = "rds:DescribeDBInstances"
         try:
-            with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
+            with access_denied_as_finding(estate.aws.conn_id, "rds:DescribeDBInstances") as call:
                 instance = hook.describe_instance(self.db_id)
                 if instance is None:
                     obs = DatabaseObservation(self.db_id, exists=False)
                 else:
-                    action = "rds:DescribeDBSnapshots"
+                    call.action = "rds:DescribeDBSnapshots"
                     newest, count = hook.newest_automated_snapshot(self.db_id)
                     obs = DatabaseObservation(
                         self.db_id, exists=True, status=instance.get("DBInstanceStatus"),
@@ -67,14 +60,12 @@ class VerifyRdsBackupsOperator(BaseOperator):
                         newest_automated_snapshot_time=(newest or {}).get("SnapshotCreateTime"),
                         automated_snapshots=count,
                     )
-        except ClientError as exc:
-            if not is_access_denied(exc):
-                raise
-            obs = DatabaseObservation(self.db_id, exists=True, error=describe_error(exc, action))
         except RuntimeError as exc:  # iter_db_snapshots wraps ClientError in a readable line
             if "access denied" not in str(exc):
                 raise
-            obs = DatabaseObservation(self.db_id, exists=True, error=str(exc))
+            call.error = str(exc)
+        if call.error is not None:
+            obs = DatabaseObservation(self.db_id, exists=True, error=call.error)
         verdict = verify_database(plan, obs, as_of, as_of.date())
         for check in verdict.checks:
             self.log.info("%s %s: %s", "OK  " if check.ok else "FAIL", check.check, check.detail)

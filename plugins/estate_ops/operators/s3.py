@@ -23,15 +23,9 @@ class VerifyDocumentReplicationOperator(BaseOperator):
         self.sample_size = sample_size
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
         from estate_ops.config import load_config
         from estate_ops.domain.backups import BucketObservation, verify_documents
-        from estate_ops.hooks.aws import (
-            describe_error,
-            is_access_denied,
-            translate_connection_errors,
-        )
+        from estate_ops.hooks.aws import access_denied_as_finding
         from estate_ops.operators.rds import run_as_of
 
         plan, estate = load_config()
@@ -40,30 +34,26 @@ class VerifyDocumentReplicationOperator(BaseOperator):
             raise ValueError(f"bucket {self.bucket!r} is not a document bucket in estate.yaml documents; expected "
                              f"one of {[d.bucket for d in estate.documents]}")
         as_of = run_as_of(context)
-        step = {"action": "s3:ListBucket"}
-        try:
-            with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
-                obs = observe_document_store(store, estate, self.sample_size, step)
-        except ClientError as exc:
-            if not is_access_denied(exc):
-                raise
+        with access_denied_as_finding(estate.aws.conn_id, "s3:ListBucket") as call:
+            obs = observe_document_store(store, estate, self.sample_size, call)
+        if call.error is not None:
             obs = BucketObservation(store.bucket, store.replica_bucket, store.replica_region, exists=True,
-                                    error=describe_error(exc, step["action"]))
+                                    error=call.error)
         verdict = verify_documents(plan, obs, as_of, as_of.date())
         for check in verdict.checks:
             self.log.info("%s %s %s: %s", "OK  " if check.ok else "FAIL", check.resource, check.check, check.detail)
         return verdict.as_dict()
 
 
-def observe_document_store(store: Any, estate: Any, sample_size: int, step: dict[str, str]):
-    """Everything verify_documents needs, read from S3. `step["action"]` names the IAM action of
-    the call in flight, so an AccessDenied can say what the policy lacks."""
+def observe_document_store(store: Any, estate: Any, sample_size: int, call: Any):
+    """Everything verify_documents needs, read from S3. `call.action` (an `AwsCall`) names the IAM
+    action of the call in flight, so an AccessDenied can say what the policy lacks."""
     from estate_ops.domain.backups import BucketObservation, ObjectSample
     from estate_ops.hooks.s3 import BucketsHook
 
     conn_id = estate.aws.conn_id
     main = BucketsHook(aws_conn_id=conn_id, region_name=estate.aws.region)
-    step["action"] = "s3:ListBucket"
+    call.action = "s3:ListBucket"
     region = main.bucket_region(store.bucket)
     if region is None:
         return BucketObservation(store.bucket, store.replica_bucket, store.replica_region, exists=False)
@@ -75,19 +65,19 @@ def observe_document_store(store: Any, estate: Any, sample_size: int, step: dict
     if replica_exists and replica_region != store.replica_region:
         replica = BucketsHook(aws_conn_id=conn_id, region_name=replica_region)
 
-    step["action"] = "s3:GetBucketVersioning"
+    call.action = "s3:GetBucketVersioning"
     versioning = main.versioning_status(store.bucket)
     replica_versioning = replica.versioning_status(store.replica_bucket) if replica_exists else None
-    step["action"] = "s3:GetReplicationConfiguration"
+    call.action = "s3:GetReplicationConfiguration"
     rules = main.replication_rules(store.bucket)
-    step["action"] = "s3:GetLifecycleConfiguration"
+    call.action = "s3:GetLifecycleConfiguration"
     lifecycle = main.lifecycle_rules(store.bucket)
     replica_lifecycle = replica.lifecycle_rules(store.replica_bucket) if replica_exists else []
 
-    step["action"] = "s3:ListBucket"
+    call.action = "s3:ListBucket"
     samples = []
     for obj in main.newest_objects(store.bucket, sample_size):
-        step["action"] = "s3:GetObject"
+        call.action = "s3:GetObject"
         head = main.head_version(store.bucket, obj["Key"])
         if head is None:  # deleted since the listing
             continue
@@ -95,7 +85,7 @@ def observe_document_store(store: Any, estate: Any, sample_size: int, step: dict
         version_id = head.get("VersionId")
         replica_has = None
         if status == "COMPLETED" and replica_exists:
-            step["action"] = "s3:GetObjectVersion"
+            call.action = "s3:GetObjectVersion"
             # Replication keeps the version id: the replica must hold this very version.
             replica_has = replica.head_version(store.replica_bucket, obj["Key"], version_id) is not None
         samples.append(ObjectSample(obj["Key"], version_id, head["LastModified"], status, replica_has))
