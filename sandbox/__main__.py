@@ -44,7 +44,17 @@ def _instant(text: str) -> dt.datetime:
         raise argparse.ArgumentTypeError(f"expected an ISO 8601 time, got {text!r}") from None
 
 
+def _tls_name(text: str) -> str:
+    from sandbox.tls import tls_name
+
+    try:
+        return tls_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from sandbox.net import DEFAULT_HOST
     from sandbox.server import DEFAULT_PORTS
 
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__,
@@ -56,8 +66,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--now", type=_instant, default=None,
                         help="the sandbox's current time, ISO 8601 (default: the real time)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="RNG seed of the history")
+    parser.add_argument("--host", type=_tls_name, default=DEFAULT_HOST, metavar="ADDRESS",
+                        help=f"address every server binds (default {DEFAULT_HOST}); 0.0.0.0 or :: "
+                             "for all interfaces (URLs then name 127.0.0.1)")
+    parser.add_argument("--tls-name", type=_tls_name, action="append", default=[],
+                        metavar="NAME", dest="tls_names",
+                        help="DNS name or IP address the PagerDuty certificate is also valid for "
+                             "(repeatable), e.g. the name other containers use")
     parser.add_argument("--ports", choices=("auto", "fixed"), default="fixed",
-                        help="auto: any free loopback ports; fixed: the --*-port values")
+                        help="auto: any free ports; fixed: the --*-port values")
     for name, port in DEFAULT_PORTS.items():
         parser.add_argument(f"--{name}-port", type=int, default=port,
                             help=f"{name} port when --ports fixed (default {port})")
@@ -91,8 +108,14 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
 
+    from sandbox.net import check_host
     from sandbox.server import Sandbox, Settings
 
+    try:
+        check_host(args.host)
+    except OSError as exc:
+        print(f"python -m sandbox: --host: {exc}", file=sys.stderr)
+        return 2
     now = args.now or dt.datetime.now(UTC)
     ports = ({"aws": 0, "pagerduty": 0, "slack": 0} if args.ports == "auto" else
              {"aws": args.aws_port, "pagerduty": args.pagerduty_port, "slack": args.slack_port})
@@ -112,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         now=args.now, seed=args.seed, ports=ports,
         scenarios=scenarios,
         ca_dir=args.ca_dir.resolve() if args.ca_dir else None,
+        host=args.host, tls_names=tuple(args.tls_names),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -27,9 +27,8 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import make_server
 
-from sandbox import ACCOUNT_ID
+from sandbox import ACCOUNT_ID, net
 from sandbox.state import RequestCounter
 
 # Signing names in the credential scope -> the names boto3 users know.
@@ -147,16 +146,17 @@ def _throttle_response(service: str, protocol: str, content_type: str) -> tuple[
 class AwsServer(ThreadedMotoServer):
     """moto's threaded server, with request counting and simulated throttling in front."""
 
-    def __init__(self, port: int, counter: RequestCounter, throttle: AwsThrottle) -> None:
-        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+    def __init__(self, port: int, counter: RequestCounter, throttle: AwsThrottle,
+                 host: str = net.DEFAULT_HOST) -> None:
+        super().__init__(ip_address=host, port=port, verbose=False)
         self.counter, self.throttle = counter, throttle
 
     def _server_entry(self) -> None:
         app = _AwsMiddleware(DomainDispatcherApplication(create_backend_app), self.counter,
                              self.throttle)
         try:
-            self._server = make_server(self._ip_address, self._port, app, True,
-                                       request_handler=MotoRequestHandler)
+            self._server = net.make_server("aws", self._ip_address, self._port, app,
+                                           threaded=True, request_handler=MotoRequestHandler)
         except OSError as exc:  # e.g. the port is taken: report it instead of hanging start()
             self._start_error = exc
             self._server_ready_event.set()
@@ -168,7 +168,7 @@ class AwsServer(ThreadedMotoServer):
         self._start_error: OSError | None = None
         super().start()
         if self._start_error is not None:
-            raise OSError(f"AWS port {self._port}: {self._start_error}") from self._start_error
+            raise self._start_error
 
     def stop(self) -> None:
         if self._server is not None:
@@ -176,8 +176,7 @@ class AwsServer(ThreadedMotoServer):
 
     @property
     def url(self) -> str:
-        host, port = self.get_host_and_port()
-        return f"http://{host}:{port}"
+        return net.url("http", self._ip_address, self.get_host_and_port()[1])
 
 
 def in_process_client(service: str, region: str) -> Any:

@@ -215,12 +215,15 @@ class SandboxHandle:
 
 def start_sandbox(state_dir: str | os.PathLike, *, reference_month: str | dt.date | None = None,
                   now: str | dt.datetime | None = None, ports: str | Mapping[str, int] = "auto",
+                  host: str | None = None, tls_names: Iterable[str] = (),
                   extra_args: Iterable[str] = (), timeout: float = 90.0,
                   python: str | None = None) -> SandboxHandle:
     """Start `python -m sandbox` and return once it is listening and seeded.
 
-    `ports`: "auto" (free ports) or {"aws": p, "pagerduty": p, "slack": p}. The process exits
-    by itself if this process dies. Raises SandboxError with the log's tail on failure.
+    `ports`: "auto" (free ports) or {"aws": p, "pagerduty": p, "slack": p}. `host`: the
+    address every server binds (`--host`, default 127.0.0.1); `tls_names`: names the PagerDuty
+    certificate is also valid for (`--tls-name`). The process exits by itself if this process
+    dies. Raises SandboxError with the log's tail on failure.
     """
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +240,10 @@ def start_sandbox(state_dir: str | os.PathLike, *, reference_month: str | dt.dat
         args += ["--ports", "auto"]
     else:
         args += ["--ports", "fixed"] + [f"--{name}-port={port}" for name, port in dict(ports).items()]
+    if host is not None:
+        args += ["--host", host]
+    for name in tls_names:
+        args += ["--tls-name", name]
     args += list(extra_args)
 
     env = dict(os.environ)

@@ -1,4 +1,5 @@
-"""Process wiring: start moto and the two stand-ins on loopback, seed, serve, reset, stop."""
+"""Process wiring: start moto and the two stand-ins on one host (loopback unless `--host`), seed,
+serve, reset, stop."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from sandbox import (
     ACCOUNT_ID,
@@ -26,6 +27,7 @@ from sandbox import (
     SLACK_TOKEN,
     aws,
     control,
+    net,
     pagerduty,
     slack,
 )
@@ -65,6 +67,11 @@ class Settings:
     ports: dict[str, int]
     scenarios: list[str] | None = None
     ca_dir: Path | None = None
+    host: str = net.DEFAULT_HOST
+    """Every server binds it; URLs advertise 127.0.0.1 for a wildcard (0.0.0.0, ::)."""
+    tls_names: tuple[str, ...] = ()
+    """DNS names / IP addresses the PagerDuty certificate is also valid for (besides 127.0.0.1,
+    localhost and the advertised host)."""
 
 
 class _JsonlSink:
@@ -119,7 +126,8 @@ class Sandbox:
         self.messages_sink = _JsonlSink(state_dir / SLACK_MESSAGES_FILE)
 
         aws.install_moto_patches()
-        self.aws_server = aws.AwsServer(self.settings.ports["aws"], self.counter, self.aws_throttle)
+        self.aws_server = aws.AwsServer(self.settings.ports["aws"], self.counter, self.aws_throttle,
+                                        host=self.settings.host)
         self.aws_server.start()
         self.urls["aws"] = self.aws_server.url
 
@@ -131,25 +139,27 @@ class Sandbox:
         slack_app.config["MESSAGE_SINK"] = self.messages_sink
         slack_app.register_blueprint(control.blueprint(self))
         # HTTPS for PagerDuty: its client library refuses plain http base URLs.
-        self.tls = (make_tls_files(state_dir, self.settings.ca_dir) if self.settings.ca_dir
-                    else make_tls_files(state_dir))
-        self.urls["pagerduty"] = self._serve(pd_app, self.settings.ports["pagerduty"], self.tls)
-        self.urls["slack"] = self._serve(slack_app, self.settings.ports["slack"])
+        names = [net.advertised_host(self.settings.host), *self.settings.tls_names]
+        self.tls = (make_tls_files(state_dir, self.settings.ca_dir, names=names)
+                    if self.settings.ca_dir else make_tls_files(state_dir, names=names))
+        self.urls["pagerduty"] = self._serve("pagerduty", pd_app,
+                                             self.settings.ports["pagerduty"], self.tls)
+        self.urls["slack"] = self._serve("slack", slack_app, self.settings.ports["slack"])
 
         # Same moto id generator state as after a reset, so start and reset seed identically.
         aws.reset_moto()
         self.seed()
         self._write_ready_file()
 
-    def _serve(self, app: Any, port: int, tls: TlsFiles | None = None) -> str:
-        server = make_server("127.0.0.1", port, app, threaded=True,
-                             ssl_context=tls.server_context() if tls else None)
+    def _serve(self, what: str, app: Any, port: int, tls: TlsFiles | None = None) -> str:
+        server = net.make_server(what, self.settings.host, port, app, threaded=True,
+                                 ssl_context=tls.server_context() if tls else None)
         thread = threading.Thread(target=server.serve_forever, name=f"serve-{server.port}",
                                   daemon=True)
         thread.start()
         self._servers.append(server)
         self._threads.append(thread)
-        return f"{'https' if tls else 'http'}://127.0.0.1:{server.port}"
+        return net.url("https" if tls else "http", self.settings.host, server.port)
 
     def stop(self) -> None:
         started = time.perf_counter()

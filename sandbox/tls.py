@@ -1,8 +1,9 @@
 """A throwaway certificate authority for the PagerDuty stand-in.
 
 The `pagerduty` client library (and so the provider's PagerdutyHook) refuses any base URL that
-is not `https://`, so the stand-in serves TLS with a server certificate for 127.0.0.1, made at
-each start and signed by a sandbox CA. The CA is made once and kept in a CA directory
+is not `https://`, so the stand-in serves TLS with a server certificate for 127.0.0.1 and
+localhost (plus the advertised `--host` and every `--tls-name`, e.g. `sandbox` for the other
+containers of docker-compose.yaml), made at each start and signed by a sandbox CA. The CA is made once and kept in a CA directory
 (default `<repo>/.sandbox/ca`, git-ignored) shared by every sandbox on the machine, so a
 process that trusts it trusts every sandbox, even several at once. Each state dir gets a
 `ca-bundle.pem`: the roots the environment already trusts (its SSL_CERT_FILE, else certifi's)
@@ -15,7 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import ipaddress
+import re
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,31 @@ _CA_KEY_FILE = "ca-key.pem"
 _CERT_FILE = "tls-cert.pem"
 _KEY_FILE = "tls-key.pem"
 DEFAULT_CA_DIR = Path(__file__).resolve().parents[1] / ".sandbox" / "ca"
+ALWAYS_NAMES = ("127.0.0.1", "localhost")
+_DNS_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+_DNS_NAME = re.compile(rf"(\*\.)?{_DNS_LABEL}(\.{_DNS_LABEL})*\.?")
+
+
+def tls_name(text: str) -> str:
+    """`text` as a certificate name: an IP address (normalised) or a DNS name (lower case).
+    ValueError says what was expected."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    name = text.lower()
+    if len(name) > 253 or not _DNS_NAME.fullmatch(name):
+        raise ValueError(f"expected a DNS name or an IP address, got {text!r}")
+    return name.rstrip(".")
+
+
+def _general_name(name: str):
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
 
 
 @dataclass(frozen=True)
@@ -40,8 +68,10 @@ class TlsFiles:
         return context
 
 
-def make_tls_files(state_dir: Path, ca_dir: Path = DEFAULT_CA_DIR) -> TlsFiles:
-    """The shared CA (made on first use) and a fresh server certificate in `state_dir`."""
+def make_tls_files(state_dir: Path, ca_dir: Path = DEFAULT_CA_DIR,
+                   names: Iterable[str] = ()) -> TlsFiles:
+    """The shared CA (made on first use) and a fresh server certificate in `state_dir`, valid
+    for 127.0.0.1, localhost and each of `names` (DNS names or IP addresses)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -51,6 +81,9 @@ def make_tls_files(state_dir: Path, ca_dir: Path = DEFAULT_CA_DIR) -> TlsFiles:
     # Validity is checked against the real clock, whatever the sandbox's --now says.
     now = dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
+    # dict: no duplicate entries, in the order given.
+    alt_names = [_general_name(n) for n in dict.fromkeys(
+        tls_name(n) for n in (*ALWAYS_NAMES, *names))]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
@@ -59,9 +92,7 @@ def make_tls_files(state_dir: Path, ca_dir: Path = DEFAULT_CA_DIR) -> TlsFiles:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-            critical=False)
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),

@@ -395,7 +395,11 @@ def test_sandbox_service_is_opt_in_and_on_fixed_ports(compose):
     assert command[:3] == ["python", "-m", "sandbox"]
     assert command[command.index("--state-dir") + 1] == "/opt/airflow/.sandbox"
     assert command[command.index("--host") + 1] == "0.0.0.0"
+    # Other containers call https://sandbox:4567: the certificate must name it.
+    assert command[command.index("--tls-name") + 1] == "sandbox"
     assert mounts(sandbox).get("/opt/airflow/sandbox") == "./sandbox"
+    # load_estate_config imports estate_ops from <repo>/plugins.
+    assert mounts(sandbox).get("/opt/airflow/plugins") == "./plugins"
     assert {"4566:4566", "4567:4567", "4568:4568"} <= set(sandbox["ports"])
     assert sandbox["image"] == compose["x-airflow-common"]["image"]
     # Nothing of the deployment depends on it: it is started on demand only.
