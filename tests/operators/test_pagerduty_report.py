@@ -16,7 +16,7 @@ from estate_ops.hooks.pagerduty import (
     PagerDutyNotFoundError,
     PagerDutyRestHook,
 )
-from estate_ops.operators.pagerduty import IncidentSlaReportOperator, run_as_of
+from estate_ops.operators.pagerduty import IncidentSlaReportOperator
 
 LOGICAL = dt.datetime(2026, 11, 1, 11, tzinfo=dt.UTC)
 
@@ -146,17 +146,6 @@ def test_resolved_before_created_is_reported_as_an_anomaly_not_a_percentage(sand
     p0 = next(r for r in report["items"]["per_severity"] if r["severity"] == "P0")
     assert p0["incidents"] == 3  # the scenario has four P0s; the anomaly is left out
     assert any("inconsistent times" in w for w in report["warnings"])
-
-
-def test_as_of_is_the_logical_time_never_the_future():
-    assert run_as_of({"logical_date": LOGICAL}) == LOGICAL
-    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
-    assert run_as_of({"logical_date": future}) <= dt.datetime.now(dt.UTC)
-
-    class Run:
-        run_after = LOGICAL
-
-    assert run_as_of({"logical_date": None, "dag_run": Run()}) == LOGICAL
 
 
 def test_pdf_view_is_a_readable_document_and_the_json_keeps_everything():

@@ -185,12 +185,12 @@ class AvailabilityReportOperator(BaseOperator):
         from estate_ops.domain.periods import report_month
         from estate_ops.hooks.artifacts import ArtifactStore
         from estate_ops.hooks.connections import require_connection
-        from estate_ops.operators.cloudwatch import run_time
+        from estate_ops.operators import run_as_of
         from estate_ops.reports.publish import publish_report, write_run_manifest
 
         plan, estate = load_config()
         now = dt.datetime.now(dt.UTC)
-        month = report_month(run_time(context), (context.get("params") or {}).get("month"), now=now)
+        month = report_month(run_as_of(context), (context.get("params") or {}).get("month"), now=now)
         require_connection(estate.aws.conn_id, "aws.conn_id")
         store = ArtifactStore.for_estate(estate)
         windows = load_windows(store)  # before anything is written: a bad record stops the run

@@ -45,7 +45,7 @@ class PublishBackupVerificationOperator(BaseOperator):
             not_verified,
         )
         from estate_ops.hooks.artifacts import ArtifactStore
-        from estate_ops.operators.rds import run_as_of
+        from estate_ops.operators import run_as_of
         from estate_ops.reports.publish import publish_report, write_run_manifest
 
         plan, estate = load_config()
@@ -109,7 +109,7 @@ class PublishRestoreDrillOperator(BaseOperator):
         )
         from estate_ops.domain.findings import Finding
         from estate_ops.hooks.artifacts import ArtifactStore
-        from estate_ops.operators.rds import run_as_of
+        from estate_ops.operators import run_as_of
         from estate_ops.reports.publish import publish_report, write_run_manifest
 
         plan, estate = load_config()

@@ -17,17 +17,13 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from estate_ops.operators import run_as_of
+
 HEALTH_KEY = "health/date={day}/health.parquet"
 
 
 class UnknownHealthCheckError(RuntimeError):
     pass
-
-
-def run_time(context: Any) -> dt.datetime:
-    """The run's time: its logical date, or when it was due (Airflow 3 manual runs may have none)."""
-    when = context.get("logical_date") or context["dag_run"].run_after
-    return when.astimezone(dt.UTC)
 
 
 def health_queries(check_ids: list[str], day: dt.date, period: int) -> list:
@@ -103,7 +99,7 @@ class CollectHealthMetricsOperator(BaseOperator):
 
         _plan, estate = load_config()
         now = dt.datetime.now(dt.UTC)
-        day = report_day(run_time(context), (context.get("params") or {}).get("date"), now=now)
+        day = report_day(run_as_of(context), (context.get("params") or {}).get("date"), now=now)
         require_connection(estate.aws.conn_id, "aws.conn_id")
         cloudwatch = CloudWatchMetricsHook(aws_conn_id=estate.aws.conn_id)
         check_health_checks_known(estate, cloudwatch, HealthChecksHook(aws_conn_id=estate.aws.conn_id))

@@ -30,6 +30,8 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.sdk import BaseOperator
 
+from estate_ops.operators import run_as_of
+
 DAG_ID = "support_invoicing"
 DRAFT_TASK = "draft_invoices"
 ISSUE_TASK = "issue_invoices"
@@ -205,7 +207,7 @@ class DraftInvoicesOperator(BaseOperator):
         params = context.get("params") or {}
         now = dt.datetime.now(dt.UTC)
         try:
-            month = report_month(context["logical_date"], params.get("month") or None, now=now)
+            month = report_month(run_as_of(context), params.get("month") or None, now=now)
         except PeriodError as exc:
             raise _fail(f"support_invoicing: {exc}") from None
         only = (params.get("client") or "").strip()
@@ -390,7 +392,7 @@ class IssueInvoicesOperator(BaseOperator):
         month = drafts["month"]
         store = ArtifactStore.for_estate(estate)
         ledger = InvoiceLedger(store)
-        issued_on = context["logical_date"].astimezone(plan.timezone).date()
+        issued_on = run_as_of(context).astimezone(plan.timezone).date()
         issuer = estate.invoicing.issuer.model_dump()
         keys = [drafts["rejected_key"]]
         issued: list[dict[str, Any]] = []

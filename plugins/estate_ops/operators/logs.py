@@ -22,7 +22,7 @@ class VerifyLogRetentionOperator(BaseOperator):
         from estate_ops.domain.backups import LogGroupObservation, verify_log_groups
         from estate_ops.hooks.aws import access_denied_as_finding
         from estate_ops.hooks.logs import LogGroupsHook
-        from estate_ops.operators.rds import run_as_of
+        from estate_ops.operators import run_as_of
 
         plan, estate = load_config()
         as_of = run_as_of(context)
@@ -47,7 +47,7 @@ class VerifyLogArchiveOperator(BaseOperator):
         from estate_ops.domain.backups import verify_log_archive
         from estate_ops.hooks.aws import access_denied_as_finding
         from estate_ops.hooks.s3 import BucketsHook
-        from estate_ops.operators.rds import run_as_of
+        from estate_ops.operators import run_as_of
 
         plan, estate = load_config()
         bucket = estate.logs.archive_bucket

@@ -38,7 +38,7 @@ class MaintenanceWindowOperator(BaseOperator):
         from estate_ops.alerting import SeverityRouter
         from estate_ops.config import load_config
         from estate_ops.hooks.artifacts import ArtifactStore
-        from estate_ops.operators.cloudwatch import run_time
+        from estate_ops.operators import run_as_of
 
         plan, estate = load_config()
         params = dict(context.get("params") or {})
@@ -51,7 +51,7 @@ class MaintenanceWindowOperator(BaseOperator):
                                      f"the PagerDuty request), got {person!r}")
         store = ArtifactStore.for_estate(estate)
         router = SeverityRouter(plan, estate, store)
-        when = run_time(context)
+        when = run_as_of(context)
         if action == "cancel":
             result = self._cancel(estate, store, router, str(params.get("window_id") or "").strip(), person, when)
         else:

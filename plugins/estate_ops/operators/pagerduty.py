@@ -18,15 +18,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-
-def run_as_of(context: Any) -> dt.datetime:
-    """The run's logical time (a manual run without one: when it was triggered), never in the future."""
-    now = dt.datetime.now(dt.UTC)
-    when = context.get("logical_date")
-    if when is None and context.get("dag_run") is not None:
-        when = getattr(context["dag_run"], "run_after", None)
-    when = when or now
-    return min(when.astimezone(dt.UTC), now)
+from estate_ops.operators import run_as_of
 
 
 class IncidentSlaReportOperator(BaseOperator):
@@ -61,7 +53,7 @@ class IncidentSlaReportOperator(BaseOperator):
 
         plan, estate = load_config()
         pd_settings = estate.pagerduty
-        as_of = run_as_of(context)
+        as_of = min(run_as_of(context), dt.datetime.now(dt.UTC))  # a future logical date judges as of now
         param = self.month if self.month not in (None, "", "None") else (context.get("params") or {}).get("month")
         month = report_month(as_of, param)
         as_of = max(as_of, month.end())  # a manual run for an old month: as of now (capped by report_month)

@@ -14,14 +14,9 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from estate_ops.operators import run_as_of
+
 UTC = dt.UTC
-
-
-def run_as_of(context: Any) -> dt.datetime:
-    """The run's point in time: its logical date (a scheduled run's trigger time), or, for a
-    manual run without one, when it was triggered. Fixed per run, so reruns judge alike."""
-    when = context.get("logical_date") or context["dag_run"].run_after
-    return when.astimezone(UTC)
 
 
 class VerifyRdsBackupsOperator(BaseOperator):

@@ -33,18 +33,14 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from estate_ops.operators import run_as_of
+
 SOURCE = "retention_pruning"
 RECORDS = "retention/audit/records"
 ESTATE_GROUP = "_estate"  # records of actions that belong to no database (log groups, buckets)
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def run_reference(context: Any) -> dt.datetime:
-    """The instant a run judges by: its logical date (a scheduled run's is when it runs)."""
-    when = context.get("logical_date") or context["dag_run"].run_after
-    return when.astimezone(dt.UTC)
 
 
 def run_params(context: Any) -> dict[str, Any]:
@@ -177,7 +173,7 @@ class PlanRetentionPruningOperator(BaseOperator):
 
         plan, estate = load_config()
         params = run_params(context)
-        reference = run_reference(context)
+        reference = run_as_of(context)
         day = reference.date()
         try:
             policy = R.PruningPolicy.from_plan(plan)

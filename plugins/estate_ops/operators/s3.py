@@ -26,7 +26,7 @@ class VerifyDocumentReplicationOperator(BaseOperator):
         from estate_ops.config import load_config
         from estate_ops.domain.backups import BucketObservation, verify_documents
         from estate_ops.hooks.aws import access_denied_as_finding
-        from estate_ops.operators.rds import run_as_of
+        from estate_ops.operators import run_as_of
 
         plan, estate = load_config()
         store = next((d for d in estate.documents if d.bucket == self.bucket), None)
