@@ -402,6 +402,12 @@ def test_sandbox_service_is_opt_in_and_on_fixed_ports(compose):
     assert mounts(sandbox).get("/opt/airflow/plugins") == "./plugins"
     assert {"4566:4566", "4567:4567", "4568:4568"} <= set(sandbox["ports"])
     assert sandbox["image"] == compose["x-airflow-common"]["image"]
+    # Airflow services trust its CA through the bundle in its state volume, read-only to them.
+    for name, svc in airflow_services(compose).items():
+        assert "sandbox-state:/opt/airflow/.sandbox:ro" in svc["volumes"], name
+    common = as_dict(compose["x-airflow-common"]["environment"])
+    for key in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        assert common[key] == f"${{{key}:-/etc/ssl/certs/ca-certificates.crt}}", key
     # Nothing of the deployment depends on it: it is started on demand only.
     for svc in compose["services"].values():
         assert "sandbox" not in (svc.get("depends_on") or {})
