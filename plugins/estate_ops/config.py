@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -292,7 +293,10 @@ class PagerDutySettings(_Strict):
     escalation_roles: dict[str, str]
     priority_map: dict[str, Severity]
     postmortem_note_pattern: str
-    releases: list[dt.date]
+    # P3's "next release": the dates here, or in a YAML file of dates this names (relative to
+    # estate.yaml's folder), never both. `load_config` reads the file into `releases`.
+    releases: list[dt.date] = []
+    releases_file: str | None = None
 
     @field_validator("postmortem_note_pattern")
     @classmethod
@@ -307,6 +311,14 @@ class PagerDutySettings(_Strict):
     @classmethod
     def _sorted_releases(cls, value: list[dt.date]) -> list[dt.date]:
         return sorted(value)
+
+    @model_validator(mode="after")
+    def _one_source_of_releases(self) -> PagerDutySettings:
+        if self.releases and self.releases_file:
+            raise ValueError("give the release dates as releases or in releases_file, not both")
+        if not self.releases and not self.releases_file:
+            raise ValueError("releases (a list of dates) or releases_file (a YAML file of dates) is required")
+        return self
 
 
 class SlackSettings(_Strict):
@@ -388,11 +400,22 @@ def _format_location(loc: tuple) -> str:
     return path or "(top level)"
 
 
+class _TextDatesLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text for pydantic to parse: YAML's own timestamp parsing
+    fails on an unquoted 2026-13-01 with a bare ValueError that names neither file nor key."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _read_yaml(path: Path) -> object:
     if not path.exists():
         raise ConfigError(f"{path}: file not found")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_TextDatesLoader)  # a SafeLoader subclass
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except yaml.YAMLError as exc:
@@ -444,12 +467,50 @@ def _load(plan_file: Path, estate_file: Path, _stamp: tuple) -> tuple[Plan, Esta
     return plan, estate  # type: ignore[return-value]
 
 
+def releases_path(estate: Estate, estate_file: Path) -> Path | None:
+    """The releases file estate.yaml names, resolved against its folder; None when inline."""
+    name = estate.pagerduty.releases_file
+    return (estate_file.parent / name).resolve() if name else None
+
+
+@lru_cache(maxsize=8)
+def _with_releases_file(plan_file: Path, estate_file: Path, stamp: tuple, releases_file: Path,
+                        _releases_stamp: int | None) -> tuple[Plan, Estate]:
+    plan, estate = _load(plan_file, estate_file, stamp)
+    where = f"{estate_file}: pagerduty.releases_file"
+    if not releases_file.is_file():
+        raise ConfigError(f"{where}: {releases_file} not found (expected a YAML list of release dates)")
+    data = _read_yaml(releases_file)
+    if isinstance(data, dict) and set(data) == {"releases"}:
+        data = data["releases"]
+    if not isinstance(data, list) or not data:
+        raise ConfigError(f"{releases_file}: expected a non-empty YAML list of release dates "
+                          f"(YYYY-MM-DD), got {type(data).__name__} (named by {where})")
+    try:
+        dates = TypeAdapter(list[dt.date]).validate_python(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(
+            f"{releases_file}: {_format_location(err['loc'])}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors(include_url=False))) from None
+    pagerduty = estate.pagerduty.model_copy(update={"releases": sorted(dates)})
+    return plan, estate.model_copy(update={"pagerduty": pagerduty})
+
+
+def _mtime(path: Path) -> int | None:
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
 def load_config() -> tuple[Plan, Estate]:
-    """Both files, validated together (the estate refers to the plan's tiers)."""
+    """Both files, validated together (the estate refers to the plan's tiers), with the releases
+    file estate.yaml may name read in."""
     plan_file, estate_file = plan_path(), estate_path()
-    # The files' mtimes are part of the cache key, so an edited file is read again.
-    stamp = tuple(p.stat().st_mtime_ns if p.exists() else None for p in (plan_file, estate_file))
-    return _load(plan_file, estate_file, stamp)
+    # The files' mtimes are part of the cache keys, so an edited file is read again.
+    stamp = (_mtime(plan_file), _mtime(estate_file))
+    plan, estate = _load(plan_file, estate_file, stamp)
+    releases_file = releases_path(estate, estate_file)
+    if releases_file is None:
+        return plan, estate
+    return _with_releases_file(plan_file, estate_file, stamp, releases_file, _mtime(releases_file))
 
 
 def load_plan() -> Plan:
@@ -463,3 +524,4 @@ def load_estate() -> Estate:
 def clear_cache() -> None:
     """Forget loaded files (tests and long-lived processes that edit them)."""
     _load.cache_clear()
+    _with_releases_file.cache_clear()

@@ -152,6 +152,17 @@ def test_missing_file(monkeypatch, tmp_path):
         load_config()
 
 
+def test_unquoted_impossible_date_is_named(files):
+    # YAML would parse an unquoted date itself and fail with a bare ValueError.
+    text = yaml.safe_dump(edited(ESTATE, "pagerduty.releases", delete=True)).replace(
+        "pagerduty:\n", "pagerduty:\n  releases: [2026-10-13, 2026-13-01]\n", 1)
+    _, estate_file = files(estate_text=text)
+    with pytest.raises(ConfigError) as raised:
+        load_config()
+    assert f"{estate_file}: pagerduty.releases[1]" in str(raised.value)
+    assert "2026-13-01" in str(raised.value)
+
+
 def test_non_utf8_file(files, tmp_path):
     plan_file, _ = files()
     plan_file.write_bytes(b"plan:\n  name: \xff\xfe\n")
