@@ -570,8 +570,10 @@ def cmd_supervise(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    # As `make ui`: a person at the UI approves invoices in Required Actions (the shell may say off).
+    approval = {"ESTATE_OPS_INVOICE_APPROVAL": os.environ.get("ESTATE_OPS_INVOICE_APPROVAL", "required")}
     cluster = Cluster(root, workers=args.workers, concurrency=args.concurrency,
-                      reference_month=args.reference_month, now=args.now)
+                      reference_month=args.reference_month, now=args.now, extra_env=approval)
     try:
         cluster.start()
         print(f"cluster ready at {cluster.api_url}", flush=True)

@@ -25,6 +25,9 @@ def main() -> int:
     env = prepare_home(HOME, airflow_environment(HOME))
     env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = f"{USER}:admin"
     env["AIRFLOW__API__HOST"] = "127.0.0.1"
+    # Someone is at the UI: support_invoicing waits for them in Required Actions (estate.yaml turns
+    # approval off for the unattended demo). ESTATE_OPS_INVOICE_APPROVAL=off in the shell wins.
+    env.setdefault("ESTATE_OPS_INVOICE_APPROVAL", "required")
     passwords = HOME / "simple_auth_manager_passwords.json.generated"
     passwords.write_text(json.dumps({USER: PASSWORD}))
     shutil.rmtree(STATE_DIR, ignore_errors=True)
