@@ -6,7 +6,6 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from estate_ops.operators import run_as_of
 
 LOGICAL = dt.datetime(2026, 11, 1, 6, 0, tzinfo=ZoneInfo("America/New_York"))
