@@ -22,6 +22,34 @@ def run_dag(dag_id: str, logical_date: dt.datetime, conf: dict[str, Any] | None 
     return dag.test(logical_date=logical_date, run_conf=conf or {})
 
 
+def answer_awaiting_input(dag_id: str, option: str, responder: dict[str, str]) -> dict[str, Any] | None:
+    """Answer a task of `dag_id` awaiting human input with `option`, writing what the HITL REST
+    endpoint writes; returns what was asked (subject, body, options), or None if nothing waits."""
+    from airflow._shared.timezones import timezone
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import handle_event_submit
+    from airflow.triggers.base import TriggerEvent
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        ti = session.scalar(select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.state == TaskInstanceState.AWAITING_INPUT))
+        if ti is None:
+            return None
+        detail = session.scalar(select(HITLDetail).where(HITLDetail.ti_id == ti.id))
+        asked = {"subject": detail.subject, "body": detail.body, "options": list(detail.options)}
+        detail.responded_by = dict(responder)
+        detail.responded_at = timezone.utcnow()
+        detail.chosen_options = [option]
+        detail.params_input = {}
+        session.add(detail)
+        handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session)
+        return asked
+
+
 def task_states(dag_run) -> dict[str, str]:
     return {ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
             for ti in dag_run.get_task_instances()}

@@ -21,7 +21,8 @@ import time
 
 import pytest
 
-from tests.dagrun import load_dag, task_states
+from tests import reports_bucket
+from tests.dagrun import answer_awaiting_input, load_dag, task_states
 
 pytestmark = pytest.mark.slow
 
@@ -58,15 +59,7 @@ def run_id(logical: str) -> str:
 
 
 def bucket_snapshot(sandbox) -> dict[str, bytes]:
-    from estate_ops.config import load_estate
-
-    s3 = sandbox.boto3_client("s3")
-    bucket = load_estate().reports_bucket
-    out = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            out[obj["Key"]] = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-    return out
+    return {key: reports_bucket.read_bytes(sandbox, key) for key in reports_bucket.keys(sandbox)}
 
 
 # --------------------------------------------------------------------------- the cluster side
@@ -201,28 +194,8 @@ def respond_when_asked(dag_id: str, option: str, stop: threading.Event) -> threa
     test_support_invoicing.py), with the identity the REST API records for the admin user."""
 
     def answer() -> None:
-        from airflow._shared.timezones import timezone
-        from airflow.models.hitl import HITLDetail
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.models.trigger import handle_event_submit
-        from airflow.triggers.base import TriggerEvent
-        from airflow.utils.session import create_session
-        from airflow.utils.state import TaskInstanceState
-        from sqlalchemy import select
-
         while not stop.is_set():
-            with create_session() as session:
-                ti = session.scalar(select(TaskInstance).where(
-                    TaskInstance.dag_id == dag_id, TaskInstance.state == TaskInstanceState.AWAITING_INPUT))
-                if ti is not None:
-                    detail = session.scalar(select(HITLDetail).where(HITLDetail.ti_id == ti.id))
-                    detail.responded_by = dict(APPROVER)
-                    detail.responded_at = timezone.utcnow()
-                    detail.chosen_options = [option]
-                    detail.params_input = {}
-                    session.add(detail)
-                    handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti,
-                                        session=session)
+            answer_awaiting_input(dag_id, option, APPROVER)
             time.sleep(0.5)
 
     thread = threading.Thread(target=answer, daemon=True)

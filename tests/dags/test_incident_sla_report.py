@@ -8,13 +8,13 @@ the secondary schedule has a 6-hour hole, the `[pm-missing]` P1 has no post-mort
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 
 import pytest
 from estate_ops.config import load_estate
 
 from tests.dagrun import run_dag, task_states
+from tests.reports_bucket import read_json, versions
 
 pytestmark = pytest.mark.slow
 
@@ -23,27 +23,16 @@ LOGICAL = dt.datetime(2026, 11, 1, 11, 0, tzinfo=dt.UTC)
 PREFIX = "incidents/2026-10/"
 
 
-def _objects(sandbox) -> dict[str, dict]:
-    s3 = sandbox.boto3_client("s3")
-    bucket = load_estate().reports_bucket
-    out = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            out[obj["Key"]] = {"etag": obj["ETag"], "modified": obj["LastModified"]}
-    return out
-
-
 @pytest.fixture(scope="module")
 def two_runs(sandbox_session):
     sandbox_session.reset()
     first = run_dag("incident_sla_report", LOGICAL)
-    after_first = _objects(sandbox_session)
+    after_first = versions(sandbox_session)
     slack_first = sandbox_session.slack_messages()
     events_first = sandbox_session.pagerduty_events()
-    report = json.loads(sandbox_session.boto3_client("s3").get_object(
-        Bucket=load_estate().reports_bucket, Key=PREFIX + "report.json")["Body"].read())
+    report = read_json(sandbox_session, PREFIX + "report.json")
     second = run_dag("incident_sla_report", LOGICAL + dt.timedelta(seconds=0))
-    return {"first": first, "second": second, "after_first": after_first, "after_second": _objects(sandbox_session),
+    return {"first": first, "second": second, "after_first": after_first, "after_second": versions(sandbox_session),
             "slack_first": slack_first, "slack_second": sandbox_session.slack_messages(),
             "events_first": events_first, "events_second": sandbox_session.pagerduty_events(), "report": report}
 

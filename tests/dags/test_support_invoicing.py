@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.dagrun import load_dag, run_dag
+from tests.dagrun import answer_awaiting_input, load_dag, run_dag
 from tests.reports_bucket import digests
 
 DAG_ID = "support_invoicing"
@@ -23,16 +23,16 @@ def respond_when_asked(option: str, *, timeout: float = 120.0) -> tuple[threadin
     """A thread that answers the first HITL request of this DAG with `option`, as the UI would."""
     # Everything the thread needs is imported and configured here, in the main thread: importing
     # Airflow's models (SQLAlchemy configures mappers lazily) from two threads at once deadlocks.
-    from airflow._shared.timezones import timezone
-    from airflow.dag_processing.dagbag import DagBag  # noqa: F401  (what run_dag imports)
+    # (What run_dag and answer_awaiting_input import.)
+    from airflow._shared.timezones import timezone  # noqa: F401
+    from airflow.dag_processing.dagbag import DagBag  # noqa: F401
     from airflow.models import import_all_models
-    from airflow.models.hitl import HITLDetail
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.trigger import handle_event_submit
-    from airflow.triggers.base import TriggerEvent
-    from airflow.utils.session import create_session
-    from airflow.utils.state import TaskInstanceState
-    from sqlalchemy import select
+    from airflow.models.hitl import HITLDetail  # noqa: F401
+    from airflow.models.taskinstance import TaskInstance  # noqa: F401
+    from airflow.models.trigger import handle_event_submit  # noqa: F401
+    from airflow.triggers.base import TriggerEvent  # noqa: F401
+    from airflow.utils.session import create_session  # noqa: F401
+    from airflow.utils.state import TaskInstanceState  # noqa: F401
     from sqlalchemy.orm import configure_mappers
 
     load_dag(DAG_ID)
@@ -43,20 +43,10 @@ def respond_when_asked(option: str, *, timeout: float = 120.0) -> tuple[threadin
     def answer() -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with create_session() as session:
-                ti = session.scalar(select(TaskInstance).where(
-                    TaskInstance.dag_id == DAG_ID, TaskInstance.state == TaskInstanceState.AWAITING_INPUT))
-                if ti is not None:
-                    detail = session.scalar(select(HITLDetail).where(HITLDetail.ti_id == ti.id))
-                    seen.update(subject=detail.subject, body=detail.body, options=list(detail.options))
-                    detail.responded_by = {"id": "approver", "name": "Test Approver"}
-                    detail.responded_at = timezone.utcnow()
-                    detail.chosen_options = [option]
-                    detail.params_input = {}
-                    session.add(detail)
-                    handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti,
-                                        session=session)
-                    return
+            asked = answer_awaiting_input(DAG_ID, option, {"id": "approver", "name": "Test Approver"})
+            if asked is not None:
+                seen.update(asked)
+                return
             time.sleep(0.5)
         seen["timed_out"] = True
 
