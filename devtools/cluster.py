@@ -40,6 +40,7 @@ from typing import Any
 
 from devtools.localenv import POOLS_FILE, ROOT, VENV_BIN, read_env_file
 from sandbox.processes import free_port as _free_port
+from sandbox.processes import group_alive as _group_alive
 from sandbox.processes import pid_alive as _pid_alive
 from sandbox.processes import tail as _tail
 
@@ -457,25 +458,6 @@ class Cluster:
         tmp.replace(self.root / STATE_FILE)
         if ready:
             (self.root / READY_FILE).write_text(json.dumps(state, indent=1))
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # Only zombies left counts as gone.
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().split(") ", 1)[1].split()
-            except (FileNotFoundError, IndexError, OSError):
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
 
 
 def _start_watchdog(root: Path, owner: int) -> None:

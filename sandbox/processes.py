@@ -24,6 +24,26 @@ def tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group `pgid` still runs; only zombies left counts as gone (as in
+    `pid_alive`)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().split(") ", 1)[1].split()
+            except (FileNotFoundError, IndexError, OSError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
 def pid_alive(pid: int) -> bool:
     """Whether `pid` runs; a zombie (exited, not yet reaped) counts as gone."""
     try:

@@ -33,6 +33,7 @@ from sandbox import (
     READY_FILE,
     SLACK_MESSAGES_FILE,
 )
+from sandbox.processes import group_alive as _group_alive
 from sandbox.processes import pid_alive as _pid_alive
 from sandbox.processes import tail as _tail
 from sandbox.processes import wait_until as _wait_until
@@ -291,16 +292,6 @@ def _close_log(process: subprocess.Popen) -> None:
     log = getattr(process, "_sandbox_log", None)
     if log is not None and not log.closed:
         log.close()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _end_process_group(pgid: int) -> None:
