@@ -25,9 +25,15 @@ DEFAULT_SEED = 20251126  # the plan's date: any fixed number would do
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
-def previous_month(today: dt.date) -> dt.date:
-    first = today.replace(day=1)
-    return (first - dt.timedelta(days=1)).replace(day=1)
+def reference_month_for(now: dt.datetime) -> dt.date:
+    """The month a run at `now` reports on, by the project's own rule (`report_month`), so the
+    month the sandbox seeds and the month every DAG judges cannot disagree."""
+    from sandbox.server import use_project_plugins
+
+    use_project_plugins()
+    from estate_ops.domain.periods import report_month
+
+    return report_month(now, None, now=now).first_day
 
 
 def _month(text: str) -> dt.date:
@@ -62,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--state-dir", type=Path, default=Path(".sandbox"),
                         help="where ready.json, the event and message logs go (default .sandbox)")
     parser.add_argument("--reference-month", type=_month, default=None,
-                        help="YYYY-MM the seeded history is about (default: last month, UTC)")
+                        help="YYYY-MM the seeded history is about (default: the month a run at --now reports on)")
     parser.add_argument("--now", type=_instant, default=None,
                         help="the sandbox's current time, ISO 8601 (default: the real time)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="RNG seed of the history")
@@ -131,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     settings = Settings(
         state_dir=args.state_dir.resolve(),
-        reference_month=args.reference_month or previous_month(now.date()),
+        reference_month=args.reference_month or reference_month_for(now),
         now=args.now, seed=args.seed, ports=ports,
         scenarios=scenarios,
         ca_dir=args.ca_dir.resolve() if args.ca_dir else None,

@@ -108,6 +108,8 @@ class SandboxHandle:
             # on https): trust it. The bundle also holds the public roots.
             "SSL_CERT_FILE": self.info["ca_bundle"],
             "REQUESTS_CA_BUNDLE": self.info["ca_bundle"],
+            # The estate with its tier changes and release dates dated for the reference month.
+            "ESTATE_OPS_ESTATE": self.info["estate_file"],
         }
 
     def boto3_client(self, service: str, region: str | None = None) -> Any:

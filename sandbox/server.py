@@ -48,14 +48,54 @@ SLACK_RATE_LIMIT = 50
 log = logging.getLogger("sandbox")
 
 
-def load_estate_config() -> tuple[Any, Any]:
-    """The project's plan and estate, read the way the project reads them."""
+def use_project_plugins() -> None:
+    """Make `estate_ops` importable as Airflow makes it (plugins/ on sys.path)."""
     plugins = str(REPO_ROOT / "plugins")
     if plugins not in sys.path:
         sys.path.insert(0, plugins)
-    from estate_ops.config import load_config
 
+
+def load_estate_config(dated_for: dt.date | None = None, state_dir: Path | None = None) -> tuple[Any, Any]:
+    """The project's plan and estate, read the way the project reads them.
+
+    With `dated_for` and `state_dir`, the estate is first written dated for that month
+    (sandbox/estate.py) and ESTATE_OPS_ESTATE of this process points at the dated copy (the
+    sandbox is its own process; `seed_month` restores the variable)."""
+    use_project_plugins()
+    from estate_ops.config import estate_path, load_config
+
+    if dated_for is not None and state_dir is not None:
+        from sandbox.estate import write_dated_estate
+
+        os.environ["ESTATE_OPS_ESTATE"] = str(write_dated_estate(estate_path(), dated_for, state_dir))
     return load_config()
+
+
+def seed_month(reference_month: dt.date, state_dir: Path, now: dt.datetime, seed: int,
+               scenarios: list[str] | None = None) -> SeedContext:
+    """Seed every scenario for `reference_month` in this process, without servers: moto's
+    in-process backends and fresh PagerDuty/Slack stores. Returns the seeded context (its
+    stores and `moto_backend(...)` hold what a started sandbox would serve). For tests that
+    check what the scenarios seed for many months."""
+    from sandbox import scenarios as registry
+
+    saved = os.environ.get("ESTATE_OPS_ESTATE")
+    try:
+        plan, estate = load_estate_config(reference_month, state_dir)
+    finally:
+        if saved is None:
+            os.environ.pop("ESTATE_OPS_ESTATE", None)
+        else:
+            os.environ["ESTATE_OPS_ESTATE"] = saved
+    aws.install_moto_patches()
+    aws.reset_moto()
+    clock = Clock(now)
+    ctx = SeedContext(reference_month=reference_month, seed=seed, estate=estate, plan=plan,
+                      state_dir=state_dir, now=clock.anchor, aws_url="http://127.0.0.1:0",
+                      pagerduty=PagerDutyStore("https://127.0.0.1:0", estate.pagerduty.web_url, clock),
+                      slack=SlackStore(clock), pagerduty_routing_key=PAGERDUTY_ROUTING_KEY)
+    registry.run_all(ctx, scenarios)
+    return ctx
 
 
 @dataclass(frozen=True)
@@ -97,7 +137,7 @@ class Sandbox:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.plan, self.estate = load_estate_config()
+        self.plan, self.estate = load_estate_config(settings.reference_month, settings.state_dir)
         self.clock = Clock(settings.now)
         self.counter = RequestCounter()
         self.aws_throttle = aws.AwsThrottle()
@@ -225,6 +265,8 @@ class Sandbox:
             "ca_bundle": str(self.tls.ca_bundle) if self.tls else None,
             "state_dir": str(self.settings.state_dir),
             "reference_month": self.settings.reference_month.strftime("%Y-%m"),
+            # The estate dated for the reference month (sandbox/estate.py): point ESTATE_OPS_ESTATE here.
+            "estate_file": os.environ["ESTATE_OPS_ESTATE"],
             "now": iso(self.clock.anchor),
             "seed": self.settings.seed,
             "account_id": ACCOUNT_ID,

@@ -8,7 +8,7 @@ third `documents`, as in estate.yaml; read from ctx.estate, never hard-coded):
 | 30-minute outage of the first check | day 7, 14:00-14:30 UTC | 30 down minutes, counted |
 | flapping hour of the second check | day 14, 18:00-19:00 UTC, down/up every 1-4 minutes | about half the hour down |
 | qualifying window, announced 3 days ahead | day 21, 02:00-06:00 ET; first check down 45 min inside | excluded |
-| window announced 47 h ahead | day 9, 02:00-04:00 ET; first check down 20 min inside | counts (1 h short of notice) |
+| window announced 47 h ahead | day 9 (10 if day 9 is the DST change day), 02:00-04:00 ET; first check down 20 min inside | counts (1 h short of notice) |
 | window 05:00-07:00 ET | day 16, announced 4 days ahead; first check down 06:30-06:50 ET | 05-06 excluded, the rest counts |
 | cancelled window | day 28, 02:00-06:00 ET; first check down 10 min inside | counts (cancelled) |
 | 2-hour data gap | day 24, 13:00-15:00 UTC, every check | no data, reported |
@@ -96,9 +96,10 @@ def build_month(ctx: SeedContext):
     w = _local(ctx, tz, 21, "02:00")
     window("mw-sbx-qualifying", w, _local(ctx, tz, 21, "06:00"), dt.timedelta(days=3), "database upgrade")
     down(0, w + dt.timedelta(minutes=60), w + dt.timedelta(minutes=105))
-    # 47 h notice: does not qualify
-    w = _local(ctx, tz, 9, "02:00")
-    window("mw-sbx-short-notice", w, _local(ctx, tz, 9, "04:00"), dt.timedelta(hours=47), "certificate rotation")
+    # 47 h notice: does not qualify. Never on the DST day, whose own qualifying window would hide it.
+    short = 10 if 9 in _dst_days(ctx, tz) else 9
+    w = _local(ctx, tz, short, "02:00")
+    window("mw-sbx-short-notice", w, _local(ctx, tz, short, "04:00"), dt.timedelta(hours=47), "certificate rotation")
     down(0, w + dt.timedelta(minutes=30), w + dt.timedelta(minutes=50))
     # 05:00-07:00 ET: only 05:00-06:00 is excluded
     window("mw-sbx-overrun", _local(ctx, tz, 16, "05:00"), _local(ctx, tz, 16, "07:00"), dt.timedelta(days=4),

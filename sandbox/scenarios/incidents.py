@@ -39,7 +39,8 @@ WIKI = "https://wiki.legacy.example/postmortems"
 GAP_HOURS = 6
 
 # (title, severity or None/"unmapped", day, hour, minute, ack after min or None, resolve after min or
-#  None, post-mortem: "note" | "late" | "missing" | "bucket" | None)
+#  None, post-mortem: "note" | "late" | "missing" | "bucket" | None). A day of -1 is the month's last
+#  day, -2 the one before it, and so on: every month has days 1-28, and its own last day.
 SPECIAL = [
     ("[resp-breach] API 5xx storm after deploy", "P0", 3, 14, 0, 32, 120, "note"),
     ("[pm-bucket] Database failover", "P0", 9, 2, 10, 6, 95, "bucket"),
@@ -49,9 +50,9 @@ SPECIAL = [
     ("[no-priority] Disk usage alarm", None, 18, 7, 20, 10, 50, None),
     ("[unmapped] Marketing page typo", "unmapped", 20, 15, 0, 200, 900, None),
     ("[resp-breach] Search results stale", "P2", 22, 9, 0, 300, 1200, None),
-    ("[open] Nightly export intermittently slow", "P2", 30, 10, 0, 60, None, None),
-    ("[p3-open] Footer link points to old domain", "P3", 28, 13, 0, 180, None, None),
-    ("[last-day] API latency above threshold", "P1", 31, 21, 30, 25, 330, "note"),
+    ("[open] Nightly export intermittently slow", "P2", -2, 10, 0, 60, None, None),
+    ("[p3-open] Footer link points to old domain", "P3", -4, 13, 0, 180, None, None),
+    ("[last-day] API latency above threshold", "P1", -1, 21, 30, 25, 330, "note"),
 ]
 # How many routine incidents per severity (met, mostly) make up the rest of the month.
 ROUTINE = {"P0": 2, "P1": 6, "P2": 19, "P3": 20}
@@ -119,7 +120,7 @@ def seed(ctx: SeedContext) -> None:
     add("Early November incident", "P1", end + dt.timedelta(hours=2), 10, 60, None)
 
     for title, severity, day, hour, minute, ack_after, resolve_after, postmortem in SPECIAL:
-        created = start.replace(day=day, hour=hour, minute=minute)
+        created = special_time(ctx, day, hour, minute)
         add(title, severity, created, ack_after, resolve_after, postmortem)
 
     routine = [(sev, i) for sev, count in ROUTINE.items() for i in range(count)]
@@ -140,6 +141,13 @@ def seed(ctx: SeedContext) -> None:
             "note" if severity in ("P0", "P1") else None)
 
     _secondary_with_gap(ctx)
+
+
+def special_time(ctx: SeedContext, day: int, hour: int, minute: int) -> dt.datetime:
+    """The UTC instant of a SPECIAL row: `day` of the reference month, or counted from its end."""
+    month_days = (ctx.end - ctx.start).days
+    number = day if day > 0 else month_days + 1 + day
+    return ctx.start.replace(day=number, hour=hour, minute=minute)
 
 
 def _secondary_with_gap(ctx: SeedContext) -> None:
