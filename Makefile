@@ -1,5 +1,5 @@
 # estate-ops: the two commands a newcomer needs are `make demo` and `make test`.
-# Every target bootstraps .venv from requirements.txt + constraints.txt first.
+# Every target bootstraps .venv from requirements.txt + requirements-dev.txt + constraints.txt first.
 PY := .venv/bin/python
 
 .PHONY: bootstrap demo test ui cluster cluster-stop bench lint clean

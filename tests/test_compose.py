@@ -2,7 +2,8 @@
 
 docker-compose.yaml must be a valid Compose file, give every Airflow service the same image,
 mounts, env_file, settings and connections, and never repeat or contradict config/airflow.env.
-Each checker returns a list of problems, so the real files are checked for ``[]`` and mutated
+The Airflow services build the Dockerfile's `airflow` stage (requirements.txt only); the sandbox
+builds its `sandbox` stage (plus requirements-dev.txt) under its own tag. Each checker returns a list of problems, so the real files are checked for ``[]`` and mutated
 copies prove that each kind of problem is caught.
 """
 
@@ -28,6 +29,10 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 POOLS = ROOT / "include" / "pools.json"
 
 BASE_IMAGE = "apache/airflow:3.3.2-python3.11"
+# Dockerfile stages (build.target): the Airflow services' image carries requirements.txt only;
+# the sandbox's adds requirements-dev.txt (moto[server]).
+AIRFLOW_TARGET = "airflow"
+SANDBOX_TARGET = "sandbox"
 CORE_SERVICES = {
     "airflow-apiserver": "api-server",
     "airflow-scheduler": "scheduler",
@@ -285,34 +290,133 @@ def check_single_source(
     return problems
 
 
-def check_image(compose: dict, dockerfile: str) -> list[str]:
-    problems = []
-    for name, svc in airflow_services(compose).items():
-        build = svc.get("build")
-        build = {"context": build} if isinstance(build, str) else (build or {})
-        if (
-            build.get("context") != "."
-            or build.get("dockerfile", "Dockerfile") != "Dockerfile"
-        ):
-            problems.append(f"{name}: not built from ./Dockerfile (build={build!r})")
+def dockerfile_stages(dockerfile: str) -> list[tuple[str, str, list[str]]]:
+    """(name, FROM, instructions) per stage in order; continuation lines joined, comments dropped.
+    A stage without `AS name` is named by its index, as Docker does."""
     lines = [
         line.strip()
         for line in dockerfile.splitlines()
         if line.strip() and not line.strip().startswith("#")
     ]
-    froms = [line.split()[1] for line in lines if line.upper().startswith("FROM ")]
-    if froms != [BASE_IMAGE]:
-        problems.append(f"Dockerfile FROM is {froms}, expected [{BASE_IMAGE!r}]")
-    if not any(re.match(r"COPY\s.*\bconstraints\.txt\b", line) for line in lines):
+    instructions: list[str] = []
+    for line in lines:
+        if instructions and instructions[-1].endswith("\\"):
+            instructions[-1] = instructions[-1][:-1] + " " + line
+        else:
+            instructions.append(line)
+    stages: list[tuple[str, str, list[str]]] = []
+    for line in instructions:
+        if line.upper().startswith("FROM "):
+            words = line.split()
+            name = (
+                words[3]
+                if len(words) > 3 and words[2].upper() == "AS"
+                else str(len(stages))
+            )
+            stages.append((name, words[1], []))
+        elif stages:
+            stages[-1][2].append(line)
+    return stages
+
+
+def stage_chain(stages, target: str) -> list[tuple[str, str, list[str]]]:
+    """The stage named target and the stages it is built FROM, base first ([] if no such stage)."""
+    by_name = {name: (name, base, body) for name, base, body in stages}
+    chain = []
+    while target in by_name and by_name[target] not in chain:
+        chain.insert(0, by_name[target])
+        target = by_name[target][1]
+    return chain
+
+
+def _installs(body: list[str], requirements: str) -> bool:
+    return any(
+        re.match(r"RUN\s.*\bpip install\b", line)
+        and re.search(rf"-r\s+\S*\b{re.escape(requirements)}(\s|$)", line)
+        and re.search(r"-c\s+\S*constraints\.txt\b", line)
+        for line in body
+    )
+
+
+def _mentions(body: list[str], requirements: str) -> bool:
+    return any(re.search(rf"\b{re.escape(requirements)}\b", line) for line in body)
+
+
+def _build(svc: dict) -> dict:
+    build = svc.get("build")
+    return {"context": build} if isinstance(build, str) else (build or {})
+
+
+def check_image(compose: dict, dockerfile: str) -> list[str]:
+    problems = []
+    built = [*airflow_services(compose).items()]
+    if "sandbox" in compose.get("services", {}):
+        built.append(("sandbox", compose["services"]["sandbox"]))
+    for name, svc in built:
+        build = _build(svc)
+        target = SANDBOX_TARGET if name == "sandbox" else AIRFLOW_TARGET
+        if (
+            build.get("context") != "."
+            or build.get("dockerfile", "Dockerfile") != "Dockerfile"
+        ):
+            problems.append(f"{name}: not built from ./Dockerfile (build={build!r})")
+        elif build.get("target") != target:
+            problems.append(
+                f"{name}: build.target is {build.get('target')!r}, expected {target!r}"
+            )
+    sandbox = compose.get("services", {}).get("sandbox")
+    airflow_image = compose.get("x-airflow-common", {}).get("image")
+    if sandbox and sandbox.get("image") == airflow_image:
+        problems.append(
+            f"sandbox: image {airflow_image!r} is the Airflow services' tag; its build would "
+            "replace the Airflow image with the one carrying the development packages"
+        )
+
+    stages = dockerfile_stages(dockerfile)
+    froms = [base for _name, base, _body in stages]
+    if froms[:1] != [BASE_IMAGE]:
+        problems.append(f"Dockerfile FROM is {froms[:1]}, expected [{BASE_IMAGE!r}]")
+    for index, (name, base, _body) in enumerate(stages[1:], start=1):
+        if base not in [earlier for earlier, _b, _l in stages[:index]]:
+            problems.append(
+                f"Dockerfile stage {name}: FROM {base}, expected an earlier stage (one base image)"
+            )
+    if stages and stages[-1][0] != AIRFLOW_TARGET:
+        problems.append(
+            f"Dockerfile's last stage is {stages[-1][0]!r}: a plain `docker build .` must build "
+            f"the Airflow image ({AIRFLOW_TARGET!r})"
+        )
+    body = [line for _n, _b, lines in stages for line in lines]
+    if not any(re.match(r"COPY\s.*\bconstraints\.txt\b", line) for line in body):
         problems.append("Dockerfile does not COPY constraints.txt")
-    installs = [line for line in lines if re.match(r"RUN\s.*\bpip install\b", line)]
-    if not any(
-        re.search(r"-r\s+\S*requirements\.txt\b", i)
-        and re.search(r"-c\s+\S*constraints\.txt\b", i)
-        for i in installs
+
+    airflow = [
+        line for _n, _b, lines in stage_chain(stages, AIRFLOW_TARGET) for line in lines
+    ]
+    if not stage_chain(stages, AIRFLOW_TARGET):
+        problems.append(f"Dockerfile has no stage {AIRFLOW_TARGET!r}")
+    elif not _installs(airflow, "requirements.txt"):
+        problems.append(
+            f"Dockerfile stage {AIRFLOW_TARGET!r} does not "
+            "`pip install -r requirements.txt -c constraints.txt`"
+        )
+    if _mentions(airflow, "requirements-dev.txt"):
+        problems.append(
+            f"Dockerfile stage {AIRFLOW_TARGET!r} (or one it is built FROM) uses "
+            "requirements-dev.txt: the Airflow image must carry no development packages"
+        )
+    sandbox_body = [
+        line for _n, _b, lines in stage_chain(stages, SANDBOX_TARGET) for line in lines
+    ]
+    if not stage_chain(stages, SANDBOX_TARGET):
+        problems.append(f"Dockerfile has no stage {SANDBOX_TARGET!r}")
+    elif not (
+        _installs(sandbox_body, "requirements.txt")
+        and _installs(sandbox_body, "requirements-dev.txt")
     ):
         problems.append(
-            "Dockerfile does not `pip install -r requirements.txt -c constraints.txt`"
+            f"Dockerfile stage {SANDBOX_TARGET!r} does not `pip install -r requirements.txt` "
+            "and `-r requirements-dev.txt` with `-c constraints.txt`"
         )
     if re.search(
         r"(?i)^\s*(ENV|ARG)\s+\S*(PASSWORD|SECRET|TOKEN|FERNET|AIRFLOW_CONN_)",
@@ -381,7 +485,9 @@ def test_image_is_built_from_the_pinned_dockerfile(compose):
     )
     # The build context is an allow-list that must still let the dependency lists in.
     ignore = DOCKERIGNORE.read_text().splitlines()
-    assert {"!requirements.txt", "!constraints.txt"} <= set(ignore) or "*" not in ignore
+    assert {"!requirements.txt", "!requirements-dev.txt", "!constraints.txt"} <= set(
+        ignore
+    ) or "*" not in ignore
 
 
 def test_pools_file_names_the_pools_tasks_use():
@@ -401,7 +507,9 @@ def test_sandbox_service_is_opt_in_and_on_fixed_ports(compose):
     # load_estate_config imports estate_ops from <repo>/plugins.
     assert mounts(sandbox).get("/opt/airflow/plugins") == "./plugins"
     assert {"4566:4566", "4567:4567", "4568:4568"} <= set(sandbox["ports"])
-    assert sandbox["image"] == compose["x-airflow-common"]["image"]
+    # Its own image (the Dockerfile's sandbox stage, with moto[server]): check_image.
+    assert sandbox["build"]["target"] == SANDBOX_TARGET
+    assert sandbox["image"] != compose["x-airflow-common"]["image"]
     # Airflow services trust its CA through the bundle in its state volume, read-only to them.
     for name, svc in airflow_services(compose).items():
         assert "sandbox-state:/opt/airflow/.sandbox:ro" in svc["volumes"], name
@@ -521,6 +629,32 @@ MUTATIONS = {
         lambda d: check_image(d, DOCKERFILE.read_text()),
         "airflow-triggerer: not built from ./Dockerfile",
     ),
+    "Airflow service built from the sandbox stage": (
+        lambda d: d["services"]["airflow-worker"]["build"].__setitem__(
+            "target", SANDBOX_TARGET
+        ),
+        lambda d: check_image(d, DOCKERFILE.read_text()),
+        "airflow-worker: build.target is 'sandbox', expected 'airflow'",
+    ),
+    "Airflow service built without a target": (
+        lambda d: d["services"]["airflow-scheduler"]["build"].pop("target"),
+        lambda d: check_image(d, DOCKERFILE.read_text()),
+        "airflow-scheduler: build.target is None, expected 'airflow'",
+    ),
+    "sandbox built from the Airflow stage": (
+        lambda d: d["services"]["sandbox"]["build"].__setitem__(
+            "target", AIRFLOW_TARGET
+        ),
+        lambda d: check_image(d, DOCKERFILE.read_text()),
+        "sandbox: build.target is 'airflow', expected 'sandbox'",
+    ),
+    "sandbox tagged as the Airflow image": (
+        lambda d: d["services"]["sandbox"].__setitem__(
+            "image", d["x-airflow-common"]["image"]
+        ),
+        lambda d: check_image(d, DOCKERFILE.read_text()),
+        "sandbox: image '${AIRFLOW_IMAGE_NAME:-estate-ops-airflow:local}' is the Airflow services' tag",
+    ),
 }
 
 
@@ -542,29 +676,101 @@ def test_checker_catches_duplicates_within_airflow_env(compose):
     )
 
 
-@pytest.mark.parametrize(
-    ("dockerfile", "expected"),
-    [
-        (
-            "FROM apache/airflow:3.0.2\nCOPY requirements.txt constraints.txt ./\nRUN pip install -r requirements.txt -c constraints.txt\n",
-            "FROM is",
+def _edit(old: str, new: str, count: int = 1):
+    """A Dockerfile mutation: replace old (which must occur) with new, `count` times."""
+
+    def mutate(text: str) -> str:
+        assert old in text, (
+            f"the Dockerfile no longer contains {old!r}: update this mutation"
+        )
+        return text.replace(old, new, count)
+
+    return mutate
+
+
+def _airflow_stage_first(text: str) -> str:
+    """The Airflow stage moved before the sandbox's, so the sandbox becomes the default build."""
+    stage = "FROM base AS airflow"
+    assert text.rstrip().endswith(stage), (
+        "the Airflow stage is no longer last: update this mutation"
+    )
+    return _edit("FROM base AS sandbox", f"{stage}\n\nFROM base AS sandbox")(
+        text[: text.rindex(stage)]
+    )
+
+
+DOCKERFILE_MUTATIONS = {
+    "other base image": (
+        _edit(f"FROM {BASE_IMAGE}", "FROM apache/airflow:3.0.2"),
+        "FROM is",
+    ),
+    "second base image": (
+        _edit("FROM base AS sandbox", f"FROM {BASE_IMAGE} AS sandbox"),
+        "stage sandbox: FROM apache/airflow",
+    ),
+    "unconstrained runtime install": (
+        _edit(
+            "RUN pip install --no-cache-dir -r requirements.txt -c constraints.txt",
+            "RUN pip install --no-cache-dir -r requirements.txt",
         ),
-        (
-            f"FROM {BASE_IMAGE}\nCOPY requirements.txt constraints.txt ./\nRUN pip install -r requirements.txt\n",
-            "-c constraints.txt",
+        "does not `pip install -r requirements.txt -c constraints.txt`",
+    ),
+    "constraints not copied": (
+        _edit("COPY requirements.txt constraints.txt ./", "COPY requirements.txt ./"),
+        "COPY constraints.txt",
+    ),
+    "secret in the image": (
+        _edit(
+            "WORKDIR /opt/airflow",
+            "ENV AIRFLOW_CONN_AWS_DEFAULT=aws://x\nWORKDIR /opt/airflow",
         ),
-        (
-            f"FROM {BASE_IMAGE}\nCOPY requirements.txt ./\nRUN pip install -r requirements.txt -c constraints.txt\n",
-            "COPY constraints.txt",
+        "secret-looking",
+    ),
+    "dev packages in the Airflow image": (
+        _edit(
+            "-r requirements.txt -c constraints.txt",
+            "-r requirements.txt -r requirements-dev.txt -c constraints.txt",
         ),
-        (
-            f"FROM {BASE_IMAGE}\nENV AIRFLOW_CONN_AWS_DEFAULT=aws://x\n",
-            "secret-looking",
+        "stage 'airflow' (or one it is built FROM) uses requirements-dev.txt",
+    ),
+    "dev packages copied into the base stage": (
+        _edit(
+            "COPY requirements.txt constraints.txt ./",
+            "COPY requirements.txt requirements-dev.txt constraints.txt ./",
         ),
-    ],
-)
-def test_dockerfile_checker_catches(compose, dockerfile, expected):
-    assert any(expected in p for p in check_image(compose, dockerfile))
+        "uses requirements-dev.txt",
+    ),
+    "sandbox without the dev packages": (
+        _edit(
+            "-r requirements.txt -r requirements-dev.txt -c constraints.txt",
+            "-r requirements.txt -c constraints.txt",
+        ),
+        "stage 'sandbox' does not `pip install -r requirements.txt` and `-r requirements-dev.txt`",
+    ),
+    "no Airflow stage": (
+        _edit("FROM base AS airflow", "FROM base AS runtime"),
+        "no stage 'airflow'",
+    ),
+    "sandbox is the default build": (
+        _airflow_stage_first,
+        "last stage is 'sandbox'",
+    ),
+}
+
+
+def test_real_dockerfile_passes_before_mutation(compose):
+    # The mutations below start from a Dockerfile the checker accepts.
+    assert check_image(compose, DOCKERFILE.read_text()) == []
+
+
+@pytest.mark.parametrize("name", DOCKERFILE_MUTATIONS)
+def test_dockerfile_checker_catches(compose, name):
+    mutate, expected = DOCKERFILE_MUTATIONS[name]
+    text = DOCKERFILE.read_text()
+    mutated = mutate(text)
+    assert mutated != text, f"{name}: the mutation changed nothing"
+    problems = check_image(compose, mutated)
+    assert any(expected in p for p in problems), problems
 
 
 @pytest.mark.parametrize(
