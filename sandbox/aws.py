@@ -2,7 +2,10 @@
 
 - `AwsServer` runs moto's `ThreadedMotoServer` with a thin WSGI layer in front that counts
   requests per service and action, and can answer with AWS's own throttling errors (to test
-  adaptive retries) when a throttle is simulated.
+  adaptive retries) when a throttle is simulated. It also lets a browser open an object: an
+  unsigned path-style GET/HEAD of `/<bucket>/<key>` is answered as the sandbox's own account
+  reads it (as the S3 console shows an object to a signed-in user), so a task's "Report" link
+  opens the report. S3 itself, like AWS, refuses anonymous reads of private objects.
 - `install_moto_patches()` teaches moto a few behaviours the project relies on and moto lacks:
   an object's `ReplicationStatus`, a settable `LatestRestorableTime`, and a GetMetricData that
   runs in linear time.
@@ -28,12 +31,16 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 
-from sandbox import ACCOUNT_ID, net
+from sandbox import ACCOUNT_ID, AWS_ACCESS_KEY, net
 from sandbox.state import RequestCounter
 
 # Signing names in the credential scope -> the names boto3 users know.
 _SERVICE_NAMES = {"monitoring": "cloudwatch"}
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+# What a browser's GET of an object is read as (moto checks no signature; the account is the key's).
+_BROWSER_READ_AUTHORIZATION = (f"AWS4-HMAC-SHA256 Credential={AWS_ACCESS_KEY}/20260101/us-east-1/s3/aws4_request, "
+                               "SignedHeaders=host, Signature=browser")
+_NOT_OBJECTS = ("/moto-api/", "/_sandbox/")
 
 
 # ---------------------------------------------------------------------- the server
@@ -71,6 +78,8 @@ class _AwsMiddleware:
         self.app, self.counter, self.throttle = app, counter, throttle
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        if _is_browser_object_read(environ):
+            environ["HTTP_AUTHORIZATION"] = _BROWSER_READ_AUTHORIZATION
         service, action, protocol = self._identify(environ)
         self.counter.count("aws", None, f"{service}:{action}")
         if service and self.throttle.take(service, action):
@@ -106,6 +115,18 @@ class _AwsMiddleware:
             if action:
                 return service, action, "query"
         return service, f"{environ['REQUEST_METHOD']} {path}", "rest"
+
+
+def _is_browser_object_read(environ: dict) -> bool:
+    """An unsigned path-style GET/HEAD of an object (`/<bucket>/<key>`), as a browser sends it."""
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or environ.get("HTTP_AUTHORIZATION"):
+        return False
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if {"X-Amz-Signature", "Signature", "X-Amz-Credential"} & set(query):
+        return False
+    path = environ.get("PATH_INFO", "")
+    bucket, _, key = path.lstrip("/").partition("/")
+    return bool(bucket and key) and not path.startswith(_NOT_OBJECTS)
 
 
 def _cbor_text_map(items: dict[str, str]) -> bytes:

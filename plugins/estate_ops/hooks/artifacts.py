@@ -3,7 +3,12 @@
 Writes are idempotent: an object whose bytes are already stored (same SHA-256, kept in the
 object's metadata) is not written again, so a rerun for the same period changes nothing, not
 even the object's version or LastModified. `put_if_absent` is an atomic create (S3 conditional
-write) for things that must never be written twice, such as an invoice number.
+write) for things that must never be written twice, such as an invoice number. Every object is
+stored with the Content-Type of its extension, so a browser shows an HTML report or a PDF as is.
+
+`object_url(key)` is where a person opens an object: the S3 console for an AWS account, or the
+object's path-style URL at the connection's `endpoint_url` (an S3-compatible endpoint: the
+sandbox serves such a GET to a browser, sandbox/README.md).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.exceptions import ClientError
@@ -60,6 +66,18 @@ class ArtifactStore:
         if self._client is None:
             self._client = self.hook.get_conn()
         return self._client
+
+    def object_url(self, key: str) -> str:
+        """A URL that opens `key` for a person (no request is made here)."""
+        endpoint = self.hook.conn_config.get_service_endpoint_url("s3")
+        if endpoint:
+            return f"{endpoint.rstrip('/')}/{quote(self.bucket)}/{quote(key)}"
+        from airflow.providers.amazon.aws.links.base_aws import BaseAwsLink
+
+        meta = self.client.meta
+        domain = BaseAwsLink.get_aws_domain(meta.partition) or "aws.amazon.com"
+        query = urlencode({"region": meta.region_name, "prefix": key}, safe="/", quote_via=quote)
+        return f"https://{meta.region_name}.console.{domain}/s3/object/{quote(self.bucket)}?{query}"
 
     # ------------------------------------------------------------------ writing
 

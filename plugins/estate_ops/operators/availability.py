@@ -15,6 +15,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from estate_ops.links import ReportPublisher
+
 WINDOWS_PREFIX = "maintenance/windows/"
 
 
@@ -171,7 +173,7 @@ def summary_text(report: dict[str, Any], report_key: str) -> str:
     return "\n".join(lines)
 
 
-class AvailabilityReportOperator(BaseOperator):
+class AvailabilityReportOperator(ReportPublisher, BaseOperator):
     """The previous calendar month's availability report (or the `month` param's)."""
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -186,7 +188,7 @@ class AvailabilityReportOperator(BaseOperator):
         from estate_ops.hooks.artifacts import ArtifactStore
         from estate_ops.hooks.connections import require_connection
         from estate_ops.operators import run_as_of
-        from estate_ops.reports.publish import publish_report, write_run_manifest
+        from estate_ops.reports.publish import write_run_manifest
 
         plan, estate = load_config()
         now = dt.datetime.now(dt.UTC)
@@ -201,7 +203,7 @@ class AvailabilityReportOperator(BaseOperator):
                                                      percent_healthy=percent, day_sources=sources,
                                                      estate_name=estate.estate.name)
         prefix = f"availability/{month}"
-        keys = publish_report(store, prefix, report, charts=draw_charts(report))
+        keys = self.publish_report(context, store, prefix, report, charts=draw_charts(report))
         router = SeverityRouter(plan, estate, store)
         routed = router.route(findings, source=self.dag_id)
         posted = router.post_slack_once(f"{self.dag_id}/{month}", summary_text(report, f"{prefix}/report.html"))

@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from estate_ops.links import ReportPublisher
+
 STATUS_PREFIX = "backups/status/"
 
 
@@ -30,7 +32,7 @@ def _as_list(value: Any) -> list[Any]:
     return [v for v in value if v is not None]
 
 
-class PublishBackupVerificationOperator(BaseOperator):
+class PublishBackupVerificationOperator(ReportPublisher, BaseOperator):
     def __init__(self, *, verify_task_ids: list[str], **kwargs: Any) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
@@ -46,7 +48,7 @@ class PublishBackupVerificationOperator(BaseOperator):
         )
         from estate_ops.hooks.artifacts import ArtifactStore
         from estate_ops.operators import run_as_of
-        from estate_ops.reports.publish import publish_report, write_run_manifest
+        from estate_ops.reports.publish import write_run_manifest
 
         plan, estate = load_config()
         as_of = run_as_of(context)
@@ -65,7 +67,7 @@ class PublishBackupVerificationOperator(BaseOperator):
                                              "its verification task failed (see the task log)"))
         result = build_verification_report(plan, estate.estate.name, day, as_of, verdicts)
         store = ArtifactStore.for_estate(estate)
-        keys = publish_report(store, f"backups/{day.isoformat()}", result.report, name="verification", pdf=False)
+        keys = self.publish_report(context, store, f"backups/{day.isoformat()}", result.report, name="verification", pdf=False)
         for db_id, status in sorted(result.statuses.items()):
             key = f"{STATUS_PREFIX}{db_id}.json"
             store.put_json(key, status)
@@ -82,7 +84,7 @@ class PublishBackupVerificationOperator(BaseOperator):
         return {"artifacts": keys, "findings": len(result.findings), "routed": routed}
 
 
-class PublishRestoreDrillOperator(BaseOperator):
+class PublishRestoreDrillOperator(ReportPublisher, BaseOperator):
     """Collects the drill task group's steps per map index (= per database of the plan task)."""
 
     STEP_TASKS: ClassVar[dict[str, str]] = {"restore": "restore_scratch", "wait": "wait_available", "verify": "verify_data",
@@ -110,7 +112,7 @@ class PublishRestoreDrillOperator(BaseOperator):
         from estate_ops.domain.findings import Finding
         from estate_ops.hooks.artifacts import ArtifactStore
         from estate_ops.operators import run_as_of
-        from estate_ops.reports.publish import publish_report, write_run_manifest
+        from estate_ops.reports.publish import write_run_manifest
 
         plan, estate = load_config()
         as_of = run_as_of(context)
@@ -159,7 +161,7 @@ class PublishRestoreDrillOperator(BaseOperator):
         all_findings = [Finding(f["kind"], f["severity"], f["resource"], f["summary"], f["period"],
                                 dict(f.get("details") or {})) for d in drills for f in d.get("findings", [])]
         report = build_drill_report(plan, estate.estate.name, day, drills, all_findings)
-        keys += publish_report(store, prefix, report, name="drill", pdf=False)
+        keys += self.publish_report(context, store, prefix, report, name="drill", pdf=False)
         routed = SeverityRouter(plan, estate, store).route(findings, source=self.dag_id)
         failed = sorted(f.details.get("db_id", f.resource) for f in findings if f.kind == "restore_drill_failed")
         write_run_manifest(store, self.dag_id, day.isoformat(), keys, report["headline"],

@@ -18,10 +18,11 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from estate_ops.links import ReportPublisher
 from estate_ops.operators import run_as_of
 
 
-class IncidentSlaReportOperator(BaseOperator):
+class IncidentSlaReportOperator(ReportPublisher, BaseOperator):
     """Measure a month of incident response against the plan and publish the report.
 
     :param month: YYYY-MM to report; None/"" = the calendar month before the run (or the
@@ -48,7 +49,7 @@ class IncidentSlaReportOperator(BaseOperator):
         from estate_ops.hooks.artifacts import ArtifactStore
         from estate_ops.hooks.connections import require_connection
         from estate_ops.hooks.pagerduty import PagerDutyRestHook
-        from estate_ops.reports.publish import publish_report, write_run_manifest
+        from estate_ops.reports.publish import write_run_manifest
         from estate_ops.reports.render import render_pdf
 
         plan, estate = load_config()
@@ -101,7 +102,7 @@ class IncidentSlaReportOperator(BaseOperator):
 
         charts = _charts(report)
         prefix = f"incidents/{period}"
-        keys = publish_report(store, prefix, report, charts=charts, pdf=False)
+        keys = self.publish_report(context, store, prefix, report, charts=charts, pdf=False)
         store.put_bytes(f"{prefix}/report.pdf", render_pdf(pdf_view(report), {t: png for t, (_, png) in charts.items()}))
         keys.append(f"{prefix}/report.pdf")
         router = SeverityRouter(plan, estate, store)

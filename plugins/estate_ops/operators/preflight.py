@@ -12,6 +12,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from estate_ops.links import ReportPublisher
+
 AREAS = ("aws", "pagerduty", "slack")
 
 
@@ -41,7 +43,7 @@ class CheckEstateResourcesOperator(BaseOperator):
         return [c.as_dict() for c in checks]
 
 
-class PublishPreflightOperator(BaseOperator):
+class PublishPreflightOperator(ReportPublisher, BaseOperator):
     def __init__(self, *, check_task_ids: list[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.check_task_ids = check_task_ids
@@ -51,7 +53,7 @@ class PublishPreflightOperator(BaseOperator):
         from estate_ops.config import load_config
         from estate_ops.domain.preflight import Check, build_preflight_report
         from estate_ops.hooks.artifacts import ArtifactStore
-        from estate_ops.reports.publish import publish_report, write_run_manifest
+        from estate_ops.reports.publish import write_run_manifest
 
         plan, estate = load_config()
         day = context["logical_date"].date()
@@ -59,7 +61,7 @@ class PublishPreflightOperator(BaseOperator):
                   for c in context["ti"].xcom_pull(task_ids=task_id) or []]
         report, findings = build_preflight_report(checks, plan, estate.estate.name, day)
         store = ArtifactStore.for_estate(estate)
-        keys = publish_report(store, f"preflight/{day.isoformat()}", report, pdf=False)
+        keys = self.publish_report(context, store, f"preflight/{day.isoformat()}", report, pdf=False)
         routed = SeverityRouter(plan, estate, store).route(findings, source=self.dag_id)
         write_run_manifest(store, self.dag_id, day.isoformat(), keys, report["headline"])
         return {"artifacts": keys, "missing": len(findings), "routed": routed}

@@ -33,6 +33,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from estate_ops.links import ReportPublisher
 from estate_ops.operators import run_as_of
 
 SOURCE = "retention_pruning"
@@ -442,7 +443,7 @@ class ApplyRetentionSettingsOperator(_ActOnPlan):
 # --------------------------------------------------------------------------- report
 
 
-class PublishRetentionReportOperator(BaseOperator):
+class PublishRetentionReportOperator(ReportPublisher, BaseOperator):
     """Rebuild the day's audit JSONL, publish the report, route refusals and failures, post once."""
 
     template_fields = ("plan_key",)
@@ -478,7 +479,7 @@ class PublishRetentionReportOperator(BaseOperator):
         from estate_ops.domain.findings import Finding, sort_findings
         from estate_ops.domain.serialize import canonical_json
         from estate_ops.hooks.artifacts import ArtifactStore
-        from estate_ops.reports.publish import publish_report, write_run_manifest
+        from estate_ops.reports.publish import write_run_manifest
 
         if not self.plan_key or self.plan_key == "None":
             raise AirflowFailException("no plan was written (the plan task failed, see its log): nothing was "
@@ -515,7 +516,7 @@ class PublishRetentionReportOperator(BaseOperator):
         if dry_run:
             report["title"] += " (dry run: nothing changed)"
         prefix = plan_prefix(day, dry_run)
-        keys += publish_report(store, prefix, report, pdf=False)
+        keys += self.publish_report(context, store, prefix, report, pdf=False)
         keys.append(self.plan_key)
         router = SeverityRouter(plan, estate, store)
         routed = [] if dry_run else router.route(findings, source=SOURCE)

@@ -28,13 +28,9 @@ def _label_of(category: str) -> str:
 
 
 def render_invoice_pdf(document: dict[str, Any]) -> bytes:
-    import logging
-
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
-    # fontTools logs every glyph subset at INFO: noise in every task log.
-    logging.getLogger("fontTools").setLevel(logging.WARNING)
     issued = dt.date.fromisoformat(document["issued_on"])
     pdf = FPDF(format="A4")
     pdf.set_creation_date(dt.datetime.combine(issued, dt.time(), tzinfo=dt.UTC))
