@@ -132,9 +132,13 @@ with mock_aws():
     from airflow.sdk import DAG
     from estate_ops.config import load_config
     from estate_ops.domain.backups import Verdict, build_verification_report
-    from estate_ops.operators.logs import VerifyLogArchiveOperator, VerifyLogRetentionOperator
-    from estate_ops.operators.rds import VerifyRdsBackupsOperator
-    from estate_ops.operators.s3 import DEFAULT_SAMPLE_SIZE, VerifyDocumentReplicationOperator
+    from estate_ops.operators.backups import (
+        DEFAULT_SAMPLE_SIZE,
+        VerifyDocumentReplicationOperator,
+        VerifyLogArchiveOperator,
+        VerifyLogRetentionOperator,
+        VerifyRdsBackupsOperator,
+    )
 
     plan, est = load_config()
     context = {"logical_date": NOW}

@@ -44,7 +44,7 @@ seeded = time.perf_counter() - started
 try:
     os.environ.update(handle.airflow_connections_env())
     from airflow.sdk import DAG
-    from estate_ops.operators.pagerduty import IncidentSlaReportOperator
+    from estate_ops.operators.incidents import IncidentSlaReportOperator
     with DAG("incident_sla_report", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)):
         op = IncidentSlaReportOperator(task_id="report_incident_sla")
     handle.clear_request_counts()

@@ -6,7 +6,7 @@ import datetime as dt
 
 from airflow.sdk import DAG, Asset, Param
 from estate_ops.dag_defaults import default_args, tags
-from estate_ops.operators.cloudwatch import CollectHealthMetricsOperator
+from estate_ops.operators.availability import CollectHealthMetricsOperator
 
 # The monthly report and anything downstream can follow this: one event per collected day,
 # with {"date": ..., "key": ...} in its extra.

@@ -7,13 +7,13 @@ import datetime as dt
 from airflow.sdk import DAG, task
 from estate_ops.alerting import failure_callback
 from estate_ops.dag_defaults import default_args, tags
-from estate_ops.operators.backups import PublishBackupVerificationOperator
-from estate_ops.operators.logs import (
+from estate_ops.operators.backups import (
+    PublishBackupVerificationOperator,
+    VerifyDocumentReplicationOperator,
     VerifyLogArchiveOperator,
     VerifyLogRetentionOperator,
+    VerifyRdsBackupsOperator,
 )
-from estate_ops.operators.rds import VerifyRdsBackupsOperator
-from estate_ops.operators.s3 import VerifyDocumentReplicationOperator
 
 with DAG(
     dag_id="backup_verification",

@@ -6,7 +6,7 @@ import datetime as dt
 
 from airflow.sdk import DAG, CronTriggerTimetable
 from estate_ops.dag_defaults import ET, default_args, month_param, tags
-from estate_ops.operators.pagerduty import IncidentSlaReportOperator
+from estate_ops.operators.incidents import IncidentSlaReportOperator
 
 with DAG(
     dag_id="incident_sla_report",

@@ -7,10 +7,10 @@ import datetime as dt
 from airflow.sdk import DAG, Param, task_group
 from estate_ops.alerting import failure_callback
 from estate_ops.dag_defaults import default_args, tags
-from estate_ops.operators.backups import PublishRestoreDrillOperator
-from estate_ops.operators.rds import (
+from estate_ops.operators.drill import (
     DeleteScratchInstanceOperator,
     PlanRestoreDrillOperator,
+    PublishRestoreDrillOperator,
     RestoreScratchInstanceOperator,
     SweepLeftoverDrillInstancesOperator,
     VerifyRestoredDataOperator,

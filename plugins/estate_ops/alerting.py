@@ -1,7 +1,7 @@
 """The plan's alert rule applied to this project: P0/P1 page through PagerDuty, P2/P3 go to Slack.
 
 Each finding is sent once per dedup key: the router keeps a ledger in the reports bucket
-(`alerts/sent/<dedup key>.json`), so a rerun for the same period pages nobody again and posts
+(`alerts/sent/<dedup key>.json`, `hooks/ledgers.py` AlertLedger), so a rerun for the same period pages nobody again and posts
 nothing twice. PagerDuty would deduplicate a repeated trigger too (same `dedup_key`), but a
 resolved incident would be reopened; the ledger prevents that as well.
 
@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from estate_ops.domain.findings import Finding, sort_findings
+from estate_ops.hooks.ledgers import AlertLedger
 
 log = logging.getLogger(__name__)
 
 # Events API v2 payload severities for the contract's P0/P1.
 PAGERDUTY_SEVERITY = {"P0": "critical", "P1": "error", "P2": "warning", "P3": "info"}
 SLACK_ICON = {"P0": ":red_circle:", "P1": ":red_circle:", "P2": ":large_orange_circle:", "P3": ":large_blue_circle:"}
-LEDGER_PREFIX = "alerts/sent/"
 
 
 class SeverityRouter:
@@ -31,6 +31,7 @@ class SeverityRouter:
         self.plan = plan
         self.estate = estate
         self.store = store
+        self.ledger = AlertLedger(store)
         self._pagerduty = pagerduty_hook
         self._slack = slack_hook
 
@@ -64,7 +65,7 @@ class SeverityRouter:
         for finding in sort_findings(list(findings)):
             channel = self.channel_for(finding.severity)
             record = {"dedup_key": finding.dedup_key, "severity": finding.severity, "channel": channel}
-            if self.store.exists(self._ledger_key(finding)):
+            if self.ledger.sent(self.ledger.finding_key(finding.dedup_key)):
                 records.append({**record, "status": "already_sent"})
                 continue
             if channel == "pagerduty":
@@ -92,13 +93,11 @@ class SeverityRouter:
         `summary_id` names the summary and its period (e.g. "availability_report/2026-10"): a
         rerun for the same period posts nothing. Returns whether it posted.
         """
-        key = LEDGER_PREFIX + "summary~" + summary_id.replace("/", "~") + ".json"
-        if self.store.exists(key):
+        key = self.ledger.summary_key(summary_id)
+        if self.ledger.sent(key):
             return False
         self.slack.post(self.estate.slack.channel, text)
-        from estate_ops.domain.serialize import canonical_json
-
-        self.store.put_if_absent(key, canonical_json({"summary_id": summary_id, "text": text}))
+        self.ledger.record(key, {"summary_id": summary_id, "text": text})
         return True
 
     @staticmethod
@@ -107,18 +106,9 @@ class SeverityRouter:
         lines += [f"{SLACK_ICON[f.severity]} {f.severity} `{f.kind}` {f.resource}: {f.summary}" for f in findings]
         return "\n".join(lines)
 
-    def _ledger_key(self, finding: Finding) -> str:
-        return LEDGER_PREFIX + finding.dedup_key.replace("/", "~") + ".json"
-
     def _record(self, finding: Finding, channel: str) -> None:
-        self.store.put_if_absent(self._ledger_key(finding),
-                                 _ledger_entry(finding, channel, dt.datetime.now(dt.UTC)))
-
-
-def _ledger_entry(finding: Finding, channel: str, sent_at: dt.datetime) -> bytes:
-    from estate_ops.domain.serialize import canonical_json
-
-    return canonical_json({"finding": finding.as_dict(), "channel": channel, "sent_at": sent_at})
+        self.ledger.record(self.ledger.finding_key(finding.dedup_key),
+                           {"finding": finding.as_dict(), "channel": channel, "sent_at": dt.datetime.now(dt.UTC)})
 
 
 def router_from_config() -> SeverityRouter:

@@ -116,7 +116,7 @@ def test_a_failing_step_still_tears_down_and_is_reported(sandbox, tmp_path, monk
     """Airflow's teardown guarantee, end to end: verify fails, the scratch instance is deleted anyway,
     the report names the failed step, the run fails (and pages through the failure callback)."""
     from estate_ops.hooks.rds import RestoreCheckError
-    from estate_ops.operators.rds import VerifyRestoredDataOperator
+    from estate_ops.operators.drill import VerifyRestoredDataOperator
 
     from tests.dagrun import load_dag
 

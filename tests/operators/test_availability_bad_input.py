@@ -11,8 +11,8 @@ import pytest
 from estate_ops.config import DEFAULT_ESTATE_PATH, load_config
 from estate_ops.domain.maintenance import WindowError
 from estate_ops.domain.periods import PeriodError
-from estate_ops.operators.availability import AvailabilityReportOperator
-from estate_ops.operators.cloudwatch import (
+from estate_ops.operators.availability import (
+    AvailabilityReportOperator,
     CollectHealthMetricsOperator,
     UnknownHealthCheckError,
 )

@@ -214,7 +214,7 @@ def build_drill_report(plan: Any, estate_name: str, day: dt.date, drills: list[d
     rpos = [d["data_rpo_seconds"] for d in ordered if d["data_rpo_seconds"] is not None]
     findings = sort_findings(findings)
     return {
-        "kind": "backups_drill",
+        "kind": "drill",
         "title": f"Restore drill — {estate_name}",
         "period": {"date": day.isoformat()},
         "plan_version": plan.plan.version,

@@ -1,4 +1,6 @@
-"""Thin operators over the hooks (one module per service, as in the Amazon provider).
+"""Thin operators over the hooks, one module per plan area (the same name as its DAG files,
+`domain/` module, templates and tests: preflight, availability, maintenance, incidents, backups,
+drill, retention, invoicing).
 
 `run_as_of` is here because every area needs the same answer to "which instant does this run
 judge by"; it imports nothing heavy.

@@ -1,25 +1,24 @@
-"""Publishing backup verification and restore drills: reports, per-database status, alerts.
+"""Backup verification (plan §4.1): each database, document bucket pair and log store checked
+daily, then one report, per-database statuses and alerts.
 
+- `VerifyRdsBackupsOperator`, `VerifyDocumentReplicationOperator`, `VerifyLogRetentionOperator`
+  and `VerifyLogArchiveOperator` check one resource each (mapped) and return its verdict.
 - `PublishBackupVerificationOperator` gathers every mapped verify task's verdict and writes
   `backups/YYYY-MM-DD/verification.{json,html}`, `backups/status/<db_id>.json` (read by
   `retention_pruning` before it deletes anything) and the run manifest, then routes findings
   (P0/P1 page, P2/P3 one Slack message). A resource whose verify task failed is "not verified":
   a finding, and its status is not green.
-- `PublishRestoreDrillOperator` gathers each database's drill steps (times, results, the error
-  of a failed step) and writes `backups/drills/YYYY-MM-DD/databases/<db_id>.json` and the day's
-  `backups/drills/YYYY-MM-DD/drill.{json,html}`, then routes findings.
-
-Both run with trigger rule all_done: a failed resource or step is reported, never silently lost.
+It runs with trigger rule all_done: a resource whose task failed is reported, never silently lost.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from estate_ops.links import ReportPublisher
+from estate_ops.operators import run_as_of
 
 STATUS_PREFIX = "backups/status/"
 
@@ -84,106 +83,198 @@ class PublishBackupVerificationOperator(ReportPublisher, BaseOperator):
         return {"artifacts": keys, "findings": len(result.findings), "routed": routed}
 
 
-class PublishRestoreDrillOperator(ReportPublisher, BaseOperator):
-    """Collects the drill task group's steps per map index (= per database of the plan task)."""
+# --------------------------------------------------------------------------- one resource each
 
-    STEP_TASKS: ClassVar[dict[str, str]] = {"restore": "restore_scratch", "wait": "wait_available", "verify": "verify_data",
-                  "teardown": "delete_scratch"}
 
-    def __init__(self, *, plan_task_id: str, group_id: str, tolerance_percent: Any = None, **kwargs: Any) -> None:
-        kwargs.setdefault("trigger_rule", "all_done")
+class VerifyRdsBackupsOperator(BaseOperator):
+    """Daily: retention >= the plan's, a recent automated snapshot, continuous backup within the
+    RPO, deletion protection. A missing database or AccessDenied is a finding, not a crash."""
+
+    template_fields = ("db_id",)
+
+    def __init__(self, *, db_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.plan_task_id = plan_task_id
-        self.group_id = group_id
-        self.tolerance_percent = tolerance_percent
-
-    template_fields = ("tolerance_percent",)
+        self.db_id = db_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from estate_ops.alerting import SeverityRouter
         from estate_ops.config import load_config
-        from estate_ops.domain.drill import (
-            DEFAULT_ROW_COUNT_TOLERANCE_PERCENT,
-            DrillOutcome,
-            build_drill_report,
-            evaluate_drill,
-            parse_tolerance,
-        )
-        from estate_ops.domain.findings import Finding
-        from estate_ops.hooks.artifacts import ArtifactStore
-        from estate_ops.operators import run_as_of
-        from estate_ops.reports.publish import write_run_manifest
+        from estate_ops.domain.backups import DatabaseObservation, verify_database
+        from estate_ops.hooks.aws import access_denied_as_finding
+        from estate_ops.hooks.rds import RdsBackupsHook
 
         plan, estate = load_config()
         as_of = run_as_of(context)
-        day = as_of.date()
-        tolerance = parse_tolerance(self.tolerance_percent) if self.tolerance_percent not in (None, "") \
-            else DEFAULT_ROW_COUNT_TOLERANCE_PERCENT
-        ti = context["ti"]
-        targets = ti.xcom_pull(task_ids=self.plan_task_id)
-        if targets is None:  # the plan step failed (bad form input, bad estate): nothing was drilled
-            from airflow.sdk.exceptions import AirflowFailException
-
-            raise AirflowFailException(f"no drill ran: task {self.plan_task_id} failed (see its log)")
-        store = ArtifactStore.for_estate(estate)
-        prefix = f"backups/drills/{day.isoformat()}"
-        keys: list[str] = []
-        findings: list[Finding] = []
-        for index, target in enumerate(targets):
-            steps = {step: self._pull(ti, task, index) for step, task in self.STEP_TASKS.items()}
-            errors = {step: self._pull(ti, task, index, key="error") for step, task in self.STEP_TASKS.items()}
-            outcome = DrillOutcome(db_id=target["db_id"], scratch_id=target["scratch_id"])
-            restore, wait, verify, teardown = (steps[s] or {} for s in ("restore", "wait", "verify", "teardown"))
-            outcome.requested_at = _time(restore.get("requested_at"))
-            outcome.target_time = _time(restore.get("target_time"))
-            outcome.source_counts = restore.get("source_counts") or {}
-            outcome.available_at = _time(wait.get("available_at"))
-            outcome.verified_at = _time(verify.get("verified_at"))
-            outcome.restored_counts = verify.get("restored_counts") or {}
-            outcome.newest_updated_at = _time(verify.get("newest_updated_at"))
-            outcome.deleted_at = _time(teardown.get("deleted_at"))
-            for step in self.STEP_TASKS:  # in drill order
-                if errors[step]:
-                    outcome.errors[step] = str(errors[step])
-                elif steps[step] is None and (step == "teardown" or not outcome.errors):
-                    # Skipped after an earlier failure is not a second failure; a teardown
-                    # without a result may have left the instance behind, so it always counts.
-                    outcome.errors[step] = "the task did not finish (see its log)"
-            figures, db_findings = evaluate_drill(plan, outcome, as_of, day, tolerance)
-            figures["findings"] = [f.as_dict() for f in db_findings]
-            key = f"{prefix}/databases/{target['db_id']}.json"
-            store.put_json(key, figures)
-            keys.append(key)
-            findings.extend(db_findings)
-        # The day's report covers every database drilled that day (a manual drill of one database
-        # later the same day adds to it, never erases the others).
-        drills = [store.get_json(k) for k in store.list_keys(f"{prefix}/databases/") if k.endswith(".json")]
-        all_findings = [Finding(f["kind"], f["severity"], f["resource"], f["summary"], f["period"],
-                                dict(f.get("details") or {})) for d in drills for f in d.get("findings", [])]
-        report = build_drill_report(plan, estate.estate.name, day, drills, all_findings)
-        keys += self.publish_report(context, store, prefix, report, name="drill", pdf=False)
-        routed = SeverityRouter(plan, estate, store).route(findings, source=self.dag_id)
-        failed = sorted(f.details.get("db_id", f.resource) for f in findings if f.kind == "restore_drill_failed")
-        write_run_manifest(store, self.dag_id, day.isoformat(), keys, report["headline"],
-                           status="failed" if failed else "ok" if not findings else "findings")
-        if failed:
-            # Written and routed; the run must still fail, or a drill that never verified looks green.
-            from airflow.sdk.exceptions import AirflowFailException
-
-            raise AirflowFailException(f"restore drill failed for {', '.join(sorted(set(failed)))}: see "
-                                       f"{prefix}/drill.json")
-        return {"artifacts": keys, "findings": len(findings), "routed": routed}
-
-    def _pull(self, ti: Any, task: str, index: int, key: str = "return_value") -> Any:
-        value = ti.xcom_pull(task_ids=f"{self.group_id}.{task}", map_indexes=index, key=key)
-        if isinstance(value, list):  # some Airflow versions wrap a single map index in a list
-            value = value[0] if value else None
-        return value
+        hook = RdsBackupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
+        try:
+            with access_denied_as_finding(estate.aws.conn_id, "rds:DescribeDBInstances") as call:
+                instance = hook.describe_instance(self.db_id)
+                if instance is None:
+                    obs = DatabaseObservation(self.db_id, exists=False)
+                else:
+                    call.action = "rds:DescribeDBSnapshots"
+                    newest, count = hook.newest_automated_snapshot(self.db_id)
+                    obs = DatabaseObservation(
+                        self.db_id, exists=True, status=instance.get("DBInstanceStatus"),
+                        backup_retention_days=instance.get("BackupRetentionPeriod"),
+                        latest_restorable_time=instance.get("LatestRestorableTime"),
+                        deletion_protection=instance.get("DeletionProtection"),
+                        newest_automated_snapshot_id=(newest or {}).get("DBSnapshotIdentifier"),
+                        newest_automated_snapshot_time=(newest or {}).get("SnapshotCreateTime"),
+                        automated_snapshots=count,
+                    )
+        except RuntimeError as exc:  # iter_db_snapshots wraps ClientError in a readable line
+            if "access denied" not in str(exc):
+                raise
+            call.error = str(exc)
+        if call.error is not None:
+            obs = DatabaseObservation(self.db_id, exists=True, error=call.error)
+        verdict = verify_database(plan, obs, as_of, as_of.date())
+        for check in verdict.checks:
+            self.log.info("%s %s: %s", "OK  " if check.ok else "FAIL", check.check, check.detail)
+        return verdict.as_dict()
 
 
-def _time(value: Any) -> dt.datetime | None:
-    if not value:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).astimezone(dt.UTC)
+# How many of the newest objects are checked object by object (HEAD on the bucket and replica).
+DEFAULT_SAMPLE_SIZE = 5
+
+
+class VerifyDocumentReplicationOperator(BaseOperator):
+    """Versioning on both sides, a covering replication rule with RTC, no deleting lifecycle
+    rule, and the newest objects replicated. A missing bucket or AccessDenied is a finding."""
+
+    template_fields = ("bucket",)
+
+    def __init__(self, *, bucket: str, sample_size: int = DEFAULT_SAMPLE_SIZE, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+        self.sample_size = sample_size
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from estate_ops.config import load_config
+        from estate_ops.domain.backups import BucketObservation, verify_documents
+        from estate_ops.hooks.aws import access_denied_as_finding
+        from estate_ops.operators import run_as_of
+
+        plan, estate = load_config()
+        store = next((d for d in estate.documents if d.bucket == self.bucket), None)
+        if store is None:
+            raise ValueError(f"bucket {self.bucket!r} is not a document bucket in estate.yaml documents; expected "
+                             f"one of {[d.bucket for d in estate.documents]}")
+        as_of = run_as_of(context)
+        with access_denied_as_finding(estate.aws.conn_id, "s3:ListBucket") as call:
+            obs = observe_document_store(store, estate, self.sample_size, call)
+        if call.error is not None:
+            obs = BucketObservation(store.bucket, store.replica_bucket, store.replica_region, exists=True,
+                                    error=call.error)
+        verdict = verify_documents(plan, obs, as_of, as_of.date())
+        for check in verdict.checks:
+            self.log.info("%s %s %s: %s", "OK  " if check.ok else "FAIL", check.resource, check.check, check.detail)
+        return verdict.as_dict()
+
+
+def observe_document_store(store: Any, estate: Any, sample_size: int, call: Any):
+    """Everything verify_documents needs, read from S3. `call.action` (an `AwsCall`) names the IAM
+    action of the call in flight, so an AccessDenied can say what the policy lacks."""
+    from estate_ops.domain.backups import BucketObservation, ObjectSample
+    from estate_ops.hooks.s3 import BucketsHook
+
+    conn_id = estate.aws.conn_id
+    main = BucketsHook(aws_conn_id=conn_id, region_name=estate.aws.region)
+    call.action = "s3:ListBucket"
+    region = main.bucket_region(store.bucket)
+    if region is None:
+        return BucketObservation(store.bucket, store.replica_bucket, store.replica_region, exists=False)
+    if region != estate.aws.region:  # a bucket in another region answers best from there
+        main = BucketsHook(aws_conn_id=conn_id, region_name=region)
+    replica = BucketsHook(aws_conn_id=conn_id, region_name=store.replica_region)
+    replica_region = replica.bucket_region(store.replica_bucket)
+    replica_exists = replica_region is not None
+    if replica_exists and replica_region != store.replica_region:
+        replica = BucketsHook(aws_conn_id=conn_id, region_name=replica_region)
+
+    call.action = "s3:GetBucketVersioning"
+    versioning = main.versioning_status(store.bucket)
+    replica_versioning = replica.versioning_status(store.replica_bucket) if replica_exists else None
+    call.action = "s3:GetReplicationConfiguration"
+    rules = main.replication_rules(store.bucket)
+    call.action = "s3:GetLifecycleConfiguration"
+    lifecycle = main.lifecycle_rules(store.bucket)
+    replica_lifecycle = replica.lifecycle_rules(store.replica_bucket) if replica_exists else []
+
+    call.action = "s3:ListBucket"
+    samples = []
+    for obj in main.newest_objects(store.bucket, sample_size):
+        call.action = "s3:GetObject"
+        head = main.head_version(store.bucket, obj["Key"])
+        if head is None:  # deleted since the listing
+            continue
+        status = head.get("ReplicationStatus")
+        version_id = head.get("VersionId")
+        replica_has = None
+        if status == "COMPLETED" and replica_exists:
+            call.action = "s3:GetObjectVersion"
+            # Replication keeps the version id: the replica must hold this very version.
+            replica_has = replica.head_version(store.replica_bucket, obj["Key"], version_id) is not None
+        samples.append(ObjectSample(obj["Key"], version_id, head["LastModified"], status, replica_has))
+    return BucketObservation(
+        store.bucket, store.replica_bucket, store.replica_region, exists=True,
+        replica_exists=replica_exists, replica_region=replica_region, versioning=versioning,
+        replica_versioning=replica_versioning, replication_rules=tuple(rules), lifecycle_rules=tuple(lifecycle),
+        replica_lifecycle_rules=tuple(replica_lifecycle), samples=tuple(samples))
+
+
+class VerifyLogRetentionOperator(BaseOperator):
+    """Every log group under `prefix` retains exactly 365 days; none set (kept forever) is P3."""
+
+    template_fields = ("prefix",)
+
+    def __init__(self, *, prefix: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prefix = prefix
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from estate_ops.config import load_config
+        from estate_ops.domain.backups import LogGroupObservation, verify_log_groups
+        from estate_ops.hooks.aws import access_denied_as_finding
+        from estate_ops.hooks.logs import LogGroupsHook
+        from estate_ops.operators import run_as_of
+
+        plan, estate = load_config()
+        as_of = run_as_of(context)
+        hook = LogGroupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
+        groups = None
+        with access_denied_as_finding(estate.aws.conn_id, "logs:DescribeLogGroups") as call:
+            groups = [LogGroupObservation(g["logGroupName"], g.get("retentionInDays"))
+                      for g in hook.log_groups(self.prefix)]
+        verdict = verify_log_groups(plan, self.prefix, groups, as_of.date(), error=call.error)
+        failed = [c for c in verdict.checks if not c.ok]
+        self.log.info("%s: %d check(s), %d failed", self.prefix, len(verdict.checks), len(failed))
+        for check in failed:
+            self.log.info("FAIL %s: %s", check.resource, check.detail)
+        return verdict.as_dict()
+
+
+class VerifyLogArchiveOperator(BaseOperator):
+    """The log archive bucket expires objects at exactly the plan's 365 days."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from estate_ops.config import load_config
+        from estate_ops.domain.backups import verify_log_archive
+        from estate_ops.hooks.aws import access_denied_as_finding
+        from estate_ops.hooks.s3 import BucketsHook
+        from estate_ops.operators import run_as_of
+
+        plan, estate = load_config()
+        bucket = estate.logs.archive_bucket
+        as_of = run_as_of(context)
+        hook = BucketsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
+        exists, rules = False, None
+        with access_denied_as_finding(estate.aws.conn_id, "s3:ListBucket") as call:
+            exists = hook.bucket_region(bucket) is not None
+            if exists:
+                call.action = "s3:GetLifecycleConfiguration"
+                rules = hook.lifecycle_rules(bucket)
+        verdict = verify_log_archive(plan, bucket, exists, rules, as_of.date(), error=call.error)
+        for check in verdict.checks:
+            self.log.info("%s %s: %s", "OK  " if check.ok else "FAIL", check.check, check.detail)
+        return verdict.as_dict()

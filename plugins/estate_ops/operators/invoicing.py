@@ -30,6 +30,7 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.sdk import BaseOperator
 
+from estate_ops.hooks.ledgers import InvoiceLedger, document_key
 from estate_ops.operators import run_as_of
 
 DAG_ID = "support_invoicing"
@@ -37,9 +38,6 @@ DRAFT_TASK = "draft_invoices"
 ISSUE_TASK = "issue_invoices"
 REJECT_TASK = "record_rejection"
 APPROVAL_ENV = "ESTATE_OPS_INVOICE_APPROVAL"
-LEDGER_PREFIX = "invoices/ledger"
-NUMBERS_PREFIX = "invoices/numbers"
-VOID_PREFIX = "invoices/void"
 
 
 def approval_required(plan: Any, estate: Any, environ: dict[str, str] | None = None) -> bool:
@@ -70,92 +68,6 @@ def _sha256(data: bytes) -> str:
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).strip().lower() in ("true", "1", "yes", "on")
-
-
-# ------------------------------------------------------------------------------------ the ledger
-
-
-class InvoiceLedger:
-    """Invoice numbers and which invoice of a client-month holds which, in the reports bucket."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def allocate(self, kind: str, year: int, owner: dict[str, Any]) -> str:
-        """The next free number of `kind` in `year`, claimed atomically: two callers never get the same one."""
-        from estate_ops.domain.invoicing import (
-            NUMBER_PREFIXES,
-            format_number,
-            next_sequence,
-        )
-        from estate_ops.domain.serialize import canonical_json
-
-        prefix = f"{NUMBERS_PREFIX}/{NUMBER_PREFIXES[kind]}-{year:04d}-"
-        taken = [key.rsplit("/", 1)[1].removesuffix(".json") for key in self.store.list_keys(prefix)]
-        sequence = next_sequence(taken, kind, year)
-        while True:
-            number = format_number(kind, year, sequence)
-            if self.store.put_if_absent(f"{NUMBERS_PREFIX}/{number}.json",
-                                        canonical_json({**owner, "number": number, "kind": kind})):
-                return number
-            sequence += 1  # taken meanwhile by another run: try the next one
-
-    def slots(self, month: str) -> dict[str, dict[str, str]]:
-        """client_id -> {slot name: ledger key} for `month`."""
-        result: dict[str, dict[str, str]] = {}
-        for key in self.store.list_keys(f"{LEDGER_PREFIX}/{month}/"):
-            client_id, name = key.split("/")[-2:]
-            result.setdefault(client_id, {})[name.removesuffix(".json")] = key
-        return result
-
-    def state(self, month: str, client_id: str, slots: dict[str, str] | None = None) -> dict[str, Any]:
-        """The client-month's invoices: the current one (issued, not cancelled) and the next slot."""
-        if slots is None:
-            slots = self.slots(month).get(client_id, {})
-        invoices = sorted(int(s.split("-")[1]) for s in slots if s.startswith("invoice-"))
-        state: dict[str, Any] = {"current": None, "current_key": None, "next_slot": 1, "pending": None}
-        if not invoices:
-            return state
-        k = invoices[-1]
-        record = self.store.get_json(slots[f"invoice-{k}"])
-        doc_key = document_key(month, client_id, record["number"], "json")
-        if not self.store.exists(doc_key):
-            state["pending"] = {**record, "slot": k}  # claimed, not yet written: finish it
-            state["next_slot"] = k
-        elif f"credit-{k}" in slots:
-            state["next_slot"] = k + 1  # cancelled: a reissue stopped before its new invoice
-            state["cancelled"] = record["number"]
-            state["cancelled_key"] = doc_key
-            credit = self.store.get_json(slots[f"credit-{k}"])
-            if not self.store.exists(document_key(month, client_id, credit["number"], "json")):
-                state["credit_pending"] = credit  # its documents were not written yet
-        else:
-            state["current"] = record["number"]
-            state["current_key"] = doc_key
-            state["next_slot"] = k + 1
-        return state
-
-    def claim(self, month: str, client_id: str, slot: str, kind: str, issued_on: dt.date) -> tuple[str, dt.date]:
-        """The number bound to a client-month's slot, allocating it the first time."""
-        from estate_ops.domain.serialize import canonical_json
-
-        pointer = f"{LEDGER_PREFIX}/{month}/{client_id}/{slot}.json"
-        if self.store.exists(pointer):
-            record = self.store.get_json(pointer)
-            return record["number"], dt.date.fromisoformat(record["issued_on"])
-        owner = {"client_id": client_id, "month": month, "slot": slot, "issued_on": issued_on.isoformat()}
-        number = self.allocate(kind, issued_on.year, owner)
-        if self.store.put_if_absent(pointer, canonical_json({**owner, "number": number})):
-            return number, issued_on
-        # Another run bound this slot first: our number stays claimed (never reused) and is voided.
-        self.store.put_json(f"{VOID_PREFIX}/{number}.json",
-                            {**owner, "number": number, "reason": "slot bound by a concurrent run"})
-        record = self.store.get_json(pointer)
-        return record["number"], dt.date.fromisoformat(record["issued_on"])
-
-
-def document_key(month: str, client_id: str, number: str, ext: str) -> str:
-    return f"invoices/{month}/{client_id}/{number}.{ext}"
 
 
 def write_document(store: Any, document: dict[str, Any]) -> list[str]:

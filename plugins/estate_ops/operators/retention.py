@@ -33,12 +33,17 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from estate_ops.hooks.ledgers import (
+    ESTATE_GROUP,
+    AuditWriter,
+    load_records,
+    record_key_result,
+    record_keys,
+)
 from estate_ops.links import ReportPublisher
 from estate_ops.operators import run_as_of
 
 SOURCE = "retention_pruning"
-RECORDS = "retention/audit/records"
-ESTATE_GROUP = "_estate"  # records of actions that belong to no database (log groups, buckets)
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -53,106 +58,6 @@ def run_params(context: Any) -> dict[str, Any]:
 
 def plan_prefix(day: str, dry_run: bool) -> str:
     return f"retention/{day}/dry-run" if dry_run else f"retention/{day}"
-
-
-def record_prefix(day: str, group: str | None = None) -> str:
-    return f"{RECORDS}/{day}/" + (f"{group}/" if group else "")
-
-
-SUMMARY = "_summary~"  # an acting task's records in one object, written when it ends
-
-
-def _key_result(key: str) -> tuple[str, str]:
-    """(action_id, result) from a record key `.../<action_id>~<result>[~attempt].json`."""
-    name = key.rsplit("/", 1)[-1].removesuffix(".json")
-    kind, target, result = name.split("~")[:3]
-    return f"{kind}~{target}", result
-
-
-def _is_summary(key: str) -> bool:
-    return key.rsplit("/", 1)[-1].startswith(SUMMARY)
-
-
-def record_keys(store: Any, day: str, group: str | None = None) -> list[str]:
-    """Keys of the day's action records (one per result or intent), summaries excluded."""
-    return [k for k in store.list_keys(record_prefix(day, group)) if k.endswith(".json") and not _is_summary(k)]
-
-
-def load_records(store: Any, day: str, groups: list[str] | None = None,
-                 want=lambda key: True) -> dict[str, dict[str, Any]]:
-    """The day's record objects wanted by `want(key)`, by key.
-
-    Each acting task ends by writing its records again as one summary object, so a day of 10,000
-    deletions is read in a few GETs; a record no summary holds (its task died) is read on its own.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    prefixes = [record_prefix(day, g) for g in groups] if groups else [record_prefix(day)]
-    keys = [k for prefix in prefixes for k in store.list_keys(prefix) if k.endswith(".json")]
-    found: dict[str, dict[str, Any]] = {}
-    for summary in sorted(k for k in keys if _is_summary(k)):
-        found.update((k, v) for k, v in store.get_json(summary)["records"].items() if want(k))
-    missing = [k for k in keys if not _is_summary(k) and k not in found and want(k)]
-    if missing:
-        with ThreadPoolExecutor(max_workers=min(16, len(missing))) as pool:
-            found.update(zip(missing, pool.map(store.get_json, missing), strict=True))
-    return dict(sorted(found.items()))
-
-
-class AuditWriter:
-    """Writes action records for one day and group; terminal results are created once."""
-
-    def __init__(self, store: Any, day: str, group: str, run_id: str, try_number: int) -> None:
-        self.store, self.day, self.group = store, day, group
-        self.attempt = f"{_safe(run_id)}.{try_number}"
-        self.run_id = run_id
-        self.written: dict[str, dict[str, Any]] = {}
-
-    def key(self, action_id: str, result: str, terminal: bool) -> str:
-        suffix = "" if terminal else f"~{self.attempt}"
-        return f"{record_prefix(self.day, self.group)}{action_id}~{result}{suffix}.json"
-
-    def write(self, action: dict[str, Any], entry: dict[str, Any] | None, result: str, detail: str) -> bool:
-        from estate_ops.domain.retention import TERMINAL_RESULTS, audit_record
-        from estate_ops.domain.serialize import canonical_json
-
-        at = dt.datetime.now(dt.UTC)
-        record = audit_record(action, result, at, detail, self.run_id)
-        obj = {"record": record, "action": action, "entry": entry}
-        body = canonical_json(obj)
-        terminal = result in TERMINAL_RESULTS
-        key = self.key(action["action_id"], result, terminal)
-        if terminal:
-            created = self.store.put_if_absent(key, body)
-        else:
-            created = self.store.put_bytes(key, body) or True
-        if created:
-            self.written[key] = json.loads(body)
-        return created
-
-    def write_intent(self, action: dict[str, Any], entry: dict[str, Any] | None) -> None:
-        """Before the AWS call: if the process dies after AWS acted, the rerun finds this and settles it."""
-        from estate_ops.domain.serialize import canonical_json
-
-        key = self.key(action["action_id"], "started", True)
-        body = canonical_json({"intent": action, "entry": entry, "run_id": self.run_id,
-                               "at": dt.datetime.now(dt.UTC)})
-        if self.store.put_if_absent(key, body):
-            self.written[key] = json.loads(body)
-
-    def write_summary(self) -> str | None:
-        """Everything this task wrote, in one object (the report reads these, not thousands)."""
-        if not self.written:
-            return None
-        key = f"{record_prefix(self.day, self.group)}{SUMMARY}{self.attempt}.json"
-        self.store.put_json(key, {"records": self.written})
-        return key
-
-
-def _safe(text: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_")
 
 
 # --------------------------------------------------------------------------- plan (and gate)
@@ -290,9 +195,9 @@ def _settled_today(store: Any, day: str, scope: list[str]) -> list[dict[str, Any
     from estate_ops.domain.retention import TERMINAL_RESULTS
 
     keys = [k for group in [*scope, ESTATE_GROUP] for k in record_keys(store, day, group)]
-    terminal = {k for k in keys if _key_result(k)[1] in TERMINAL_RESULTS}
-    settled = {_key_result(k)[0] for k in terminal}
-    intents = {k for k in keys if _key_result(k)[1] == "started" and _key_result(k)[0] not in settled}
+    terminal = {k for k in keys if record_key_result(k)[1] in TERMINAL_RESULTS}
+    settled = {record_key_result(k)[0] for k in terminal}
+    intents = {k for k in keys if record_key_result(k)[1] == "started" and record_key_result(k)[0] not in settled}
     wanted = terminal | intents
     if not wanted:
         return []
@@ -359,8 +264,8 @@ class PruneRdsSnapshotsOperator(_ActOnPlan):
         if batch["db_id"] != db_id or any(a["db_id"] != db_id for a in actions):
             raise RuntimeError(f"{self.batch['batch_key']} is not a batch of {db_id}: nothing deleted")
         keys = record_keys(store, day, db_id)
-        done = {_key_result(k)[0] for k in keys if _key_result(k)[1] in R.TERMINAL_RESULTS}
-        intents = {_key_result(k)[0] for k in keys if _key_result(k)[1] == "started"}
+        done = {record_key_result(k)[0] for k in keys if record_key_result(k)[1] in R.TERMINAL_RESULTS}
+        intents = {record_key_result(k)[0] for k in keys if record_key_result(k)[1] == "started"}
         todo = [a for a in actions if a["action_id"] not in done]
         writer = self._writer(context, store, day, db_id)
         summary = {"db_id": db_id, "planned": len(actions), "done_before": len(actions) - len(todo),
@@ -418,7 +323,7 @@ class ApplyRetentionSettingsOperator(_ActOnPlan):
             return {"applied": 0, "dry_run": True}
         day = plan_doc["day"]
         keys = record_keys(store, day, ESTATE_GROUP)
-        done = {_key_result(k)[0] for k in keys if _key_result(k)[1] in R.TERMINAL_RESULTS}
+        done = {record_key_result(k)[0] for k in keys if record_key_result(k)[1] in R.TERMINAL_RESULTS}
         todo = [a for a in plan_doc["actions"] if a["kind"] in ("put_log_retention", "ensure_bucket_lifecycle")
                 and a["action_id"] not in done]
         entries = {g["log_group"]: g for g in plan_doc["log_groups"]}
@@ -488,7 +393,7 @@ class PublishRetentionReportOperator(ReportPublisher, BaseOperator):
         store = ArtifactStore.for_estate(estate)
         plan_doc = store.get_json(self.plan_key)
         day, dry_run = plan_doc["day"], plan_doc["dry_run"]
-        objects = {} if dry_run else load_records(store, day, want=lambda k: _key_result(k)[1] != "started")
+        objects = {} if dry_run else load_records(store, day, want=lambda k: record_key_result(k)[1] != "started")
         records = [o["record"] for o in objects.values()]
         keys: list[str] = []
         if not dry_run:

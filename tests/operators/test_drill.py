@@ -11,7 +11,7 @@ from airflow.sdk.exceptions import TaskDeferred
 from estate_ops.domain.drill import DrillInputError
 from estate_ops.hooks.connections import MissingConnectionError
 from estate_ops.hooks.rds import RestoreCheckError
-from estate_ops.operators.rds import (
+from estate_ops.operators.drill import (
     DeleteScratchInstanceOperator,
     DrillStepError,
     PlanRestoreDrillOperator,
@@ -202,7 +202,7 @@ def test_teardown_deletes_a_protected_drill_instance(sandbox, estate):
 
 def test_publish_fails_the_run_when_the_plan_step_failed():
     from airflow.sdk.exceptions import AirflowFailException
-    from estate_ops.operators.backups import PublishRestoreDrillOperator
+    from estate_ops.operators.drill import PublishRestoreDrillOperator
 
     class NoPlanTI(FakeTI):
         def xcom_pull(self, **_kwargs):

@@ -8,12 +8,12 @@ import datetime as dt
 import pytest
 from botocore.exceptions import ClientError
 from estate_ops.domain.backups import Verdict
-from estate_ops.operators.logs import (
+from estate_ops.operators.backups import (
+    VerifyDocumentReplicationOperator,
     VerifyLogArchiveOperator,
     VerifyLogRetentionOperator,
+    VerifyRdsBackupsOperator,
 )
-from estate_ops.operators.rds import VerifyRdsBackupsOperator
-from estate_ops.operators.s3 import VerifyDocumentReplicationOperator
 
 from tests.backups_estate import HEALTHY_DB, backups_estate, using_estate
 

@@ -1,7 +1,8 @@
-"""RDS backups: daily verification of one database, and the steps of a restore drill.
+"""The restore drill (plan §4.2, RPO < 1 h, RTO < 4 h): plan, sweep leftovers, restore a scratch
+instance, wait, verify its data, delete it, and publish what was measured.
 
-Thin: hook calls -> domain decision. Each operator returns plain JSON-able data through XCom;
-the publish operators in `operators/backups.py` turn it into reports, statuses and alerts.
+Thin: hook calls -> domain decision. Each step returns plain JSON-able data through XCom;
+`PublishRestoreDrillOperator` turns the steps into the drill report, statuses and alerts.
 
 Drill steps record their failure as the XCom `error` before raising, so the drill report can say
 which step failed and why, while Airflow still sees the task fail (and teardown still runs).
@@ -10,64 +11,14 @@ which step failed and why, while Airflow still sees the task fail (and teardown 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from estate_ops.links import ReportPublisher
 from estate_ops.operators import run_as_of
 
 UTC = dt.UTC
-
-
-class VerifyRdsBackupsOperator(BaseOperator):
-    """Daily: retention >= the plan's, a recent automated snapshot, continuous backup within the
-    RPO, deletion protection. A missing database or AccessDenied is a finding, not a crash."""
-
-    template_fields = ("db_id",)
-
-    def __init__(self, *, db_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.db_id = db_id
-
-    def execute(self, context: Any) -> dict[str, Any]:
-        from estate_ops.config import load_config
-        from estate_ops.domain.backups import DatabaseObservation, verify_database
-        from estate_ops.hooks.aws import access_denied_as_finding
-        from estate_ops.hooks.rds import RdsBackupsHook
-
-        plan, estate = load_config()
-        as_of = run_as_of(context)
-        hook = RdsBackupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
-        try:
-            with access_denied_as_finding(estate.aws.conn_id, "rds:DescribeDBInstances") as call:
-                instance = hook.describe_instance(self.db_id)
-                if instance is None:
-                    obs = DatabaseObservation(self.db_id, exists=False)
-                else:
-                    call.action = "rds:DescribeDBSnapshots"
-                    newest, count = hook.newest_automated_snapshot(self.db_id)
-                    obs = DatabaseObservation(
-                        self.db_id, exists=True, status=instance.get("DBInstanceStatus"),
-                        backup_retention_days=instance.get("BackupRetentionPeriod"),
-                        latest_restorable_time=instance.get("LatestRestorableTime"),
-                        deletion_protection=instance.get("DeletionProtection"),
-                        newest_automated_snapshot_id=(newest or {}).get("DBSnapshotIdentifier"),
-                        newest_automated_snapshot_time=(newest or {}).get("SnapshotCreateTime"),
-                        automated_snapshots=count,
-                    )
-        except RuntimeError as exc:  # iter_db_snapshots wraps ClientError in a readable line
-            if "access denied" not in str(exc):
-                raise
-            call.error = str(exc)
-        if call.error is not None:
-            obs = DatabaseObservation(self.db_id, exists=True, error=call.error)
-        verdict = verify_database(plan, obs, as_of, as_of.date())
-        for check in verdict.checks:
-            self.log.info("%s %s: %s", "OK  " if check.ok else "FAIL", check.check, check.detail)
-        return verdict.as_dict()
-
-
-# --------------------------------------------------------------------------- restore drill
 
 
 class DrillStepError(RuntimeError):
@@ -346,3 +297,111 @@ def estate_database_ids() -> list[str]:
         return [str(db["id"]) for db in data.get("databases") or [] if isinstance(db, dict) and "id" in db]
     except (OSError, yaml.YAMLError, AttributeError, TypeError):
         return []
+
+
+# --------------------------------------------------------------------------- publish
+
+
+class PublishRestoreDrillOperator(ReportPublisher, BaseOperator):
+    """Collects the drill task group's steps per map index (= per database of the plan task)."""
+
+    STEP_TASKS: ClassVar[dict[str, str]] = {"restore": "restore_scratch", "wait": "wait_available", "verify": "verify_data",
+                  "teardown": "delete_scratch"}
+
+    def __init__(self, *, plan_task_id: str, group_id: str, tolerance_percent: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+        self.plan_task_id = plan_task_id
+        self.group_id = group_id
+        self.tolerance_percent = tolerance_percent
+
+    template_fields = ("tolerance_percent",)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from estate_ops.alerting import SeverityRouter
+        from estate_ops.config import load_config
+        from estate_ops.domain.drill import (
+            DEFAULT_ROW_COUNT_TOLERANCE_PERCENT,
+            DrillOutcome,
+            build_drill_report,
+            evaluate_drill,
+            parse_tolerance,
+        )
+        from estate_ops.domain.findings import Finding
+        from estate_ops.hooks.artifacts import ArtifactStore
+        from estate_ops.operators import run_as_of
+        from estate_ops.reports.publish import write_run_manifest
+
+        plan, estate = load_config()
+        as_of = run_as_of(context)
+        day = as_of.date()
+        tolerance = parse_tolerance(self.tolerance_percent) if self.tolerance_percent not in (None, "") \
+            else DEFAULT_ROW_COUNT_TOLERANCE_PERCENT
+        ti = context["ti"]
+        targets = ti.xcom_pull(task_ids=self.plan_task_id)
+        if targets is None:  # the plan step failed (bad form input, bad estate): nothing was drilled
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"no drill ran: task {self.plan_task_id} failed (see its log)")
+        store = ArtifactStore.for_estate(estate)
+        prefix = f"backups/drills/{day.isoformat()}"
+        keys: list[str] = []
+        findings: list[Finding] = []
+        for index, target in enumerate(targets):
+            steps = {step: self._pull(ti, task, index) for step, task in self.STEP_TASKS.items()}
+            errors = {step: self._pull(ti, task, index, key="error") for step, task in self.STEP_TASKS.items()}
+            outcome = DrillOutcome(db_id=target["db_id"], scratch_id=target["scratch_id"])
+            restore, wait, verify, teardown = (steps[s] or {} for s in ("restore", "wait", "verify", "teardown"))
+            outcome.requested_at = _time(restore.get("requested_at"))
+            outcome.target_time = _time(restore.get("target_time"))
+            outcome.source_counts = restore.get("source_counts") or {}
+            outcome.available_at = _time(wait.get("available_at"))
+            outcome.verified_at = _time(verify.get("verified_at"))
+            outcome.restored_counts = verify.get("restored_counts") or {}
+            outcome.newest_updated_at = _time(verify.get("newest_updated_at"))
+            outcome.deleted_at = _time(teardown.get("deleted_at"))
+            for step in self.STEP_TASKS:  # in drill order
+                if errors[step]:
+                    outcome.errors[step] = str(errors[step])
+                elif steps[step] is None and (step == "teardown" or not outcome.errors):
+                    # Skipped after an earlier failure is not a second failure; a teardown
+                    # without a result may have left the instance behind, so it always counts.
+                    outcome.errors[step] = "the task did not finish (see its log)"
+            figures, db_findings = evaluate_drill(plan, outcome, as_of, day, tolerance)
+            figures["findings"] = [f.as_dict() for f in db_findings]
+            key = f"{prefix}/databases/{target['db_id']}.json"
+            store.put_json(key, figures)
+            keys.append(key)
+            findings.extend(db_findings)
+        # The day's report covers every database drilled that day (a manual drill of one database
+        # later the same day adds to it, never erases the others).
+        drills = [store.get_json(k) for k in store.list_keys(f"{prefix}/databases/") if k.endswith(".json")]
+        all_findings = [Finding(f["kind"], f["severity"], f["resource"], f["summary"], f["period"],
+                                dict(f.get("details") or {})) for d in drills for f in d.get("findings", [])]
+        report = build_drill_report(plan, estate.estate.name, day, drills, all_findings)
+        keys += self.publish_report(context, store, prefix, report, name="drill", pdf=False)
+        routed = SeverityRouter(plan, estate, store).route(findings, source=self.dag_id)
+        failed = sorted(f.details.get("db_id", f.resource) for f in findings if f.kind == "restore_drill_failed")
+        write_run_manifest(store, self.dag_id, day.isoformat(), keys, report["headline"],
+                           status="failed" if failed else "ok" if not findings else "findings")
+        if failed:
+            # Written and routed; the run must still fail, or a drill that never verified looks green.
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"restore drill failed for {', '.join(sorted(set(failed)))}: see "
+                                       f"{prefix}/drill.json")
+        return {"artifacts": keys, "findings": len(findings), "routed": routed}
+
+    def _pull(self, ti: Any, task: str, index: int, key: str = "return_value") -> Any:
+        value = ti.xcom_pull(task_ids=f"{self.group_id}.{task}", map_indexes=index, key=key)
+        if isinstance(value, list):  # some Airflow versions wrap a single map index in a list
+            value = value[0] if value else None
+        return value
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).astimezone(dt.UTC)

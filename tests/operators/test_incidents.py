@@ -16,7 +16,7 @@ from estate_ops.hooks.pagerduty import (
     PagerDutyNotFoundError,
     PagerDutyRestHook,
 )
-from estate_ops.operators.pagerduty import IncidentSlaReportOperator
+from estate_ops.operators.incidents import IncidentSlaReportOperator
 
 LOGICAL = dt.datetime(2026, 11, 1, 11, tzinfo=dt.UTC)
 
@@ -149,7 +149,7 @@ def test_resolved_before_created_is_reported_as_an_anomaly_not_a_percentage(sand
 
 
 def test_pdf_view_is_a_readable_document_and_the_json_keeps_everything():
-    from estate_ops.operators.pagerduty import PDF_MAX_ROWS, pdf_view
+    from estate_ops.operators.incidents import PDF_MAX_ROWS, pdf_view
 
     report = {"warnings": ["w"], "items": {
         "incidents": [{"id": "I1"}],

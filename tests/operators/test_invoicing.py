@@ -10,9 +10,9 @@ import io
 import threading
 
 import pytest
+from estate_ops.hooks.ledgers import InvoiceLedger
 from estate_ops.operators.invoicing import (
     DraftInvoicesOperator,
-    InvoiceLedger,
     IssueInvoicesOperator,
     approval_required,
 )

@@ -1,0 +1,238 @@
+"""Bookkeeping kept in the reports bucket, beside the artifact store: the records that make a job
+resumable and exactly-once. Operators call these; none of them decides anything (the rules are in
+`domain/`).
+
+- Retention audit (`retention/audit/records/<day>/<group>/...`): `AuditWriter` writes one record
+  per action result (terminal results created once, with S3 conditional writes) and the intent
+  before each AWS call; `load_records` / `record_keys` read a day back (summaries first).
+- Invoice ledger (`invoices/numbers/`, `invoices/ledger/`, `invoices/void/`): `InvoiceLedger`
+  allocates `INV-`/`CN-` numbers atomically and binds each client-month slot to its number.
+- Alert ledger (`alerts/sent/`): `AlertLedger` remembers each finding and summary sent, so a rerun
+  pages nobody again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+# --------------------------------------------------------------------------- retention audit
+
+RECORDS = "retention/audit/records"
+ESTATE_GROUP = "_estate"  # records of actions that belong to no database (log groups, buckets)
+
+
+def record_prefix(day: str, group: str | None = None) -> str:
+    return f"{RECORDS}/{day}/" + (f"{group}/" if group else "")
+
+
+SUMMARY = "_summary~"  # an acting task's records in one object, written when it ends
+
+
+def record_key_result(key: str) -> tuple[str, str]:
+    """(action_id, result) from a record key `.../<action_id>~<result>[~attempt].json`."""
+    name = key.rsplit("/", 1)[-1].removesuffix(".json")
+    kind, target, result = name.split("~")[:3]
+    return f"{kind}~{target}", result
+
+
+def _is_summary(key: str) -> bool:
+    return key.rsplit("/", 1)[-1].startswith(SUMMARY)
+
+
+def record_keys(store: Any, day: str, group: str | None = None) -> list[str]:
+    """Keys of the day's action records (one per result or intent), summaries excluded."""
+    return [k for k in store.list_keys(record_prefix(day, group)) if k.endswith(".json") and not _is_summary(k)]
+
+
+def load_records(store: Any, day: str, groups: list[str] | None = None,
+                 want=lambda key: True) -> dict[str, dict[str, Any]]:
+    """The day's record objects wanted by `want(key)`, by key.
+
+    Each acting task ends by writing its records again as one summary object, so a day of 10,000
+    deletions is read in a few GETs; a record no summary holds (its task died) is read on its own.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    prefixes = [record_prefix(day, g) for g in groups] if groups else [record_prefix(day)]
+    keys = [k for prefix in prefixes for k in store.list_keys(prefix) if k.endswith(".json")]
+    found: dict[str, dict[str, Any]] = {}
+    for summary in sorted(k for k in keys if _is_summary(k)):
+        found.update((k, v) for k, v in store.get_json(summary)["records"].items() if want(k))
+    missing = [k for k in keys if not _is_summary(k) and k not in found and want(k)]
+    if missing:
+        with ThreadPoolExecutor(max_workers=min(16, len(missing))) as pool:
+            found.update(zip(missing, pool.map(store.get_json, missing), strict=True))
+    return dict(sorted(found.items()))
+
+
+class AuditWriter:
+    """Writes action records for one day and group; terminal results are created once."""
+
+    def __init__(self, store: Any, day: str, group: str, run_id: str, try_number: int) -> None:
+        self.store, self.day, self.group = store, day, group
+        self.attempt = f"{_safe(run_id)}.{try_number}"
+        self.run_id = run_id
+        self.written: dict[str, dict[str, Any]] = {}
+
+    def key(self, action_id: str, result: str, terminal: bool) -> str:
+        suffix = "" if terminal else f"~{self.attempt}"
+        return f"{record_prefix(self.day, self.group)}{action_id}~{result}{suffix}.json"
+
+    def write(self, action: dict[str, Any], entry: dict[str, Any] | None, result: str, detail: str) -> bool:
+        from estate_ops.domain.retention import TERMINAL_RESULTS, audit_record
+        from estate_ops.domain.serialize import canonical_json
+
+        at = dt.datetime.now(dt.UTC)
+        record = audit_record(action, result, at, detail, self.run_id)
+        obj = {"record": record, "action": action, "entry": entry}
+        body = canonical_json(obj)
+        terminal = result in TERMINAL_RESULTS
+        key = self.key(action["action_id"], result, terminal)
+        if terminal:
+            created = self.store.put_if_absent(key, body)
+        else:
+            created = self.store.put_bytes(key, body) or True
+        if created:
+            self.written[key] = json.loads(body)
+        return created
+
+    def write_intent(self, action: dict[str, Any], entry: dict[str, Any] | None) -> None:
+        """Before the AWS call: if the process dies after AWS acted, the rerun finds this and settles it."""
+        from estate_ops.domain.serialize import canonical_json
+
+        key = self.key(action["action_id"], "started", True)
+        body = canonical_json({"intent": action, "entry": entry, "run_id": self.run_id,
+                               "at": dt.datetime.now(dt.UTC)})
+        if self.store.put_if_absent(key, body):
+            self.written[key] = json.loads(body)
+
+    def write_summary(self) -> str | None:
+        """Everything this task wrote, in one object (the report reads these, not thousands)."""
+        if not self.written:
+            return None
+        key = f"{record_prefix(self.day, self.group)}{SUMMARY}{self.attempt}.json"
+        self.store.put_json(key, {"records": self.written})
+        return key
+
+
+def _safe(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_")
+
+# --------------------------------------------------------------------------- invoice ledger
+
+LEDGER_PREFIX = "invoices/ledger"
+NUMBERS_PREFIX = "invoices/numbers"
+VOID_PREFIX = "invoices/void"
+
+
+class InvoiceLedger:
+    """Invoice numbers and which invoice of a client-month holds which, in the reports bucket."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def allocate(self, kind: str, year: int, owner: dict[str, Any]) -> str:
+        """The next free number of `kind` in `year`, claimed atomically: two callers never get the same one."""
+        from estate_ops.domain.invoicing import (
+            NUMBER_PREFIXES,
+            format_number,
+            next_sequence,
+        )
+        from estate_ops.domain.serialize import canonical_json
+
+        prefix = f"{NUMBERS_PREFIX}/{NUMBER_PREFIXES[kind]}-{year:04d}-"
+        taken = [key.rsplit("/", 1)[1].removesuffix(".json") for key in self.store.list_keys(prefix)]
+        sequence = next_sequence(taken, kind, year)
+        while True:
+            number = format_number(kind, year, sequence)
+            if self.store.put_if_absent(f"{NUMBERS_PREFIX}/{number}.json",
+                                        canonical_json({**owner, "number": number, "kind": kind})):
+                return number
+            sequence += 1  # taken meanwhile by another run: try the next one
+
+    def slots(self, month: str) -> dict[str, dict[str, str]]:
+        """client_id -> {slot name: ledger key} for `month`."""
+        result: dict[str, dict[str, str]] = {}
+        for key in self.store.list_keys(f"{LEDGER_PREFIX}/{month}/"):
+            client_id, name = key.split("/")[-2:]
+            result.setdefault(client_id, {})[name.removesuffix(".json")] = key
+        return result
+
+    def state(self, month: str, client_id: str, slots: dict[str, str] | None = None) -> dict[str, Any]:
+        """The client-month's invoices: the current one (issued, not cancelled) and the next slot."""
+        if slots is None:
+            slots = self.slots(month).get(client_id, {})
+        invoices = sorted(int(s.split("-")[1]) for s in slots if s.startswith("invoice-"))
+        state: dict[str, Any] = {"current": None, "current_key": None, "next_slot": 1, "pending": None}
+        if not invoices:
+            return state
+        k = invoices[-1]
+        record = self.store.get_json(slots[f"invoice-{k}"])
+        doc_key = document_key(month, client_id, record["number"], "json")
+        if not self.store.exists(doc_key):
+            state["pending"] = {**record, "slot": k}  # claimed, not yet written: finish it
+            state["next_slot"] = k
+        elif f"credit-{k}" in slots:
+            state["next_slot"] = k + 1  # cancelled: a reissue stopped before its new invoice
+            state["cancelled"] = record["number"]
+            state["cancelled_key"] = doc_key
+            credit = self.store.get_json(slots[f"credit-{k}"])
+            if not self.store.exists(document_key(month, client_id, credit["number"], "json")):
+                state["credit_pending"] = credit  # its documents were not written yet
+        else:
+            state["current"] = record["number"]
+            state["current_key"] = doc_key
+            state["next_slot"] = k + 1
+        return state
+
+    def claim(self, month: str, client_id: str, slot: str, kind: str, issued_on: dt.date) -> tuple[str, dt.date]:
+        """The number bound to a client-month's slot, allocating it the first time."""
+        from estate_ops.domain.serialize import canonical_json
+
+        pointer = f"{LEDGER_PREFIX}/{month}/{client_id}/{slot}.json"
+        if self.store.exists(pointer):
+            record = self.store.get_json(pointer)
+            return record["number"], dt.date.fromisoformat(record["issued_on"])
+        owner = {"client_id": client_id, "month": month, "slot": slot, "issued_on": issued_on.isoformat()}
+        number = self.allocate(kind, issued_on.year, owner)
+        if self.store.put_if_absent(pointer, canonical_json({**owner, "number": number})):
+            return number, issued_on
+        # Another run bound this slot first: our number stays claimed (never reused) and is voided.
+        self.store.put_json(f"{VOID_PREFIX}/{number}.json",
+                            {**owner, "number": number, "reason": "slot bound by a concurrent run"})
+        record = self.store.get_json(pointer)
+        return record["number"], dt.date.fromisoformat(record["issued_on"])
+
+
+def document_key(month: str, client_id: str, number: str, ext: str) -> str:
+    return f"invoices/{month}/{client_id}/{number}.{ext}"
+
+
+# --------------------------------------------------------------------------- alert ledger
+
+
+class AlertLedger:
+    """`alerts/sent/<dedup key>.json` per finding sent, `alerts/sent/summary~<id>.json` per summary."""
+
+    PREFIX = "alerts/sent/"
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def finding_key(self, dedup_key: str) -> str:
+        return self.PREFIX + dedup_key.replace("/", "~") + ".json"
+
+    def summary_key(self, summary_id: str) -> str:
+        return self.PREFIX + "summary~" + summary_id.replace("/", "~") + ".json"
+
+    def sent(self, key: str) -> bool:
+        return self.store.exists(key)
+
+    def record(self, key: str, entry: dict[str, Any]) -> None:
+        from estate_ops.domain.serialize import canonical_json
+
+        self.store.put_if_absent(key, canonical_json(entry))
