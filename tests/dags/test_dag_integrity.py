@@ -144,9 +144,12 @@ def test_every_operator_that_publishes_a_report_has_the_report_link():
         assert [link.name for link in cls.operator_extra_links if isinstance(link, ReportLink)] == ["Report"], cls
 
 
-def test_the_ui_shows_a_report_link_on_every_report_task(dagbag):
+def test_the_ui_shows_a_report_link_on_every_report_task(dagbag, monkeypatch):
     from airflow.serialization.serialized_objects import DagSerialization
 
+    # The API server loads operator links (SerializedDagModel(load_op_links=True)); the scheduler
+    # side of an earlier dag.test() in this process may have left the class-wide switch off.
+    monkeypatch.setattr(DagSerialization, "_load_operator_extra_links", True)
     publishing = tuple(_report_publishing_classes())
     seen = 0
     for dag in _dags(dagbag):
