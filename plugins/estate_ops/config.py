@@ -248,8 +248,10 @@ class RetentionPruningTerms(_Strict):
     @field_validator("protect_tags")
     @classmethod
     def _no_blank_tags(cls, value: list[str]) -> list[str]:
-        if any(not tag.strip() for tag in value):
-            raise ValueError("tag names must not be blank")
+        # Tags match whatever their case and separators (domain/retention.protect_tag_key): a name of
+        # only separators would match nothing, or every other such name.
+        if any(not re.sub(r"[-_\s]", "", tag) for tag in value):
+            raise ValueError("tag names must not be blank or only separators (-, _, space)")
         return value
 
 

@@ -109,6 +109,8 @@ BAD_PLANS = [
      ["availability.maintenance", "must be after"]),
     ("empty protect tags", edited(PLAN, "retention_pruning.protect_tags", []),
      ["retention_pruning.protect_tags", "at least 1"]),
+    ("a protect tag of only separators", edited(PLAN, "retention_pruning.protect_tags", ["legal-hold", " - "]),
+     ["retention_pruning.protect_tags: tag names must not be blank or only separators"]),
     # A file says exactly one thing: a key twice is an error naming both lines (YAML keeps the last).
     ("two retention_pruning blocks", PLAN_TEXT + "\nretention_pruning:\n  keep_newest_manual_snapshots: 0\n",
      ["retention_pruning: the key 'retention_pruning' is given twice",
