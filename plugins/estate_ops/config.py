@@ -3,6 +3,11 @@
 `load_plan()` and `load_estate()` read `include/plan.yaml` and `include/estate.yaml` (or the files
 named by ESTATE_OPS_PLAN / ESTATE_OPS_ESTATE) and validate them with pydantic. A bad file raises
 `ConfigError` naming the file, the key path and what was expected, before any task touches AWS.
+
+A file says exactly one thing: a key given twice in one mapping is an error naming both lines (YAML
+would keep the last silently), aliases are refused (one value in one place, and no "billion laughs"),
+numbers are bounded (an integer of thousands of digits is refused by name, never handed to int()),
+and money and percentages are plain decimals (no exponent, inf or nan).
 Pure: no Airflow, no boto3.
 """
 
@@ -14,12 +19,13 @@ import re
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -27,6 +33,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PLAN_PATH = PROJECT_ROOT / "include" / "plan.yaml"
@@ -40,6 +47,71 @@ HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 class ConfigError(ValueError):
     """A configuration file is missing, malformed or does not match its schema."""
+
+
+# --------------------------------------------------------------------------- bounded numbers
+
+
+class HugeNumber:
+    """What the loader gives for an integer too long to be any setting (never turned into an int:
+    Python's int() refuses beyond 4,300 digits, and none of these needs more than a few)."""
+
+    def __init__(self, text: str, line: int) -> None:
+        self.digits = len(text.replace("_", "").lstrip("+-"))
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"an integer of {self.digits:,} digits at line {self.line}"
+
+
+def _range_text(ge: Any = None, gt: Any = None, le: Any = None) -> str:
+    low = f"at least {ge}" if ge is not None else (f"more than {gt}" if gt is not None else "")
+    high = f"at most {le}" if le is not None else ""
+    return " and ".join(t for t in (low, high) if t)
+
+
+def _whole(*, ge: int | None = None, gt: int | None = None, le: int) -> Any:
+    """An int field with its allowed range; an over-long integer is refused naming that range."""
+    def check(value: Any) -> Any:
+        if isinstance(value, HugeNumber):
+            raise ValueError(f"a whole number {_range_text(ge, gt, le)}, got {value!r}")  # noqa: TRY004 - pydantic reports ValueError
+        return value
+
+    return Annotated[int, BeforeValidator(check), Field(ge=ge, gt=gt, le=le)]
+
+
+# A plain decimal as a person writes it: digits, an optional point and decimals. No exponent, no inf or
+# nan, and few enough digits that no figure grows without bound.
+_PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]{1,15}(?:\.[0-9]{1,15})?")
+
+
+def _plain_decimal(*, ge: Any = None, gt: Any = None, le: Any, places: int | None = None) -> Any:
+    """A Decimal field (money, a percentage, a fraction) that accepts plain decimals only."""
+    expected = (f"a plain decimal number {_range_text(ge, gt, le)}"
+                + (f" with at most {places} decimal places" if places is not None else "")
+                + " (digits and an optional point, e.g. \"99.9\"; no exponent, inf or nan; at most 15 digits "
+                  "either side of the point)")
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            # A float (from Python; YAML gives the text) has lost what was written: 0.1 is not 0.1.
+            raise ValueError(f"{expected}, got {value!r}")  # noqa: TRY004 - pydantic reports ValueError
+        text = str(value).strip()
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            shown = text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
+            raise ValueError(f"{expected}, got {shown!r}")
+        return Decimal(text)
+
+    return Annotated[Decimal, BeforeValidator(check),
+                     Field(ge=ge, gt=gt, le=le, decimal_places=places, allow_inf_nan=False)]
+
+
+# Generous bounds that no real plan reaches but that keep every figure finite and printable.
+MINUTES_PER_YEAR = 525_600
+HOURS_PER_YEAR = 8_760
+Percent = _plain_decimal(ge=0, le=100)
+Minutes = _whole(gt=0, le=MINUTES_PER_YEAR)
+Hours = _whole(gt=0, le=HOURS_PER_YEAR)
 
 
 class _Strict(BaseModel):
@@ -69,7 +141,7 @@ class PlanInfo(_Strict):
 class MaintenanceRule(_Strict):
     local_start: HHMM
     local_end: HHMM
-    notice_hours: int = Field(ge=0)
+    notice_hours: _whole(ge=0, le=HOURS_PER_YEAR)
 
     @model_validator(mode="after")
     def _start_before_end(self) -> MaintenanceRule:
@@ -79,19 +151,19 @@ class MaintenanceRule(_Strict):
 
 
 class AvailabilityTerms(_Strict):
-    target_percent: Decimal = Field(gt=0, le=100)
+    target_percent: _plain_decimal(gt=0, le=100)
     measurement: Literal["monthly"]
     source: Literal["cloudwatch"]
     maintenance: MaintenanceRule
     no_data_policy: Literal["exclude", "down", "up"]
-    completeness_warning_percent: Decimal = Field(ge=0, le=100)
+    completeness_warning_percent: Percent
     composite_rule: Literal["any", "all"]
 
 
 class SeverityTerms(_Strict):
     name: str
-    response_minutes: int = Field(gt=0)
-    resolution_minutes: int | None = Field(default=None, gt=0)
+    response_minutes: Minutes
+    resolution_minutes: Minutes | None = None
     resolution: Literal["next_release"] | None = None
 
     @model_validator(mode="after")
@@ -114,27 +186,27 @@ class AlertRouting(_Strict):
 
 
 class OnCallTerms(_Strict):
-    primary_rotation_days: int = Field(gt=0)
+    primary_rotation_days: _whole(gt=0, le=366)
     secondary_required: bool
     escalation: list[str] = Field(min_length=1)
-    required_coverage_percent: Decimal = Field(ge=0, le=100)
+    required_coverage_percent: Percent
 
 
 class PostmortemTerms(_Strict):
-    within_hours: int = Field(gt=0)
+    within_hours: Hours
     required_for: list[Severity]
 
 
 class DatabaseBackupTerms(_Strict):
     frequency: list[Literal["daily", "continuous"]]
-    retention_days: int = Field(ge=1, le=35)  # RDS BackupRetentionPeriod range
-    max_snapshot_age_hours: int = Field(gt=0)
+    retention_days: _whole(ge=1, le=35)  # RDS BackupRetentionPeriod range
+    max_snapshot_age_hours: Hours
 
 
 class DocumentBackupTerms(_Strict):
     frequency: Literal["real_time_replication"]
     retention: Literal["indefinite"]
-    max_pending_minutes: int = Field(gt=0)
+    max_pending_minutes: Minutes
 
 
 # CloudWatch Logs accepts only these retention values (days).
@@ -144,7 +216,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 
 class LogBackupTerms(_Strict):
     frequency: Literal["continuous"]
-    retention_days: int
+    retention_days: _whole(ge=1, le=max(LOG_RETENTION_DAYS))
 
     @field_validator("retention_days")
     @classmethod
@@ -161,40 +233,43 @@ class BackupTerms(_Strict):
 
 
 class RecoveryTerms(_Strict):
-    rpo_minutes: int = Field(gt=0)
-    rto_minutes: int = Field(gt=0)
+    rpo_minutes: Minutes
+    rto_minutes: Minutes
 
 
 class RetentionPruningTerms(_Strict):
-    keep_newest_manual_snapshots: int = Field(ge=0)
+    keep_newest_manual_snapshots: _whole(ge=0, le=10_000)
     protect_tags: list[str] = Field(min_length=1)
     delete_final_snapshots_of_deleted_databases: bool
-    max_deletions_per_run: int = Field(ge=0)
-    max_fraction_per_database: Decimal = Field(ge=0, le=1)
-    verification_max_age_hours: int = Field(gt=0)
+    max_deletions_per_run: _whole(ge=0, le=10_000)
+    max_fraction_per_database: _plain_decimal(ge=0, le=1)
+    verification_max_age_hours: Hours
 
     @field_validator("protect_tags")
     @classmethod
     def _no_blank_tags(cls, value: list[str]) -> list[str]:
-        if any(not tag.strip() for tag in value):
-            raise ValueError("tag names must not be blank")
+        # Tags match whatever their case and separators (domain/retention.protect_tag_key): a name of
+        # only separators would match nothing, or every other such name.
+        if any(not re.sub(r"[-_\s]", "", tag) for tag in value):
+            raise ValueError("tag names must not be blank or only separators (-, _, space)")
         return value
 
 
 class TierTerms(_Strict):
     name: str
-    hours_per_month: int = Field(gt=0)
-    monthly_fee: Decimal = Field(ge=0, decimal_places=2)
+    hours_per_month: _whole(gt=0, le=10_000)
+    # Money: a plain decimal of cents at most, below a billion a month.
+    monthly_fee: _plain_decimal(ge=0, le=999_999_999, places=2)
     includes: list[Category] = Field(min_length=1)
 
 
 class InvoicingTerms(_Strict):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    rounding_minutes: int = Field(gt=0, le=60)
+    rounding_minutes: _whole(gt=0, le=60)
     overage_rate: Literal["fee_per_included_hour"]
     rollover_default: bool
     approval_required: bool
-    payment_terms_days: int = Field(default=30, ge=0)
+    payment_terms_days: _whole(ge=0, le=366) = 30
 
 
 class Plan(_Strict):
@@ -389,6 +464,20 @@ class Estate(_Strict):
                 raise ValueError(f"{label}: ids must be unique, repeated {dupes}")
         return self
 
+    @model_validator(mode="after")
+    def _log_archive_is_not_a_document_bucket(self) -> Estate:
+        # Log archives expire after a year; documents are kept indefinitely (plan §4.1). Pruning's
+        # document guard refuses such a run too, but the estate is wrong before any run.
+        archive = self.logs.archive_bucket.lower()
+        for i, store in enumerate(self.documents):
+            for key, bucket in (("bucket", store.bucket), ("replica_bucket", store.replica_bucket)):
+                if bucket.lower() == archive:
+                    raise ValueError(
+                        f"logs.archive_bucket: {self.logs.archive_bucket!r} is also documents[{i}].{key}; the log "
+                        f"archive expires objects after the log retention period and documents are kept "
+                        f"indefinitely (plan §4.1): name a bucket of its own")
+        return self
+
 
 # --------------------------------------------------------------------------- loading
 
@@ -400,9 +489,82 @@ def _format_location(loc: tuple) -> str:
     return path or "(top level)"
 
 
+class _LoadProblem(Exception):
+    """What the loader refuses; `_read_yaml` names the file."""
+
+
+# An integer written with more characters than this is no setting (int64 has 19 digits).
+MAX_INTEGER_CHARS = 20
+
+
 class _TextDatesLoader(yaml.SafeLoader):
     """SafeLoader that leaves dates as text for pydantic to parse: YAML's own timestamp parsing
-    fails on an unquoted 2026-13-01 with a bare ValueError that names neither file nor key."""
+    fails on an unquoted 2026-13-01 with a bare ValueError that names neither file nor key.
+
+    It also refuses what would let a file say two things or more than it shows: a key given twice
+    in one mapping (YAML keeps the last one silently) and aliases (`*name` repeats a value from
+    elsewhere; nested, a few lines expand to billions of values). An integer longer than
+    MAX_INTEGER_CHARS becomes a HugeNumber that every field refuses by name. A number with a point
+    stays the text it is (`5000.00`, not the float 5000.0; `1.0e+999999` not inf): every field here is
+    an int, a Decimal or text, and a Decimal is read from what the person wrote.
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _LoadProblem(
+                f"line {event.start_mark.line + 1}, column {event.start_mark.column + 1}: the alias *{event.anchor} "
+                f"is not accepted: a configuration file says each value once, where it applies; write it out")
+        return super().compose_node(parent, index)
+
+    def construct_document(self, node):
+        self._paths = _node_paths(node)
+        return super().construct_document(node)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, MappingNode):
+            self.flatten_mapping(node)
+            first: dict[Any, Any] = {}
+            for key_node, _value_node in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    earlier = first.setdefault(key, key_node)
+                except TypeError:
+                    continue  # an unhashable key: SafeConstructor says so, with its line
+                if earlier is not key_node:
+                    path = _format_location((*self._paths.get(node, ()), str(key)))
+                    raise _LoadProblem(
+                        f"{path}: the key {key!r} is given twice in one mapping, at line {earlier.start_mark.line + 1} "
+                        f"and at line {key_node.start_mark.line + 1}; a file says each thing once: keep one")
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        if len(node.value.replace("_", "").lstrip("+-")) > MAX_INTEGER_CHARS:
+            return HugeNumber(node.value, node.start_mark.line + 1)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        return self.construct_scalar(node)
+
+
+_TextDatesLoader.add_constructor("tag:yaml.org,2002:int", _TextDatesLoader.construct_yaml_int)
+_TextDatesLoader.add_constructor("tag:yaml.org,2002:float", _TextDatesLoader.construct_yaml_float)
+
+
+def _node_paths(root: yaml.Node) -> dict[yaml.Node, tuple]:
+    """The key path of every mapping and sequence node (for messages), without recursion."""
+    paths: dict[yaml.Node, tuple] = {}
+    stack = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, MappingNode):
+            paths[node] = path
+            stack.extend((value, (*path, key.value if isinstance(key, ScalarNode) else "?"))
+                         for key, value in node.value)
+        elif isinstance(node, SequenceNode):
+            paths[node] = path
+            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
+    return paths
 
 
 _TextDatesLoader.yaml_implicit_resolvers = {
@@ -418,6 +580,10 @@ def _read_yaml(path: Path) -> object:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_TextDatesLoader)  # a SafeLoader subclass
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except _LoadProblem as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply to be a configuration file") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
@@ -433,11 +599,25 @@ def _validate(model: type[BaseModel], path: Path) -> BaseModel:
     except ValidationError as exc:
         lines = []
         for err in exc.errors(include_url=False):
-            where = _format_location(err["loc"])
-            got = "" if err["type"] in ("missing",) else f" (got {err.get('input')!r})"
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"{path}: {where}: {msg}{got}")
+            lines.append(f"{path}: {_describe(err)}")
         raise ConfigError("\n".join(lines)) from None
+
+
+def _describe(err: Any) -> str:
+    """One pydantic error as `key.path: what was expected (got what)`."""
+    where = _format_location(err["loc"])
+    msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+    value = err.get("input")
+    if err["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
+        if not err["loc"] and ":" in msg:
+            return msg  # a whole-file rule names its own key path
+    if err["type"] == "missing" or isinstance(value, dict) or (err["type"] == "value_error" and "got " in msg):
+        return f"{where}: {msg}"  # a whole section, or our own message names the value already
+    shown = repr(value)
+    if len(shown) > 100:
+        shown = f"{shown[:100]}… ({len(shown):,} characters)"
+    return f"{where}: {msg} (got {shown})"
 
 
 def _check_cross_references(plan: Plan, estate: Estate, estate_path: Path) -> None:
@@ -489,9 +669,7 @@ def _with_releases_file(plan_file: Path, estate_file: Path, stamp: tuple, releas
     try:
         dates = TypeAdapter(list[dt.date]).validate_python(data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(
-            f"{releases_file}: {_format_location(err['loc'])}: {err['msg']} (got {err.get('input')!r})"
-            for err in exc.errors(include_url=False))) from None
+        raise ConfigError("\n".join(f"{releases_file}: {_describe(err)}" for err in exc.errors(include_url=False))) from None
     pagerduty = estate.pagerduty.model_copy(update={"releases": sorted(dates)})
     return plan, estate.model_copy(update={"pagerduty": pagerduty})
 

@@ -4,6 +4,7 @@ gets one clear message naming the file, the key path and what was expected."""
 from __future__ import annotations
 
 import datetime as dt
+import tracemalloc
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from estate_ops.config import ConfigError, load_config
 
 PLAN = yaml.safe_load(config.DEFAULT_PLAN_PATH.read_text())
 ESTATE = yaml.safe_load(config.DEFAULT_ESTATE_PATH.read_text())
+# The shipped files as text, for what only text can say (a key twice, an alias, a number as written).
+PLAN_TEXT = config.DEFAULT_PLAN_PATH.read_text()
+ESTATE_TEXT = config.DEFAULT_ESTATE_PATH.read_text()
 
 
 @pytest.fixture
@@ -30,6 +34,18 @@ def files(tmp_path, monkeypatch):
 
     yield write
     config.clear_cache()
+
+
+def replaced(text: str, old: str, new: str) -> str:
+    """`text` with its one `old` replaced by `new` (so a row cannot silently edit nothing)."""
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+def line_of(text: str, fragment: str, nth: int = 1) -> int:
+    """The line number of the `nth` line of `text` that starts with `fragment`."""
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if line.startswith(fragment)]
+    return lines[nth - 1]
 
 
 def edited(data: dict, path: str, value=..., *, delete: bool = False) -> dict:
@@ -93,6 +109,66 @@ BAD_PLANS = [
      ["availability.maintenance", "must be after"]),
     ("empty protect tags", edited(PLAN, "retention_pruning.protect_tags", []),
      ["retention_pruning.protect_tags", "at least 1"]),
+    ("a protect tag of only separators", edited(PLAN, "retention_pruning.protect_tags", ["legal-hold", " - "]),
+     ["retention_pruning.protect_tags: tag names must not be blank or only separators"]),
+    # A file says exactly one thing: a key twice is an error naming both lines (YAML keeps the last).
+    ("two retention_pruning blocks", PLAN_TEXT + "\nretention_pruning:\n  keep_newest_manual_snapshots: 0\n",
+     ["retention_pruning: the key 'retention_pruning' is given twice",
+      f"at line {line_of(PLAN_TEXT, 'retention_pruning:')} and at line {len(PLAN_TEXT.splitlines()) + 2}"]),
+    ("a key twice in a block", replaced(PLAN_TEXT, "  rpo_minutes: 60\n", "  rpo_minutes: 60\n  rpo_minutes: 600\n"),
+     ["recovery.rpo_minutes: the key 'rpo_minutes' is given twice",
+      f"at line {line_of(PLAN_TEXT, '  rpo_minutes:')} and at line {line_of(PLAN_TEXT, '  rpo_minutes:') + 1}"]),
+    ("a key twice in a flow mapping", replaced(PLAN_TEXT, "P0: {name: Critical,", "P0: {name: Critical, name: Low,"),
+     ["severities.P0.name: the key 'name' is given twice", f"line {line_of(PLAN_TEXT, '  P0:')}"]),
+    # Aliases are refused where they are, before anything is expanded.
+    ("an alias", replaced(PLAN_TEXT, "  slack: [P2, P3]", "  slack: &low [P2, P3]\n  pagerduty_too: *low"),
+     [f"line {line_of(PLAN_TEXT, '  slack:') + 1}, column 18: the alias *low is not accepted"]),
+    ("billion laughs", 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+                       + "".join(f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi")),
+     ["line 2, column 8: the alias *a is not accepted"]),
+    ("nested too deeply", "plan: " + "[" * 5_000 + "]" * 5_000 + "\n", ["nested too deeply"]),
+    # Numbers are bounded, and an integer of thousands of digits never reaches int().
+    ("integer of thousands of digits", replaced(PLAN_TEXT, "rpo_minutes: 60", "rpo_minutes: " + "9" * 5_000),
+     ["recovery.rpo_minutes: a whole number more than 0 and at most 525600",
+      f"got an integer of 5,000 digits at line {line_of(PLAN_TEXT, '  rpo_minutes:')}"]),
+    ("negative integer of thousands of digits",
+     replaced(PLAN_TEXT, "keep_newest_manual_snapshots: 7", "keep_newest_manual_snapshots: -" + "1" * 4_301),
+     ["retention_pruning.keep_newest_manual_snapshots: a whole number at least 0 and at most 10000",
+      "an integer of 4,301 digits"]),
+    ("integer of thousands of digits where text belongs",
+     replaced(PLAN_TEXT, 'version: "1.0.0"', "version: " + "7" * 5_000),
+     ["plan.version: Input should be a valid string (got an integer of 5,000 digits at line 6)"]),
+    ("integer beyond its range", edited(PLAN, "recovery.rto_minutes", 10**15),
+     ["recovery.rto_minutes", "less than or equal to 525600"]),
+    ("hours beyond a year", edited(PLAN, "postmortem.within_hours", 8_761),
+     ["postmortem.within_hours", "less than or equal to 8760"]),
+    ("too many deletions allowed", edited(PLAN, "retention_pruning.max_deletions_per_run", 10_001),
+     ["retention_pruning.max_deletions_per_run", "less than or equal to 10000"]),
+    # Money and percentages are plain decimals: no exponent, inf or nan, bounded digits.
+    ("fee in exponent form", edited(PLAN, "tiers.basic.monthly_fee", "1e999999"),
+     ["tiers.basic.monthly_fee: a plain decimal number at least 0 and at most 999999999 with at most 2 decimal",
+      "no exponent", "got '1e999999'"]),
+    ("fee written as a YAML float with an exponent",
+     replaced(PLAN_TEXT, 'monthly_fee: "5000.00"', "monthly_fee: 1.0e+999999"),
+     ["tiers.basic.monthly_fee: a plain decimal number", "got '1.0e+999999'"]),
+    ("fee infinite", replaced(PLAN_TEXT, 'monthly_fee: "10000.00"', "monthly_fee: .inf"),
+     ["tiers.standard.monthly_fee: a plain decimal number", "got '.inf'"]),
+    ("fee not a number", edited(PLAN, "tiers.premium.monthly_fee", "NaN"),
+     ["tiers.premium.monthly_fee: a plain decimal number", "got 'NaN'"]),
+    ("fee of thousands of digits", replaced(PLAN_TEXT, 'monthly_fee: "5000.00"', "monthly_fee: " + "9" * 5_000),
+     ["tiers.basic.monthly_fee: a plain decimal number", "got an integer of 5,000 digits"]),
+    ("fee of too many digits as text", edited(PLAN, "tiers.basic.monthly_fee", "1" * 5_000 + ".00"),
+     ["tiers.basic.monthly_fee: a plain decimal number", "(5,003 characters)"]),
+    ("fee above its range", edited(PLAN, "tiers.basic.monthly_fee", "1000000000.00"),
+     ["tiers.basic.monthly_fee", "less than or equal to 999999999"]),
+    ("fee negative", edited(PLAN, "tiers.basic.monthly_fee", "-5.00"),
+     ["tiers.basic.monthly_fee", "greater than or equal to 0"]),
+    ("fee a boolean", edited(PLAN, "tiers.basic.monthly_fee", True),
+     ["tiers.basic.monthly_fee: a plain decimal number", "got True"]),
+    ("percentage in exponent form", edited(PLAN, "availability.target_percent", "9.99e1"),
+     ["availability.target_percent: a plain decimal number more than 0 and at most 100", "got '9.99e1'"]),
+    ("fraction infinite", edited(PLAN, "retention_pruning.max_fraction_per_database", "Infinity"),
+     ["retention_pruning.max_fraction_per_database: a plain decimal number at least 0 and at most 1"]),
 ]
 
 BAD_ESTATES = [
@@ -109,12 +185,29 @@ BAD_ESTATES = [
     ("bad regex", edited(ESTATE, "pagerduty.postmortem_note_pattern", "post(mortem"),
      ["pagerduty.postmortem_note_pattern", "regular expression"]),
     ("missing section", edited(ESTATE, "slack", delete=True), ["slack", "Field required"]),
+    ("two clients lists", ESTATE_TEXT + "\nclients: []\n",
+     ["clients: the key 'clients' is given twice",
+      f"at line {line_of(ESTATE_TEXT, 'clients:')} and at line {len(ESTATE_TEXT.splitlines()) + 2}"]),
+    ("a client's tier twice", replaced(ESTATE_TEXT, "    tier: basic\n", "    tier: basic\n    tier: premium\n"),
+     ["clients[0].tier: the key 'tier' is given twice",
+      f"at line {line_of(ESTATE_TEXT, '    tier: basic')} and at line {line_of(ESTATE_TEXT, '    tier: basic') + 1}"]),
+    ("an alias", replaced(ESTATE_TEXT, "    replica_bucket: legacy-documents-replica",
+                          "    replica_bucket: &replica legacy-documents-replica")
+     + "\nextra_replicas: [*replica]\n",
+     [f"line {len(ESTATE_TEXT.splitlines()) + 2}, column 18: the alias *replica is not accepted"]),
+    # A log archive expires what it holds: never a document bucket or its replica (kept indefinitely).
+    ("log archive is a document bucket", edited(ESTATE, "logs.archive_bucket", ESTATE["documents"][0]["bucket"]),
+     [f"logs.archive_bucket: {ESTATE['documents'][0]['bucket']!r} is also documents[0].bucket"]),
+    ("log archive is a document replica",
+     edited(ESTATE, "logs.archive_bucket", ESTATE["documents"][0]["replica_bucket"]),
+     [f"logs.archive_bucket: {ESTATE['documents'][0]['replica_bucket']!r} is also documents[0].replica_bucket",
+      "kept indefinitely"]),
 ]
 
 
 @pytest.mark.parametrize("name,plan,fragments", BAD_PLANS, ids=[r[0] for r in BAD_PLANS])
 def test_bad_plan_is_named(files, name, plan, fragments):
-    plan_file, _ = files(plan=plan)
+    plan_file, _ = files(plan_text=plan) if isinstance(plan, str) else files(plan=plan)
     with pytest.raises(ConfigError) as err:
         load_config()
     message = str(err.value)
@@ -125,7 +218,7 @@ def test_bad_plan_is_named(files, name, plan, fragments):
 
 @pytest.mark.parametrize("name,estate,fragments", BAD_ESTATES, ids=[r[0] for r in BAD_ESTATES])
 def test_bad_estate_is_named(files, name, estate, fragments):
-    _, estate_file = files(estate=estate)
+    _, estate_file = files(estate_text=estate) if isinstance(estate, str) else files(estate=estate)
     with pytest.raises(ConfigError) as err:
         load_config()
     message = str(err.value)
@@ -144,6 +237,29 @@ def test_malformed_plan_file(files, text, fragment):
     with pytest.raises(ConfigError, match=str(plan_file)) as err:
         load_config()
     assert fragment in str(err.value)
+
+
+def test_a_billion_laughs_is_refused_before_it_is_expanded(files):
+    laughs = next(plan for name, plan, _ in BAD_PLANS if name == "billion laughs")
+    files(plan_text=laughs)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError, match="alias"):
+            load_config()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # expanded, the nine levels would be 9**9 (387 million) strings
+
+
+def test_numbers_with_a_point_are_read_as_written(files):
+    text = replaced(replaced(PLAN_TEXT, 'monthly_fee: "5000.00"', "monthly_fee: 5000.50"),
+                    'max_fraction_per_database: "0.20"', "max_fraction_per_database: 0.00001")
+    files(plan_text=text)
+    plan, _ = load_config()
+    # as decimals of what was written: not the floats 5000.5 and 1e-05
+    assert str(plan.tiers["basic"].monthly_fee) == "5000.50"
+    assert str(plan.retention_pruning.max_fraction_per_database) == "0.00001"
 
 
 def test_missing_file(monkeypatch, tmp_path):

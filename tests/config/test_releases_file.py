@@ -57,3 +57,13 @@ def test_bad_releases_are_named(files, tmp_path, name, estate, file_text, fragme
         load_config()
     for fragment in fragments:
         assert fragment in str(raised.value), (name, str(raised.value))
+
+
+def test_a_releases_file_says_each_thing_once(files, tmp_path):  # noqa: F811
+    releases = tmp_path / "releases.yaml"
+    releases.write_text("releases: [2026-10-13]\nreleases: [2026-10-27]\n")
+    files(estate=FROM_FILE)
+    with pytest.raises(ConfigError) as raised:
+        load_config()
+    assert str(raised.value).startswith(f"{releases}: releases: the key 'releases' is given twice in one mapping, "
+                                        f"at line 1 and at line 2")

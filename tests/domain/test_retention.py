@@ -63,16 +63,57 @@ def test_newest_n_survive_whatever_their_age():
     assert all(result[s].reasons == ("newest_n",) for s in kept)
 
 
-@pytest.mark.parametrize("tag", ["legal-hold", "Legal-Hold", "keep"])
-def test_protect_tags_keep_a_snapshot_case_insensitively(tag):
+@pytest.mark.parametrize("tag", ["legal-hold", "Legal-Hold", "keep", "Legal_Hold", "legal hold", "LegalHold",
+                                 " LEGAL-HOLD ", "legal__hold", "legal - hold", "KEEP\t", "legal\u2013hold",
+                                 "ｌｅｇａｌ-ｈｏｌｄ", "legal\u200bhold"])
+def test_protect_tags_keep_a_snapshot_whatever_the_case_space_or_separators(tag):
     result = decide([snap("held", 90, tags={tag: "case-42"})] + daily("db-a", 8))
     assert not result["held"].delete
     assert "protect_tag" in result["held"].reasons and tag in result["held"].why
 
 
-def test_an_unrelated_tag_protects_nothing():
-    result = decide([snap("tagged", 90, tags={"owner": "ops"})] + daily("db-a", 8))
+@pytest.mark.parametrize("configured", [("Legal Hold",), ("LEGAL_HOLD",), (" legalhold ",)])
+def test_the_configured_tag_names_are_compared_alike(configured):
+    result = decide([snap("held", 90, tags={"legal-hold": "case-42"})] + daily("db-a", 8),
+                    policy(protect_tags=configured))
+    assert "protect_tag" in result["held"].reasons
+
+
+@pytest.mark.parametrize("tag", ["owner", "legal-holder", "holdlegal", "no-keep", "keeper", "legal-hold-expired"])
+def test_an_unrelated_tag_protects_nothing(tag):
+    result = decide([snap("tagged", 90, tags={tag: "ops"})] + daily("db-a", 8))
     assert result["tagged"].delete
+
+
+# ------------------------------------------------------------------------- a snapshot listed more than once
+
+
+def test_a_snapshot_listed_twice_is_one_snapshot():
+    twice = [snap("old", 90), snap("old", 90)] + daily("db-a", 8)
+    decisions = R.plan_snapshots(twice, estate_db_ids=["db-a"], existing_db_ids=["db-a"], day=DAY, policy=policy())
+    assert [d.snapshot.snapshot_id for d in decisions].count("old") == 1
+    assert next(d for d in decisions if d.snapshot.snapshot_id == "old").delete
+
+
+@pytest.mark.parametrize("tagged_copy", [0, 1, 2])
+def test_a_protect_tag_on_any_copy_protects_the_snapshot(tagged_copy):
+    copies = [snap("held", 90, tags={"Legal_Hold": "case-42"} if i == tagged_copy else {}) for i in range(3)]
+    result = decide(copies + daily("db-a", 8))
+    assert not result["held"].delete and "protect_tag" in result["held"].reasons
+    assert result["held"].snapshot.tags == (("Legal_Hold", "case-42"),)
+
+
+@pytest.mark.parametrize("change", [{"status": "deleting"}, {"db": "db-b"}, {"kind": "automated"}, {"days_old": 80}],
+                         ids=["status", "database", "type", "creation time"])
+def test_copies_that_disagree_keep_the_snapshot(change):
+    change = dict(change)
+    copies = [snap("odd", 90), snap("odd", change.pop("days_old", 90), **change)]
+    for listing in (copies, copies[::-1]):
+        result = decide(listing + daily("db-a", 8) + daily("db-b", 8))
+        assert not result["odd"].delete
+        assert "listed_inconsistently" in result["odd"].reasons
+        assert "listed more than once with different details" in result["odd"].why
+    assert decide(copies + daily("db-a", 8)) == decide(copies[::-1] + daily("db-a", 8))
 
 
 @pytest.mark.parametrize("kind,reason", [("automated", "automated"), ("awsbackup", "aws_backup"),
@@ -127,6 +168,8 @@ def test_from_aws_reads_a_describe_record():
 @pytest.mark.parametrize("tags,error", [
     ((), "protect_tags: expected at least one non-blank tag name"),
     (("  ",), "protect_tags: expected at least one non-blank tag name"),
+    (("keep", "-"), r"none of only separators \(e.g. \[legal-hold, keep\]\), got \['keep', '-'\]"),
+    (("_ -",), "protect_tags: expected at least one non-blank tag name"),
 ])
 def test_an_empty_tag_config_is_refused(tags, error):
     with pytest.raises(R.RetentionInputError, match=error):

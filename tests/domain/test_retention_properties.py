@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from decimal import Decimal
 
 from estate_ops.domain import retention as R
@@ -18,9 +20,34 @@ EXISTING = ["db-a", "db-b", "db-foreign"]
 PROTECT = ("legal-hold", "keep")
 
 
+def tag_spellings(words: list[str]):
+    """A tag name as people and tools write it: any case, any of -, _, space or nothing between the
+    words, surrounding space."""
+    letters = st.lists(st.booleans(), min_size=sum(map(len, words)), max_size=sum(map(len, words)))
+    separators = st.lists(st.sampled_from(["-", "_", " ", "", "--", " _ "]), min_size=len(words) - 1,
+                          max_size=len(words) - 1)
+
+    def spell(upper, seps, before, after):
+        chars = iter(upper)
+        cased = ["".join(c.upper() if next(chars) else c for c in w) for w in words]
+        return before + "".join(w + sep for w, sep in zip(cased, [*seps, ""])) + after
+
+    return st.builds(spell, letters, separators, st.sampled_from(["", " ", "  "]), st.sampled_from(["", " ", "\t"]))
+
+
+# Protect tags spelled every way, tags that only look like them, and unrelated tags.
+TAGS = st.one_of(tag_spellings(["legal", "hold"]), tag_spellings(["keep"]),
+                 st.sampled_from(["owner", "cost-centre", "legal-holder", "keeper", "no-keep", "hold-legal"]))
+
+
+def tag_key(name: str) -> str:
+    """The test's own reading of the rule (ASCII spellings only): case, space, - and _ do not count."""
+    return re.sub(r"[-_\s]", "", name).lower()
+
+
 @st.composite
-def snapshot_sets(draw):
-    n = draw(st.integers(0, 60))
+def snapshot_sets(draw, max_size: int = 60):
+    n = draw(st.integers(0, max_size))
     snaps = []
     for i in range(n):
         age_minutes = draw(st.integers(0, 120 * 24 * 60))
@@ -57,7 +84,8 @@ def _plan(snaps, pol):
 def _protected(s: R.Snapshot, pol: R.PruningPolicy) -> bool:
     """Protection computed independently of the code under test, from the rules as written."""
     return (s.snapshot_type != "manual" or s.snapshot_id.startswith("awsbackup:") or s.db_id not in ESTATE
-            or any(k.lower() in PROTECT for k, _ in s.tags) or s.status != "available" or s.created_at is None)
+            or any(tag_key(k) in {tag_key(t) for t in PROTECT} for k, _ in s.tags) or s.status != "available"
+            or s.created_at is None)
 
 
 @settings(max_examples=120, deadline=None)
@@ -119,3 +147,51 @@ def test_the_gate_only_approves_candidates_within_the_caps(snaps, pol, confirm):
             manual = sum(1 for s in snaps if s.db_id == db and s.snapshot_type == "manual"
                          and not s.snapshot_id.startswith("awsbackup:"))
             assert Decimal(len(ds)) <= pol.max_fraction_per_database * manual
+
+
+@st.composite
+def listings(draw):
+    """What AWS might list: every snapshot once or more (overlapping pages, retries), a copy sometimes
+    carrying tags the others lack (tagged between pages), now and then a copy that disagrees."""
+    listed = []
+    for s in draw(snapshot_sets(max_size=25)):
+        for _ in range(draw(st.integers(1, 3))):
+            tags = tuple((t, "x") for t in draw(st.lists(TAGS, max_size=2, unique=True)))
+            copy = dataclasses.replace(s, tags=s.tags + tags)
+            if draw(st.integers(0, 30)) == 0:
+                copy = dataclasses.replace(copy, status="deleting")
+            listed.append(copy)
+    return listed
+
+
+def _summary(decisions):
+    return {d.snapshot.snapshot_id: (d.delete, d.reasons, d.why) for d in decisions}
+
+
+@settings(max_examples=120, deadline=None)
+@given(listings(), policies, st.randoms(use_true_random=False), st.data())
+def test_the_plan_is_the_same_whatever_the_order_and_repetition_of_the_listing(listed, pol, rnd, data):
+    # the same copies, shuffled, some listed yet again
+    again = data.draw(st.lists(st.sampled_from(listed), max_size=10)) if listed else []
+    shuffled = listed + again
+    rnd.shuffle(shuffled)
+    first, second = _plan(listed, pol), _plan(shuffled, pol)
+    assert _summary(first) == _summary(second)
+    assert first == second
+    assert len(first) == len({s.snapshot_id for s in listed})  # one decision per snapshot
+
+
+@settings(max_examples=120, deadline=None)
+@given(listings(), policies)
+def test_no_snapshot_with_a_protect_tag_on_any_copy_is_ever_planned(listed, pol):
+    copies: dict[str, list[R.Snapshot]] = {}
+    for s in listed:
+        copies.setdefault(s.snapshot_id, []).append(s)
+    for d in _plan(listed, pol):
+        group = copies[d.snapshot.snapshot_id]
+        if any(_protected(c, pol) for c in group):
+            assert not d.delete, (d, group)
+        if any(tag_key(k) in {tag_key(t) for t in PROTECT} for c in group for k, _ in c.tags):
+            assert "protect_tag" in d.reasons
+        if len({dataclasses.replace(c, tags=()) for c in group}) > 1:
+            assert "listed_inconsistently" in d.reasons and not d.delete

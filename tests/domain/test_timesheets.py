@@ -11,6 +11,7 @@ import pytest
 from estate_ops.domain.periods import Month
 from estate_ops.domain.timesheets import (
     COLUMNS,
+    FIELD_LIMITS,
     TimesheetError,
     TimesheetFile,
     read_timesheet,
@@ -55,6 +56,30 @@ REJECTIONS = [
     ("start without offset", bad(started_at="2026-10-05T09:00:00"),
      "started_at '2026-10-05T09:00:00' has no UTC offset"),
     ("end without offset", bad(ended_at="2026-10-05 10:00"), "ended_at '2026-10-05 10:00' has no UTC offset"),
+    # A date is not midnight UTC: refused as a time without an offset, never read as one.
+    ("start a bare date", bad(started_at="2026-10-05"), "started_at '2026-10-05' has no UTC offset"),
+    ("end a bare date", bad(ended_at="2026-10-06"), "ended_at '2026-10-06' has no UTC offset"),
+    ("start a year-month", bad(started_at="2026-10"), "started_at '2026-10' has no UTC offset"),
+    ("date ending like an offset", bad(started_at="2026-10-05-04:00"),
+     "started_at '2026-10-05-04:00' has no UTC offset"),
+    ("date ending like a compact offset", bad(ended_at="2026-10-05+0100"),
+     "ended_at '2026-10-05+0100' has no UTC offset"),
+    ("start with hours only", bad(started_at="2026-10-05T09"), "started_at '2026-10-05T09' has no UTC offset"),
+    # An offset is Z or ±HH:MM and nothing else.
+    ("offset without a colon", bad(started_at="2026-10-05T09:00:00-0400"),
+     "started_at '2026-10-05T09:00:00-0400' is not an ISO 8601 time with an offset"),
+    ("offset in hours only", bad(started_at="2026-10-05T09:00:00-04"),
+     "started_at '2026-10-05T09:00:00-04' is not an ISO 8601 time with an offset"),
+    ("offset beyond 23:59", bad(started_at="2026-10-05T09:00:00+24:00"),
+     "started_at '2026-10-05T09:00:00+24:00' is not an ISO 8601 time with an offset"),
+    ("lower-case z", bad(ended_at="2026-10-05T14:00:00z"),
+     "ended_at '2026-10-05T14:00:00z' is not an ISO 8601 time with an offset"),
+    ("text after the offset", bad(started_at="2026-10-05T09:00:00-04:00 EDT"),
+     "started_at '2026-10-05T09:00:00-04:00 EDT' is not an ISO 8601 time with an offset"),
+    ("non-ASCII digits", bad(started_at="２０２６-10-05T09:00:00-04:00"), "is not an ISO 8601 time with an offset"),
+    ("comma for the seconds' fraction", bad(started_at="2026-10-05T09:00:00,5-04:00"),
+     "is not an ISO 8601 time with an offset"),
+    ("hour 24", bad(started_at="2026-10-05T24:00:00-04:00"), "is not an ISO 8601 time with an offset"),
     ("end equal to start", bad(ended_at=GOOD["started_at"]), "ended_at is not after started_at"),
     ("end before start", bad(ended_at="2026-10-05T08:00:00-04:00"), "ended_at is not after started_at"),
     ("longer than 24 h", bad(ended_at="2026-10-06T09:01:00-04:00"),
@@ -64,6 +89,22 @@ REJECTIONS = [
     ("unknown client", bad(client_id="initech"), "unknown client_id 'initech'"),
     ("far from the month", bad(started_at="2026-06-05T09:00:00-04:00", ended_at="2026-06-05T10:00:00-04:00"),
      "not in 2026-10 or a neighbouring month"),
+    ("a year no timestamp holds", bad(started_at="0026-10-05T09:00:00-04:00"),
+     "started_at '0026-10-05T09:00:00-04:00' is not an ISO 8601 time with an offset"),
+    # A NUL byte is not text, wherever it is.
+    ("NUL in the description", bad(description="Fix\x00login"),
+     "description contains a NUL byte (shown as \u2400)"),
+    ("NUL in the engineer", bad(engineer="avery\x00"), "engineer contains a NUL byte"),
+    ("NUL in a time", bad(started_at="2026-10-05T09:00:00-04:00\x00"), "started_at contains a NUL byte"),
+    # Stated length limits (FIELD_LIMITS), after surrounding space is removed.
+    ("description too long", bad(description="x" * 2_001),
+     "description is 2,001 characters long; at most 2,000 are allowed"),
+    ("ticket too long", bad(ticket="T" * 65), "ticket is 65 characters long; at most 64 are allowed"),
+    ("engineer too long", bad(engineer="a" * 101), "engineer is 101 characters long; at most 100 are allowed"),
+    ("entry_id too long", bad(entry_id="b" * 65), "entry_id is 65 characters long; at most 64 are allowed"),
+    ("category too long", bad(category="c" * 65), "category is 65 characters long; at most 64 are allowed"),
+    ("huge value quoted short", bad(client_id="i" * 100_000),
+     "unknown client_id " + repr("i" * 80) + "… (100,000 characters)"),
 ]
 
 
@@ -76,6 +117,20 @@ def test_each_bad_row_is_rejected_with_its_reason_file_and_line(row, reason):
     assert rejected["file"] == "timesheets/2026-10/a.csv"
     assert rejected["line"] == 3
     assert reason in rejected["reason"]
+
+
+def test_a_rejected_row_with_a_nul_byte_shows_it_rather_than_writing_it():
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes([GOOD, bad(description="Fix\x00login")])})
+    assert result.rejected.iloc[0]["description"] == "Fix\u2400login"
+    assert b"\x00" not in rejected_csv(result.rejected)
+
+
+def test_values_at_their_limits_are_accepted():
+    row = bad(**{field: "x" * limit for field, limit in FIELD_LIMITS.items()})
+    row["description"] = "  " + row["description"] + "  "  # surrounding space is not counted
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes([row])})
+    assert result.rejected.empty
+    assert len(result.entries["description"].iloc[0]) == FIELD_LIMITS["description"]
 
 
 def test_exactly_24_hours_is_accepted():
@@ -159,6 +214,10 @@ def test_november_has_nothing_once_the_late_entry_is_counted_in_october():
 # ------------------------------------------------------------------ what stops the run
 
 
+def crlf(text: str, ending: str) -> bytes:
+    return text.replace("\n", ending).encode()
+
+
 FATAL = [
     ("wrong header", {"timesheets/2026-10/a.csv": csv_bytes([GOOD], header=("id", *COLUMNS[1:]))},
      r"timesheets/2026-10/a.csv: line 1: wrong header \(missing \['entry_id'\]; unexpected \['id'\]\)"),
@@ -172,6 +231,30 @@ FATAL = [
     ("only bad rows", {"timesheets/2026-10/a.csv": csv_bytes([bad(engineer="")])},
      r"no acceptable time entries for 2026-10 .*\(1 row\(s\) rejected\)"),
     ("no files", {}, r"no time entries for 2026-10: timesheets/2026-10/ has no CSV files"),
+    # A quote never closed would swallow the rest of the file into one field: rows would vanish unbilled.
+    ("quote never closed", {"timesheets/2026-10/a.csv": (csv_bytes([GOOD]).decode()
+                                                        + 'b-2,northwind,avery,2026-10-06T09:00:00-04:00,'
+                                                          '2026-10-06T10:00:00-04:00,bug_fix,NOR-2,"Fix login\n'
+                                                        + csv_bytes([bad()]).decode().split("\n", 1)[1]).encode()},
+     r"timesheets/2026-10/a.csv: line 3: a quoted field is never closed"),
+    ("quote never closed after a row with too many fields",
+     {"timesheets/2026-10/a.csv": (csv_bytes([GOOD]).decode() + "b-3,a,b,c,d,e,f,g,h,i\n"
+                                   + 'b-2,northwind,avery,2026-10-06T09:00:00-04:00,'
+                                     '2026-10-06T10:00:00-04:00,bug_fix,NOR-2,"Fix login\n'
+                                   + csv_bytes([bad()]).decode().split("\n", 1)[1]).encode()},
+     r"timesheets/2026-10/a.csv: line 4: a quoted field is never closed"),
+    # The csv module's own errors name the file and line, never a bare _csv.Error.
+    ("field beyond the csv module's limit",
+     {"timesheets/2026-10/a.csv": (csv_bytes([GOOD]).decode() + "b-3,a,b,c,d,e,f,g,h,i\n"
+                                   + csv_bytes([bad(description="x" * 200_000)]).decode().split("\n", 1)[1]).encode()},
+     r"timesheets/2026-10/a.csv: line 4: not readable as CSV \(field larger than field limit"),
+    ("header beyond the csv module's limit",
+     {"timesheets/2026-10/a.csv": ('"entry_id' + "x" * 200_000 + "\n").encode()},
+     r"timesheets/2026-10/a.csv: line 1: not readable as CSV"),
+    ("bare-CR file not UTF-8", {"timesheets/2026-10/a.csv": crlf(csv_bytes([GOOD, {**GOOD, "entry_id": "g-2",
+                                                                                 "description": "Café"}]).decode(),
+                                                                "\r").decode().encode("latin-1")},
+     r"timesheets/2026-10/a.csv: not UTF-8 text: byte 0xe9 at line 3"),
 ]
 
 
@@ -179,6 +262,28 @@ FATAL = [
 def test_unusable_input_stops_the_month_with_a_clear_message(files, message):
     with pytest.raises(TimesheetError, match=message):
         validate(files)
+
+
+@pytest.mark.parametrize("ending", ["\r", "\r\n", "\n"], ids=["bare CR", "CRLF", "LF"])
+def test_any_line_ending_reads_alike_with_the_same_line_numbers(ending):
+    rows = [GOOD, {**GOOD, "entry_id": "g-2", "description": "two\nlines",
+                   "started_at": "2026-10-06T09:00:00-04:00", "ended_at": "2026-10-06T10:00:00-04:00"},
+            bad(engineer="")]
+    text = csv_bytes(rows).decode()
+    result = validate({"timesheets/2026-10/a.csv": crlf(text, ending)})
+    assert list(result.entries["entry_id"]) == ["g-1", "g-2"]
+    assert result.entries["description"].tolist()[0] == "Fix login"
+    assert "lines" in result.entries["description"].tolist()[1]
+    assert list(result.rejected["line"]) == [5]
+    assert result.rejected["reason"].tolist() == ["missing engineer"]
+
+
+def test_a_bare_cr_file_with_a_row_of_too_many_fields_is_read_by_the_slow_path_too():
+    text = csv_bytes([GOOD]).decode() + "b-3,a,b,c,d,e,f,g,h,i\n" + csv_bytes([bad(engineer="")]).decode().split("\n", 1)[1]
+    result = validate({"timesheets/2026-10/a.csv": crlf(text, "\r")})
+    assert list(result.entries["entry_id"]) == ["g-1"]
+    assert sorted(zip(result.rejected["line"], result.rejected["reason"].str.split(";").str[0])) == [
+        (3, "10 fields, expected 8 (the header's columns)"), (4, "missing engineer")]
 
 
 def test_a_byte_order_mark_is_accepted():
@@ -209,6 +314,19 @@ def test_overlapping_entries_of_one_engineer_are_flagged_and_kept():
     flags = dict(zip(result.entries["entry_id"], result.entries["overlap"]))
     assert flags == {"g-1": "", "g-2": "overlaps g-1 of avery", "g-3": "", "g-4": ""}
     assert result.rejected.empty
+
+
+def test_one_engineer_however_the_name_is_cased_or_spaced():
+    rows = [{**GOOD, "engineer": "Avery.Chen "},
+            {**GOOD, "entry_id": "g-2", "engineer": "avery.chen", "started_at": "2026-10-05T09:30:00-04:00",
+             "ended_at": "2026-10-05T11:00:00-04:00"},
+            {**GOOD, "entry_id": "g-3", "engineer": " AVERY.CHEN", "started_at": "2026-10-05T10:30:00-04:00",
+             "ended_at": "2026-10-05T11:30:00-04:00"}]
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes(rows)})
+    flags = dict(zip(result.entries["entry_id"], result.entries["overlap"]))
+    assert flags == {"g-1": "", "g-2": "overlaps g-1 of avery.chen", "g-3": "overlaps g-2 of AVERY.CHEN"}
+    # Each entry keeps the name as written (without the surrounding space).
+    assert list(result.entries["engineer"]) == ["Avery.Chen", "avery.chen", "AVERY.CHEN"]
 
 
 def test_blank_lines_are_skipped_and_do_not_shift_line_numbers():

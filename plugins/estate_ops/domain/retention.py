@@ -7,6 +7,10 @@ Pruning is the one job that destroys data, so every rule here errs towards keepi
 - the newest N manual snapshots of each database, snapshots carrying a protect tag, the final
   snapshot of a database that no longer exists (unless the plan allows it), automated snapshots
   (AWS expires them) and AWS Backup snapshots (never ours) are protected, each with its reason;
+- the plan does not depend on how AWS lists: a snapshot listed twice (overlapping pages, retries)
+  is one snapshot, protected when any copy carries a protect tag, and kept when its copies disagree
+  on anything else; a protect tag matches whatever its case, surrounding space or separators
+  (`legal-hold`, `Legal_Hold`, `legal hold` and `LegalHold` are one tag);
 - a database whose latest backup verification is missing, not green or stale is refused;
 - a run that would delete more than a cap deletes nothing unless a person confirmed it;
 - any planned action that touches a document bucket or its replica aborts the whole run.
@@ -18,6 +22,7 @@ import dataclasses
 import datetime as dt
 import json
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +39,7 @@ PROTECTIONS: dict[str, str] = {
     "automated": "automated snapshot: AWS expires it by the backup retention period",
     "not_manual": "not a manual snapshot of this account",
     "outside_estate": "its database is not named in estate.yaml",
+    "listed_inconsistently": "listed more than once with different details: kept until the listings agree",
     "protect_tag": "carries a protect tag",
     "final_snapshot": "final snapshot of a database that no longer exists",
     "newest_n": "one of the newest manual snapshots of its database",
@@ -63,6 +69,19 @@ class DocumentGuardError(RuntimeError):
 # --------------------------------------------------------------------------- policy
 
 
+# What separates the words of a tag name: `-`, `_`, any space, and the dashes a word processor puts in.
+_TAG_SEPARATORS = re.compile(r"[-_\s\u2010-\u2015\u2212]+")
+
+
+def protect_tag_key(name: str) -> str:
+    """A tag name as protect tags are compared: `legal-hold`, ` Legal_Hold `, `legal hold` and
+    `LegalHold` are all `legalhold`. Errs towards matching: full-width letters and invisible
+    characters (zero-width spaces) do not make a tag another tag."""
+    text = unicodedata.normalize("NFKC", str(name))
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return _TAG_SEPARATORS.sub("", text).casefold()
+
+
 @dataclass(frozen=True)
 class PruningPolicy:
     retention_days: int
@@ -76,10 +95,11 @@ class PruningPolicy:
 
     def __post_init__(self) -> None:
         tags = tuple(t.strip().lower() for t in self.protect_tags)
-        if not tags or any(not t for t in tags):
+        if not tags or any(not protect_tag_key(t) for t in tags):
             raise RetentionInputError(
-                "plan.yaml retention_pruning.protect_tags: expected at least one non-blank tag name "
-                f"(e.g. [legal-hold, keep]), got {list(self.protect_tags)!r}: without it no legal hold is honoured")
+                "plan.yaml retention_pruning.protect_tags: expected at least one non-blank tag name, none of only "
+                f"separators (e.g. [legal-hold, keep]), got {list(self.protect_tags)!r}: without it no legal hold "
+                "is honoured")
         if self.retention_days < 1:
             raise RetentionInputError(f"retention_days must be at least 1, got {self.retention_days}")
         if self.keep_newest < 0 or self.max_deletions_per_run < 0:
@@ -105,6 +125,11 @@ class PruningPolicy:
 
     def as_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "protect_tags": list(self.protect_tags)}
+
+    @property
+    def protect_keys(self) -> frozenset[str]:
+        """The protect tags as tag names are compared (protect_tag_key)."""
+        return frozenset(protect_tag_key(t) for t in self.protect_tags)
 
 
 def cutoff_for(day: dt.date, retention_days: int) -> dt.datetime:
@@ -197,18 +222,51 @@ def _order(s: Snapshot) -> tuple:
     return (-created.timestamp(), s.snapshot_id)
 
 
+def _copy_order(s: Snapshot) -> tuple:
+    # A total order on a snapshot's copies that ignores the order they were listed in.
+    return (s.db_id, s.snapshot_type, s.status, s.created_at is None, s.created_at or dt.datetime.min.replace(tzinfo=UTC),
+            s.arn, s.allocated_gib is None, s.allocated_gib or 0, s.tags)
+
+
+def merge_listings(snapshots: Iterable[Snapshot]) -> tuple[dict[str, Snapshot], set[str]]:
+    """One snapshot per id, whatever the order and however often AWS listed it.
+
+    Copies of one snapshot (overlapping pages, a retried page) merge: their tags are all kept, so a
+    protect tag on any copy protects it. Copies that disagree on anything but tags are kept as the
+    first copy in a fixed order, and their id is returned among the inconsistent: such a snapshot is
+    never deleted on this listing's word.
+    """
+    copies: dict[str, list[Snapshot]] = defaultdict(list)
+    for s in snapshots:
+        copies[s.snapshot_id].append(s)
+    unique: dict[str, Snapshot] = {}
+    inconsistent: set[str] = set()
+    for snapshot_id in sorted(copies):
+        group = sorted(copies[snapshot_id], key=_copy_order)
+        first = group[0]
+        if len(group) > 1:
+            if any(dataclasses.replace(c, tags=()) != dataclasses.replace(first, tags=()) for c in group[1:]):
+                inconsistent.add(snapshot_id)
+            tags = tuple(sorted({tag for c in group for tag in c.tags}))
+            first = dataclasses.replace(first, tags=tags)
+        unique[snapshot_id] = first
+    return unique, inconsistent
+
+
 def plan_snapshots(snapshots: Iterable[Snapshot], *, estate_db_ids: Iterable[str], existing_db_ids: Iterable[str],
                    day: dt.date, policy: PruningPolicy) -> list[SnapshotDecision]:
     """One decision per snapshot, sorted by database, then oldest first, then id.
 
     `existing_db_ids` are the database instances that exist now: a database of the estate that is
     not among them has been deleted, and its newest manual snapshot is its final snapshot.
-    The result does not depend on the order of `snapshots`.
+    The result does not depend on the order of `snapshots`, nor on a snapshot being listed more than
+    once (merge_listings).
     """
     estate = set(estate_db_ids)
     existing = set(existing_db_ids)
     cutoff = cutoff_for(day, policy.retention_days)
-    unique = {s.snapshot_id: s for s in sorted(snapshots, key=lambda s: (s.snapshot_id, _order(s)))}
+    unique, inconsistent = merge_listings(snapshots)
+    protect_keys = policy.protect_keys
     manual_by_db: dict[str, list[Snapshot]] = defaultdict(list)
     for s in unique.values():
         if s.snapshot_type == "manual" and not s.is_aws_backup:
@@ -232,7 +290,9 @@ def plan_snapshots(snapshots: Iterable[Snapshot], *, estate_db_ids: Iterable[str
             reasons.append("not_manual")
         if s.db_id not in estate:
             reasons.append("outside_estate")
-        protect = sorted(k for k, _v in s.tags if k.strip().lower() in policy.protect_tags)
+        if s.snapshot_id in inconsistent:
+            reasons.append("listed_inconsistently")
+        protect = sorted({k for k, _v in s.tags if protect_tag_key(k) in protect_keys})
         if protect:
             reasons.append("protect_tag")
         if s.snapshot_id in final and not policy.delete_final_snapshots:

@@ -7,12 +7,14 @@ so an entry logged under the next month's folder that started late on the last d
 here: a month's run reads its own folder and both neighbours' and keeps the entries that started
 in it.
 
-What stops the run (`TimesheetError`, nothing is invoiced): a file that is not UTF-8, a wrong
+What stops the run (`TimesheetError`, nothing is invoiced): a file that is not UTF-8, not readable
+as CSV or with a quoted field never closed (where the rows after it begin cannot be told), a wrong
 header, a month without a single acceptable entry. What rejects a row (kept in `rejected` with its
-file, line and reason): missing or unparsable fields, times without an offset, end not after start,
-longer than 24 h, starting in the future, an unknown client, the same `entry_id` with different
-content. Identical repeats are dropped once and noted. Overlapping entries of one engineer are
-flagged but kept.
+file, line and reason): missing or unparsable fields, a time that is not TIME_RULE's (a date, or a time
+without an offset, is never read as UTC), a NUL byte, a field longer than its FIELD_LIMITS, end not
+after start, longer than 24 h, starting in the future, an unknown client, the same `entry_id` with
+different content. Identical repeats are dropped once and noted. Overlapping entries of one engineer
+(however the name is cased) are flagged but kept. Line endings may be LF, CRLF or bare CR.
 
 Everything here is vectorised with pandas (the benchmark feeds a million rows): per-row Python runs
 only for structurally broken files (wrong number of fields) and for the rejected rows' messages.
@@ -38,10 +40,28 @@ REQUIRED: tuple[str, ...] = ("entry_id", "client_id", "engineer", "started_at", 
 CATEGORIES: tuple[str, ...] = ("bug_fix", "monitoring", "minor_enhancement", "feature_development")
 MAX_ENTRY = pd.Timedelta(hours=24)
 REJECTED_COLUMNS: tuple[str, ...] = ("file", "line", "reason", *COLUMNS)
-# ISO 8601 date and time; the offset is checked separately so its absence gets its own message.
-_ISO_LOCAL = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
-_ISO_WITHOUT_OFFSET = rf"^{_ISO_LOCAL}$"
+# The longest value each field may hold, in characters (after surrounding space is removed). A row
+# over one is rejected naming the field and its limit. client_id has none of its own (it must be one
+# of estate.yaml's ids) and nor have the times (TIME_RULE bounds them).
+FIELD_LIMITS: dict[str, int] = {"entry_id": 64, "engineer": 100, "category": 64, "ticket": 64,
+                                "description": 2_000}
+# The one rule for started_at and ended_at (ISO 8601, strictly): a full date, `T` or a space, hours and
+# minutes, optional seconds with an optional fraction, and a mandatory offset, `Z` or ±HH:MM. Digits are
+# ASCII ([0-9], not \d, which also matches other scripts' digits). Whether the date exists is pandas'
+# to say (2026-10-32 matches the rule and is still refused).
+TIME_RULE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
+             r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
+# What is refused as a time without an offset (its own message, never read as UTC): a year-month, a
+# date, a date with a wall-clock time, or a date whose last characters only look like an offset
+# (2026-10-05-04:00 and 2026-10-05+0100 are dates, not midnight at -04:00).
+_WITHOUT_OFFSET = (r"[0-9]{4}-[0-9]{2}(?:-[0-9]{2}(?:[T ][0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?)?"
+                   r"|[+-][0-9]{2}(?::?[0-9]{2})?)?)?")
+# Times a nanosecond timestamp holds. pandas reads at microseconds unless some value of the column has
+# more digits, when it reads at nanoseconds and everything outside these years fails: bounding every
+# time alike keeps whether one row is accepted independent of the other rows.
+_EARLIEST, _LATEST = pd.Timestamp("1678-01-01T00:00:00Z"), pd.Timestamp("2261-12-31T23:59:59.999999Z")
 EXAMPLE_TIME = "2026-10-05T09:00:00-04:00"
+_SHOWN_CHARS = 80  # how much of a bad value a reason quotes
 
 
 class TimesheetError(ValueError):
@@ -84,12 +104,22 @@ def _decode(file: TimesheetFile) -> str:
     try:
         text = file.data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = file.data[: exc.start].count(b"\n") + 1
+        line = file.data[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
         raise TimesheetError(
             f"{file.key}: not UTF-8 text: byte 0x{file.data[exc.start]:02x} at line {line} (byte offset "
             f"{exc.start}) is not valid UTF-8; save the file as UTF-8 and run again"
         ) from None
-    return text.removeprefix("\ufeff")  # a byte-order mark (Excel's "CSV UTF-8") is fine
+    text = text.removeprefix("\ufeff")  # a byte-order mark (Excel's "CSV UTF-8") is fine
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        # Bare carriage returns (old Mac "CSV", some exports) end lines as they do in an editor. pandas
+        # would read them so, the csv module not at all: one rule for both, and for counting lines.
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _csv_error(key: str, line: int, exc: csv.Error) -> TimesheetError:
+    return TimesheetError(f"{key}: line {line}: not readable as CSV ({exc}); save it as comma-separated "
+                          f"UTF-8 text with the header {', '.join(COLUMNS)} and run again")
 
 
 def _check_header(key: str, header: list[str]) -> None:
@@ -120,13 +150,16 @@ def read_timesheet(file: TimesheetFile) -> tuple[pd.DataFrame, pd.DataFrame]:
     text = _decode(file)
     if not text.strip():
         raise TimesheetError(f"{file.key}: the file is empty; expected a header row ({', '.join(COLUMNS)})")
-    header = next(csv.reader(io.StringIO(text)))
+    try:
+        header = next(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise _csv_error(file.key, 1, exc) from None
     _check_header(file.key, header)
     try:
         raw = pd.read_csv(io.StringIO(text), header=None, dtype=str, na_filter=False, skip_blank_lines=False,
                           engine="c")
     except pd.errors.ParserError:
-        # A row with more fields than the header: the slow path tells exactly which lines.
+        # A row with more fields than the header, or a quote never closed: the slow path tells which line.
         return _read_with_csv_module(file.key, text, header)
     raw = raw.fillna("")
     if len(raw.columns) != len(header):  # cannot happen with header=None, but never misalign columns
@@ -156,22 +189,46 @@ def _read_with_csv_module(key: str, text: str, header: list[str]) -> tuple[pd.Da
     bad: list[dict] = []
     reader = csv.reader(io.StringIO(text))
     next(reader)
-    start = reader.line_num + 1
-    for values in reader:
-        if len(values) > len(names):
-            bad.append({"file": key, "line": start,
-                        "reason": f"{len(values)} fields, expected {len(names)} (the header's columns); "
-                                  f"quote fields that contain commas",
-                        **dict(zip(names, values)), })
-        elif any(v.strip() for v in values):
-            good.append([*values, *[""] * (len(names) - len(values)), key, start])
-        start = reader.line_num + 1
+    start = last = reader.line_num + 1
+    try:
+        for values in reader:
+            if len(values) > len(names):
+                bad.append({"file": key, "line": start,
+                            "reason": f"{len(values)} fields, expected {len(names)} (the header's columns); "
+                                      f"quote fields that contain commas",
+                            **dict(zip(names, values)), })
+            elif any(v.strip() for v in values):
+                good.append([*values, *[""] * (len(names) - len(values)), key, start])
+            last, start = start, reader.line_num + 1
+    except csv.Error as exc:
+        raise _csv_error(key, start, exc) from None
+    if _unclosed_quote(text, last):
+        # The csv module would read the rest of the file into that one field: rows would vanish unbilled.
+        raise TimesheetError(f"{key}: line {last}: a quoted field is never closed (a \" without its closing "
+                             f"\"), so where the rows after it begin cannot be told; close the quote (a quote "
+                             f"inside a quoted field is written \"\") and run again")
     rows = pd.DataFrame(good, columns=[*names, "file", "line"])
     rows = rows[[*COLUMNS, "file", "line"]]
     rows["line"] = rows["line"].astype(np.int64)
     rejected = pd.DataFrame(bad).reindex(columns=list(REJECTED_COLUMNS)).fillna("")
     rejected["line"] = rejected["line"].astype(np.int64)
     return rows, rejected
+
+
+def _unclosed_quote(text: str, line: int) -> bool:
+    """Whether the record starting at `line` (the file's last) opens a quote it never closes."""
+    at = 0
+    for _ in range(line - 1):
+        at = text.find("\n", at) + 1
+        if at == 0:
+            return False
+    try:
+        pd.read_csv(io.StringIO(text[at:]), header=None, dtype=str, na_filter=False, engine="c")
+    except pd.errors.ParserError as exc:
+        return "EOF inside string" in str(exc)
+    except pd.errors.EmptyDataError:
+        return False
+    return False
 
 
 def _empty_rejected() -> pd.DataFrame:
@@ -192,6 +249,30 @@ def folder_month(key: str) -> Month | None:
         except ValueError:
             continue
     return None
+
+
+def parse_times(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """`values` read by TIME_RULE, the one rule for started_at and ended_at.
+
+    Returns (the times in UTC, NaT where a value is not a time by the rule; which values are times
+    without an offset, refused with their own message). Vectorised: a regular expression decides
+    what is a time, pandas which instant it is; nothing is ever read as UTC for want of an offset.
+    """
+    text = values.astype("str")
+    valid = pd.Series(text.str.fullmatch(TIME_RULE).to_numpy(dtype=bool, na_value=False), index=text.index)
+    times = pd.to_datetime(text.where(valid), utc=True, format="ISO8601", errors="coerce")
+    times = times.where((times >= _EARLIEST) & (times <= _LATEST))
+    without_offset = pd.Series(False, index=text.index)
+    if not valid.all():
+        others = text[~valid]
+        without_offset[~valid] = others.str.fullmatch(_WITHOUT_OFFSET).to_numpy(dtype=bool, na_value=False)
+    return times, without_offset
+
+
+def _quoted(values: pd.Series) -> pd.Series:
+    """Values as a reason quotes them: repr, and no more than _SHOWN_CHARS of a long one."""
+    return values.map(lambda v: repr(v) if len(v) <= _SHOWN_CHARS
+                      else f"{v[:_SHOWN_CHARS]!r}… ({len(v):,} characters)")
 
 
 def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[str] | frozenset[str],
@@ -253,20 +334,25 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
 
     for column in REQUIRED:
         reject(rows[column] == "", f"missing {column}")
+    if any(b"\x00" in f.data for f in files):
+        for column in COLUMNS:
+            reject(rows[column].str.contains("\x00", regex=False),
+                   f"{column} contains a NUL byte (shown as \u2400): not text; remove it and run again")
+    for column, limit in FIELD_LIMITS.items():
+        length = rows[column].str.len()
+        reject(length > limit, lambda i, c=column, n=limit, length=length: f"{c} is " + length[i].map("{:,}".format)
+               + f" characters long; at most {n:,} are allowed")
     parsed = {}
     for column in ("started_at", "ended_at"):
         values = rows[column]
-        times = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
-        # Coercion failed, or parsed but without an offset (utc=True would silently assume UTC).
-        suspect = (values != "") & (times.isna() | ~values.str.contains(r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"))
-        if suspect.any():
-            without_offset = suspect & values.str.match(_ISO_WITHOUT_OFFSET)
-            unparsable = suspect & ~without_offset
-            reject(without_offset, lambda i, c=column: f"{c} " + rows.loc[i, c].map(repr)
+        times, without_offset = parse_times(values)
+        refused = (values != "") & times.isna()
+        if refused.any():
+            reject(refused & without_offset, lambda i, c=column: f"{c} " + _quoted(rows.loc[i, c])
                    + f" has no UTC offset; expected ISO 8601 with an offset, e.g. {EXAMPLE_TIME}")
-            reject(unparsable, lambda i, c=column: f"{c} " + rows.loc[i, c].map(repr)
-                   + f" is not an ISO 8601 time with an offset (e.g. {EXAMPLE_TIME})")
-            times = times.where(~suspect)
+            reject(refused & ~without_offset, lambda i, c=column: f"{c} " + _quoted(rows.loc[i, c])
+                   + f" is not an ISO 8601 time with an offset (a real date, T, HH:MM[:SS[.fraction]], then Z or "
+                     f"±HH:MM, e.g. {EXAMPLE_TIME})")
         parsed[column] = times
     start, end = parsed["started_at"], parsed["ended_at"]
     both = start.notna() & end.notna()
@@ -277,11 +363,11 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
            + " h; an entry may last at most 24 h (split it by day)")
     now_ts = pd.Timestamp(now).tz_convert("UTC")
     # The message names the entry's start, not `now`: a rerun must write the same rejected.csv.
-    reject(start > now_ts, lambda i: "started_at " + rows.loc[i, "started_at"].map(repr)
+    reject(start > now_ts, lambda i: "started_at " + _quoted(rows.loc[i, "started_at"])
            + " is in the future; time can be logged only once worked")
     known = rows["client_id"].isin(list(client_ids))
     reject((rows["client_id"] != "") & ~known,
-           lambda i: "unknown client_id " + rows.loc[i, "client_id"].map(repr)
+           lambda i: "unknown client_id " + _quoted(rows.loc[i, "client_id"])
            + f"; estate.yaml clients are {sorted(client_ids)}")
     # An unknown category is not an error: it is out of scope for every tier (DESIGN.md §4).
 
@@ -292,7 +378,7 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
         where = (rows["file"] + ":" + rows["line"].astype(str))[conflict]
         places = where.groupby(ids[conflict]).agg(lambda s: ", ".join(s))
         reject(pd.Series(conflict, index=rows.index),
-               lambda i: "entry_id " + ids[i].map(repr) + " appears with different content at " + ids[i].map(places))
+               lambda i: "entry_id " + _quoted(ids[i]) + " appears with different content at " + ids[i].map(places))
 
     # Which month each row belongs to: the ET month of its start.
     local = start.dt.tz_convert(tz)
@@ -315,6 +401,10 @@ def validate_month(files: list[TimesheetFile], month: Month, *, client_ids: set[
         chosen = joined.index[(in_month | own_folder)[joined.index.to_numpy()]]
         rejected = rows.loc[chosen, ["file", "line", *COLUMNS]].copy()
         rejected.insert(2, "reason", joined[chosen].to_numpy())
+        if any(b"\x00" in f.data for f in files):
+            # rejected.csv is text a person opens: a NUL is shown, not written.
+            for column in COLUMNS:
+                rejected[column] = rejected[column].str.replace("\x00", "\u2400", regex=False)
     # Shape rejects are reported by the run of their folder's month (their start cannot be trusted).
     shape = [r for r in shape_rejects if len(r) and folder_month(r["file"].iloc[0]) == month]
     rejected = pd.concat([rejected, *shape], ignore_index=True) if shape else rejected
@@ -353,7 +443,10 @@ def _overlaps(entries: pd.DataFrame) -> pd.Series:
     result = np.full(len(entries), "", dtype=object)
     if entries.empty:
         return pd.Series(result, index=entries.index, dtype=object)
-    engineer, _names = pd.factorize(entries["engineer"])
+    # One engineer however the name is cased (surrounding space is already gone): factorise the
+    # names, then fold the few distinct ones, not the million rows.
+    codes, names = pd.factorize(entries["engineer"])
+    engineer = pd.factorize(pd.Series(names, dtype="str").str.casefold())[0][codes]
     starts = entries["started_at"].dt.as_unit("ns").astype("int64").to_numpy()
     ends = entries["ended_at"].dt.as_unit("ns").astype("int64").to_numpy()
     ids = entries["entry_id"].to_numpy(object)
