@@ -610,6 +610,8 @@ def build_report(plan_doc: Mapping[str, Any], records: list[Mapping[str, Any]], 
 
 
 def slack_summary(report: Mapping[str, Any], *, dry_run: bool) -> str:
+    from estate_ops.domain.slacktext import slack_escape as e
+
     h, f = report["headline"], report["figures"]
     protected = ", ".join(f"{k.removeprefix('protected_')} {v['value']}" for k, v in f.items()
                           if k.startswith("protected_")) or "none"
@@ -622,6 +624,6 @@ def slack_summary(report: Mapping[str, Any], *, dry_run: bool) -> str:
           f"changes applied {f['changes_applied']['value']}",
         f"protected {h['snapshots_protected']['value']} ({protected})",
         f"refused {h['databases_refused']['value']} database(s)"
-        + "".join(f"\n  • {r['db_id']}: {r['why']}" for r in report["items"]["refused"]),
+        + "".join(f"\n  • {e(r['db_id'])}: {e(r['why'])}" for r in report["items"]["refused"]),
     ]
     return "\n".join(lines)
