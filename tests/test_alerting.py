@@ -78,3 +78,28 @@ def test_failure_callback_routes_by_the_dags_severity(sandbox):
 def test_failure_callback_never_raises(monkeypatch):
     monkeypatch.setenv("ESTATE_OPS_ESTATE", "/nonexistent/estate.yaml")
     failure_callback("P1")({"task_instance": None, "exception": RuntimeError("boom")})
+
+
+HOSTILE = "<!channel> & <https://evil|click>"
+ESCAPED = "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;"
+
+
+def test_outside_text_in_a_slack_finding_is_escaped(sandbox, router):
+    plan = load_config()[0]
+    finding = Finding.of(plan, "log_retention_wrong", "<#C0123|general>", HOSTILE, "2026-10")
+    incident = Finding.of(plan, "incident_sla_breach", "PD123", "incident <!here> DB down was late", "2026-10")
+    router.route([finding, incident], source="test")
+    (message,) = sandbox.slack_messages()
+    text = message["text"]
+    assert ESCAPED in text and "&lt;#C0123|general&gt;" in text and "incident &lt;!here&gt; DB down" in text
+    assert "<!" not in text and "<#" not in text and "<https" not in text
+    assert text.startswith("*estate-ops / test*")  # our own markup is untouched
+
+
+def test_slack_escape_escapes_only_slacks_three_control_characters():
+    from estate_ops.domain.slacktext import slack_escape
+
+    assert slack_escape(HOSTILE) == ESCAPED
+    assert slack_escape("a *b* `c` _d_ ~e~ :x:") == "a *b* `c` _d_ ~e~ :x:"
+    assert slack_escape("&amp;") == "&amp;amp;"  # outside text is never trusted to be escaped already
+    assert slack_escape(None) == "None"

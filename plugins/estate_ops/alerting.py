@@ -102,8 +102,11 @@ class SeverityRouter:
 
     @staticmethod
     def findings_text(findings: list[Finding], source: str) -> str:
-        lines = [f"*estate-ops / {source}*: {len(findings)} finding(s)"]
-        lines += [f"{SLACK_ICON[f.severity]} {f.severity} `{f.kind}` {f.resource}: {f.summary}" for f in findings]
+        from estate_ops.domain.slacktext import slack_escape as e
+
+        lines = [f"*estate-ops / {e(source)}*: {len(findings)} finding(s)"]
+        lines += [f"{SLACK_ICON[f.severity]} {f.severity} `{e(f.kind)}` {e(f.resource)}: {e(f.summary)}"
+                  for f in findings]
         return "\n".join(lines)
 
     def _record(self, finding: Finding, channel: str) -> None:

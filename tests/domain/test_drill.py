@@ -11,7 +11,9 @@ from estate_ops.config import PROJECT_ROOT, load_plan
 from estate_ops.domain.drill import (
     DrillInputError,
     DrillOutcome,
+    ScratchInstanceConflict,
     build_drill_report,
+    check_adoptable,
     compare_counts,
     evaluate_drill,
     is_drill_instance,
@@ -158,3 +160,42 @@ def test_report_is_deterministic_and_lists_every_database():
     assert report["headline"]["databases_verified"]["value"] == "2/2"
     assert report["headline"]["worst_data_rpo_minutes"]["value"] == Decimal("115.0")
     assert canonical_json(report) == canonical_json(build_drill_report(PLAN, "Test", DAY, [b, a], fb + fa))
+
+
+def test_long_source_ids_sharing_a_prefix_get_different_scratch_ids():
+    when = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
+    prefix = "legacy-" + "a" * 43  # 50 characters
+    first, second = prefix + "-orders-01", prefix + "-ledger-02"  # 60 characters each
+    assert len(first) == len(second) == 60
+    a, b = scratch_instance_id(first, when), scratch_instance_id(second, when)
+    assert a != b
+    for scratch in (a, b):
+        assert len(scratch) <= 63 and RDS_ID.match(scratch), scratch
+
+
+@given(ids=st.lists(st.from_regex(r"[a-zA-Z][a-zA-Z0-9-]{0,62}", fullmatch=True), min_size=2, max_size=6,
+                    unique=True),
+       prefix=st.from_regex(r"[a-z][a-z0-9]{40,55}", fullmatch=True))
+def test_scratch_ids_are_distinct_for_distinct_sources_even_with_a_shared_long_prefix(ids, prefix):
+    when = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
+    sources = {(prefix + "-" + i)[:63].rstrip("-") for i in ids} | set(ids)
+    scratch = {scratch_instance_id(source, when) for source in sources}
+    assert len(scratch) == len(sources)
+    assert all(len(s) <= 63 and RDS_ID.match(s) for s in scratch), scratch
+
+
+def _instance(source: str | None, run: str | None, purpose: str | None = "restore-drill") -> dict:
+    tags = [{"Key": k, "Value": v} for k, v in (("estate-ops:purpose", purpose), ("estate-ops:drill-source", source),
+                                                 ("estate-ops:drill-run", run)) if v is not None]
+    return {"DBInstanceIdentifier": "drill-x-1234abcd-20261102120000", "TagList": tags}
+
+
+def test_a_scratch_instance_is_adopted_only_when_its_tags_name_the_same_source_and_run():
+    check_adoptable(_instance("legacy-prod-db", "run-1"), "legacy-prod-db", "run-1")
+    with pytest.raises(ScratchInstanceConflict, match=r"not the drill of legacy-prod-db in run run-1.*"
+                                                      r"estate-ops:drill-source='legacy-reports-db'"):
+        check_adoptable(_instance("legacy-reports-db", "run-1"), "legacy-prod-db", "run-1")
+    with pytest.raises(ScratchInstanceConflict, match="estate-ops:drill-run='run-0'"):
+        check_adoptable(_instance("legacy-prod-db", "run-0"), "legacy-prod-db", "run-1")
+    with pytest.raises(ScratchInstanceConflict, match="drill-x-1234abcd-20261102120000"):
+        check_adoptable(_instance(None, None, purpose=None), "legacy-prod-db", "run-1")

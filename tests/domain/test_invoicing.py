@@ -255,3 +255,59 @@ def test_entries_starting_at_the_same_moment_are_ordered_by_entry_id_whatever_th
     # 21 h on a 20 h tier: the hour over falls on the last entry in that order.
     assert list(forward.entries["overage_minutes"]) == ["0", "0", "60"]
     assert canonical_json(forward.as_dict()) == canonical_json(backward.as_dict())
+
+
+# ------------------------------------------------------------------ the CSV is safe in a spreadsheet (issue 14)
+
+HOSTILE = ('=HYPERLINK("https://evil","x")', "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _read_back_safely(data: bytes, numeric: frozenset[str]) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+    for row in rows:
+        for column, cell in row.items():
+            if cell.startswith(FORMULA_STARTS):
+                assert column in numeric, f"live formula {cell!r} in column {column}"
+                Decimal(cell)
+    return rows
+
+
+def _invoice_with(**texts):
+    frame = entries([(f"e{i}", "northwind", f"2026-10-{i + 1:02d}T09:00", 60, "bug_fix") for i in range(len(HOSTILE))])
+    for column, values in texts.items():
+        frame[column] = list(values)
+    draft = build_drafts(frame, OCT, RULES, [NORTHWIND], tz=ET)[0]
+    return invoice_document(draft.as_dict(), number="INV-2026-0001", issued_on=dt.date(2026, 11, 1),
+                            payment_terms_days=30, issuer={"name": "Legacy Team"}, plan_version="1.0.0",
+                            draft_sha256="x")
+
+
+@pytest.mark.parametrize("column", ["entry_id", "engineer", "ticket", "description"])
+def test_invoice_csv_quotes_hostile_text_and_the_json_keeps_it(column):
+    from estate_ops.domain.invoicing import document_csv
+
+    invoice = _invoice_with(**{column: HOSTILE})
+    rows = _read_back_safely(document_csv(invoice), frozenset({"raw_minutes", "billed_minutes", "overage_minutes"}))
+    assert sorted(row[column] for row in rows) == sorted(f"'{value}" for value in HOSTILE)
+    assert sorted(e[column] for e in invoice["entries"]) == sorted(HOSTILE)  # the JSON keeps the original
+    import json
+
+    assert sorted(e[column] for e in json.loads(canonical_json(invoice))["entries"]) == sorted(HOSTILE)
+
+
+def test_credit_note_csv_keeps_negative_amounts_as_numbers_and_quotes_descriptions():
+    from estate_ops.domain.invoicing import document_csv
+
+    invoice = _invoice_with(description=HOSTILE)
+    invoice["lines"][0]["description"] = "=cmd|' /C calc'!A0"
+    invoice["lines"][0]["amount"] = Decimal("12.50")
+    credit = credit_note_document(invoice, number="CN-2026-0001", issued_on=dt.date(2026, 11, 3), reason="@fix")
+    rows = _read_back_safely(document_csv(credit), frozenset({"quantity", "unit_price", "amount"}))
+    assert rows[0]["amount"] == "-12.50"
+    assert all(Decimal(row["amount"]) < 0 for row in rows)
+    # "Cancels INV-...: =cmd..." starts with text, so it is already inert; a bare formula would be quoted
+    assert rows[0]["description"] == "Cancels INV-2026-0001: =cmd|' /C calc'!A0"

@@ -75,3 +75,19 @@ def test_the_html_report_escapes_and_shows_each_section():
     for heading in ("Refused (1)", "Failed (0)", "Deleted (1)", "Protected (2)"):
         assert heading in html
     assert render_html(report) == render_html(report)
+
+
+def test_the_slack_summary_escapes_refused_databases_and_reasons():
+    from estate_ops.domain.retention import slack_summary
+
+    report = {
+        "period": {"date": "2026-11-02"},
+        "headline": {"snapshots_deleted": {"value": 0}, "actions_failed": {"value": 0},
+                     "snapshots_protected": {"value": 0}, "databases_refused": {"value": 1}},
+        "figures": {"allocated_storage_of_deleted": {"value": 0}, "already_gone": {"value": 0},
+                    "changes_applied": {"value": 0}},
+        "items": {"refused": [{"db_id": "legacy-<@U123>", "why": "tag keep=<!here> & <https://evil|click>"}]},
+    }
+    text = slack_summary(report, dry_run=False)
+    assert "• legacy-&lt;@U123&gt;: tag keep=&lt;!here&gt; &amp; &lt;https://evil|click&gt;" in text
+    assert "<!here>" not in text and "<@U" not in text

@@ -105,7 +105,32 @@ REJECTIONS = [
     ("category too long", bad(category="c" * 65), "category is 65 characters long; at most 64 are allowed"),
     ("huge value quoted short", bad(client_id="i" * 100_000),
      "unknown client_id " + repr("i" * 80) + "… (100,000 characters)"),
+    # text that a spreadsheet would run as a formula (issue 14): rejected as any bad value, quoted in rejected.csv
+    ("formula as client", bad(client_id='=HYPERLINK("https://evil","x")'),
+     "unknown client_id '=HYPERLINK(\"https://evil\",\"x\")'"),
+    ("formula as start", bad(started_at="+1"), "started_at '+1' is not an ISO 8601 time with an offset"),
+    ("formula as end", bad(ended_at="-2+3"), "ended_at '-2+3' is not an ISO 8601 time with an offset"),
+    ("formula engineer, no end", bad(engineer="@SUM(A1)", ended_at=""), "missing ended_at"),
+    ("tab formula entry_id, no client", bad(entry_id="\t=1", client_id=""), "missing client_id"),
+    ("formula ticket, no category", bad(ticket="=1", description="=1+1", category=""), "missing category"),
 ]
+HOSTILE = ('=HYPERLINK("https://evil","x")', "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def assert_no_live_formula(data: bytes, numeric_columns: frozenset[str] = frozenset()) -> list[list[str]]:
+    """Every cell of a written CSV, read back as a spreadsheet would: none may start a formula, except a
+    number in a numeric column. Returns the rows."""
+    from decimal import Decimal
+
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    header = rows[0]
+    for row in rows:
+        for column, cell in zip(header, row, strict=True):
+            if cell.startswith(FORMULA_STARTS):
+                assert column in numeric_columns, f"live formula {cell!r} in column {column}"
+                Decimal(cell)  # a number, not a formula
+    return rows
 
 
 @pytest.mark.parametrize(("row", "reason"), [(r, why) for _, r, why in REJECTIONS], ids=[n for n, _, _ in REJECTIONS])
@@ -186,6 +211,37 @@ def test_rejected_csv_has_file_line_and_reason_first():
     lines = rejected_csv(result.rejected).decode().splitlines()
     assert lines[0].startswith("file,line,reason,entry_id")
     assert lines[1].startswith("timesheets/2026-10/a.csv,3,missing engineer,b-1")
+
+
+def quoted_csv(rows: list[dict]) -> bytes:
+    """Like csv_bytes, every field quoted (so a carriage return inside a field stays inside it)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([row.get(c, "") for c in COLUMNS])
+    return buffer.getvalue().encode("utf-8")
+
+
+@pytest.mark.parametrize("column", ["entry_id", "engineer", "ticket", "description"])
+def test_rejected_csv_quotes_every_formula_and_keeps_line_numbers(column):
+    other = "description" if column == "ticket" else "ticket"
+    rows = [{**bad(entry_id=f"b-{i}", client_id=""), other: f"x-{i}", column: value} for i, value in enumerate(HOSTILE)]
+    result = validate({"timesheets/2026-10/a.csv": quoted_csv([GOOD, *rows])})
+    assert len(result.rejected) == len(HOSTILE)
+    kept = list(result.rejected[column])  # as read (the reader may trim a leading tab or CR): still formulas
+    assert all(value.startswith(FORMULA_STARTS) for value in kept)
+    written = assert_no_live_formula(rejected_csv(result.rejected))
+    header, body = written[0], written[1:]
+    assert [row[header.index(column)] for row in body] == [f"'{value}" for value in kept]
+    assert [int(row[header.index("line")]) for row in body] == list(range(3, 3 + len(HOSTILE)))
+
+
+def test_rejected_csv_of_every_bad_row_in_the_table_is_safe():
+    rows = [{**row, "entry_id": f"{row['entry_id']}-{i}"} for i, (_, row, _) in enumerate(REJECTIONS)]
+    result = validate({"timesheets/2026-10/a.csv": csv_bytes([GOOD, *rows])})
+    assert len(result.rejected) == len(REJECTIONS)
+    assert_no_live_formula(rejected_csv(result.rejected))
 
 
 # ------------------------------------------------------------------ which month an entry belongs to

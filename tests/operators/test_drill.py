@@ -8,7 +8,7 @@ import json
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
-from estate_ops.domain.drill import DrillInputError
+from estate_ops.domain.drill import DrillInputError, ScratchInstanceConflict
 from estate_ops.hooks.connections import MissingConnectionError
 from estate_ops.hooks.rds import RestoreCheckError
 from estate_ops.operators.drill import (
@@ -83,6 +83,18 @@ def test_a_retried_restore_reuses_its_own_instance(sandbox, estate):
     restore(target())
     restore(target())
     assert sorted(i for i in instances(sandbox) if i.startswith("drill-")) == [SCRATCH]
+    teardown(target())
+
+
+def test_a_restore_never_adopts_a_scratch_instance_tagged_for_another_database(sandbox, estate):
+    sandbox.boto3_client("rds").restore_db_instance_to_point_in_time(
+        SourceDBInstanceIdentifier=HEALTHY_DB, TargetDBInstanceIdentifier=SCRATCH, UseLatestRestorableTime=True,
+        Tags=[{"Key": "estate-ops:purpose", "Value": "restore-drill"},
+              {"Key": "estate-ops:drill-source", "Value": "legacy-other-db"},
+              {"Key": "estate-ops:drill-run", "Value": target()["run_tag"]}])
+    with pytest.raises(ScratchInstanceConflict, match=f"{SCRATCH} already exists but is not the drill of "
+                                                      f"{HEALTHY_DB}.*'legacy-other-db'"):
+        restore(target())
     teardown(target())
 
 

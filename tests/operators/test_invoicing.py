@@ -252,3 +252,13 @@ def test_approval_is_asked_only_when_required_and_there_is_something_to_issue(mo
                             "draft_sha256": "x"}][:to_issue]}
     ApproveInvoicesOperator(task_id="approve_invoices").execute({"ti": FakeTI({"draft_invoices": drafts})})
     assert happened == (["asked"] if expected == "asked" else [["issue_invoices"]])
+
+
+def test_the_invoice_summary_escapes_client_names_for_slack():
+    from estate_ops.operators.invoicing import slack_summary
+
+    current = [{"client_name": "<!channel> Northwind & Co", "number": "INV-2026-0001", "currency": "USD",
+                "total": "-12.50", "hours": {"used": "1", "allowance": "20", "overage": "0", "out_of_scope": "0"}}]
+    text = slack_summary("2026-10", current, {"rejected_rows": 1, "rejected_key": "invoices/2026-10/rejected.csv"})
+    assert "• &lt;!channel&gt; Northwind &amp; Co: INV-2026-0001 USD -12.50" in text
+    assert "<!channel>" not in text and text.startswith("*Support invoices for 2026-10*")

@@ -109,3 +109,16 @@ def test_pagerduty_429_on_create_is_waited_out_and_creates_one_window(sandbox):
     assert [w["id"] for w in pd_windows()] == [created["id"]]
     assert hook.delete_maintenance_window(created["id"]) == "deleted"
     assert hook.delete_maintenance_window(created["id"]) == "not_found"
+
+
+def test_outside_text_in_the_announcement_and_cancellation_is_escaped(sandbox):
+    result = run({"reason": "<!here> patching & <https://evil|click>"})
+    run({"action": "cancel", "window_id": result["window_id"]}, run_id="manual__t3")
+    announce, cancel = (m["text"] for m in sandbox.slack_messages())
+    for text in (announce, cancel):
+        assert "&lt;!here&gt; patching &amp; &lt;https://evil|click&gt;" in text, text
+        assert "<!here>" not in text and "<https://evil" not in text
+    assert announce.startswith(":wrench: *Planned maintenance*") and cancel.startswith(":x: *Maintenance cancelled*")
+    # the record keeps the original text
+    (record,) = our_records(sandbox).values()
+    assert record["reason"] == "<!here> patching & <https://evil|click>"

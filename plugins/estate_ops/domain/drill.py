@@ -18,6 +18,7 @@ daily verification's findings on the same database and day.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,6 +35,7 @@ DRILL_TAG_VALUE = "restore-drill"
 DRILL_RUN_TAG_KEY = "estate-ops:drill-run"
 DRILL_SOURCE_TAG_KEY = "estate-ops:drill-source"
 SCRATCH_PREFIX = "drill-"
+SCRATCH_HASH_CHARS = 8  # hex digits of sha256(source id) in a scratch id
 STEPS = ("restore", "wait", "verify", "teardown")
 
 
@@ -45,12 +47,33 @@ def scratch_instance_id(db_id: str, requested_for: dt.datetime) -> str:
     """A unique, valid RDS identifier for the drill of `db_id` in the run for `requested_for`.
 
     RDS identifiers: 1-63 letters, digits or hyphens, starting with a letter, no two consecutive
-    hyphens, not ending with one. The run's time makes it unique per run and stable across a
-    task's retries (a retried restore finds its own instance instead of making a second one).
+    hyphens, not ending with one. `drill-<db_id, cut to fit>-<hash>-<run time>`: the hash of the
+    FULL source id keeps two long ids that share a prefix apart (their cut names would be equal),
+    and the run's time makes it unique per run and stable across a task's retries (a retried
+    restore finds its own instance instead of making a second one).
     """
     stamp = utc(requested_for).strftime("%Y%m%d%H%M%S")
-    base = re.sub(r"-+", "-", f"{SCRATCH_PREFIX}{db_id}".lower()).strip("-")
-    return f"{base[:63 - len(stamp) - 1].rstrip('-')}-{stamp}"
+    digest = hashlib.sha256(db_id.encode("utf-8")).hexdigest()[:SCRATCH_HASH_CHARS]
+    base = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", f"{SCRATCH_PREFIX}{db_id}".lower())).strip("-")
+    room = 63 - len(stamp) - len(digest) - 2
+    return f"{base[:room].rstrip('-')}-{digest}-{stamp}"
+
+
+class ScratchInstanceConflict(DrillInputError):
+    """A scratch instance with the drill's id exists but is not this drill's (another database or run)."""
+
+
+def check_adoptable(instance: dict[str, Any], db_id: str, run_tag: str) -> None:
+    """An existing scratch instance (a retried restore) is adopted only if its drill tags name the
+    same source database and run; anything else is a clear error naming both."""
+    tags = {t.get("Key"): t.get("Value") for t in instance.get("TagList") or []}
+    scratch_id = instance.get("DBInstanceIdentifier")
+    found = (tags.get(DRILL_TAG_KEY), tags.get(DRILL_SOURCE_TAG_KEY), tags.get(DRILL_RUN_TAG_KEY))
+    if found != (DRILL_TAG_VALUE, db_id, run_tag):
+        raise ScratchInstanceConflict(
+            f"scratch instance {scratch_id} already exists but is not the drill of {db_id} in run {run_tag}: "
+            f"its tags say {DRILL_TAG_KEY}={found[0]!r}, source database {DRILL_SOURCE_TAG_KEY}={found[1]!r}, "
+            f"run {DRILL_RUN_TAG_KEY}={found[2]!r}; not adopting it")
 
 
 def is_drill_instance(instance: dict[str, Any]) -> bool:

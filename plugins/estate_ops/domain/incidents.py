@@ -582,6 +582,8 @@ def build_incident_report(plan: Any, settings: IncidentSettings, month: Month, a
 
 
 def slack_summary(report: dict[str, Any]) -> str:
+    from estate_ops.domain.slacktext import slack_escape as e
+
     h, f = report["headline"], report["figures"]
     comp = h["compliance"]["value"]
     lines = [(f"*Incident SLA {report['period']['month']}*: {h['incidents']['value']} incidents, "
@@ -589,7 +591,7 @@ def slack_summary(report: dict[str, Any]) -> str:
              f"{f['pending']['value']} pending, {f['open_at_month_end']['value']} open at month end")]
     for row in report["items"]["per_severity"]:
         if row["incidents"]:
-            lines.append(f"• {row['severity']}: {row['incidents']} incidents, respond p95 "
+            lines.append(f"• {e(row['severity'])}: {row['incidents']} incidents, respond p95 "
                          f"{row['response_p95_min']} min, resolve p95 {row['resolution_p95_min']} min, "
                          f"{row['breached']} breached, compliance {row['compliance_percent']} %")
     lines.append(f"Post-mortems: {f['postmortems_on_time']['value']} on time, {f['postmortems_late']['value']} late, "

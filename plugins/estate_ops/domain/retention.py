@@ -244,12 +244,12 @@ def merge_listings(snapshots: Iterable[Snapshot]) -> tuple[dict[str, Snapshot], 
     for snapshot_id in sorted(copies):
         group = sorted(copies[snapshot_id], key=_copy_order)
         first = group[0]
-        if len(group) > 1:
-            if any(dataclasses.replace(c, tags=()) != dataclasses.replace(first, tags=()) for c in group[1:]):
-                inconsistent.add(snapshot_id)
-            tags = tuple(sorted({tag for c in group for tag in c.tags}))
-            first = dataclasses.replace(first, tags=tags)
-        unique[snapshot_id] = first
+        if any(dataclasses.replace(c, tags=()) != dataclasses.replace(first, tags=()) for c in group[1:]):
+            inconsistent.add(snapshot_id)
+        # The tags of every copy, once each and sorted, even for a single copy: a snapshot listed
+        # once and twice then reads the same.
+        tags = tuple(sorted({tag for c in group for tag in c.tags}))
+        unique[snapshot_id] = dataclasses.replace(first, tags=tags)
     return unique, inconsistent
 
 
@@ -670,6 +670,8 @@ def build_report(plan_doc: Mapping[str, Any], records: list[Mapping[str, Any]], 
 
 
 def slack_summary(report: Mapping[str, Any], *, dry_run: bool) -> str:
+    from estate_ops.domain.slacktext import slack_escape as e
+
     h, f = report["headline"], report["figures"]
     protected = ", ".join(f"{k.removeprefix('protected_')} {v['value']}" for k, v in f.items()
                           if k.startswith("protected_")) or "none"
@@ -682,6 +684,6 @@ def slack_summary(report: Mapping[str, Any], *, dry_run: bool) -> str:
           f"changes applied {f['changes_applied']['value']}",
         f"protected {h['snapshots_protected']['value']} ({protected})",
         f"refused {h['databases_refused']['value']} database(s)"
-        + "".join(f"\n  • {r['db_id']}: {r['why']}" for r in report["items"]["refused"]),
+        + "".join(f"\n  • {e(r['db_id'])}: {e(r['why'])}" for r in report["items"]["refused"]),
     ]
     return "\n".join(lines)

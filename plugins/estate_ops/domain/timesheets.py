@@ -477,7 +477,9 @@ def _overlaps(entries: pd.DataFrame) -> pd.Series:
 
 
 def rejected_csv(rejected: pd.DataFrame) -> bytes:
-    """rejected.csv: one row per rejected row with file, line and reason (deterministic bytes)."""
-    buffer = io.StringIO()
-    rejected[list(REJECTED_COLUMNS)].to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue().encode("utf-8")
+    """rejected.csv: one row per rejected row with file, line and reason (deterministic bytes; text that
+    would start a spreadsheet formula is quoted, see `csvsafe`)."""
+    from estate_ops.domain.csvsafe import csv_bytes
+
+    columns = list(REJECTED_COLUMNS)
+    return csv_bytes(columns, rejected[columns].itertuples(index=False, name=None))

@@ -111,8 +111,11 @@ class RdsBackupsHook(RdsHook):
         """Point-in-time restore of `source_id` into `scratch_id`: private (no public access), in
         `subnet_group`, tagged as a drill, with deletion protection off so teardown can delete it.
 
-        A retried request finds the instance it created before (same tagged id) and returns it.
+        A retried request finds the instance it created before (same tagged id) and returns it,
+        only if its drill tags name the same source and run (`check_adoptable`), else raises.
         """
+        from estate_ops.domain.drill import DRILL_RUN_TAG_KEY, check_adoptable
+
         kwargs: dict[str, Any] = {
             "SourceDBInstanceIdentifier": source_id,
             "TargetDBInstanceIdentifier": scratch_id,
@@ -134,6 +137,7 @@ class RdsBackupsHook(RdsHook):
             if error_code(exc) in ("DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"):
                 existing = self.describe_instance(scratch_id)
                 if existing is not None:
+                    check_adoptable(existing, source_id, {t["Key"]: t["Value"] for t in tags}.get(DRILL_RUN_TAG_KEY))
                     return existing
             raise
 

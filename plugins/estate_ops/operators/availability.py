@@ -271,10 +271,12 @@ def draw_charts(report: dict[str, Any]) -> dict[str, tuple[str, bytes]]:
 
 
 def summary_text(report: dict[str, Any], report_key: str) -> str:
+    from estate_ops.domain.slacktext import slack_escape as e
+
     headline, figures, inputs = report["headline"], report["figures"], report["inputs"]
     value = headline["composite_availability"]["value"]
     lines = [
-        (f"*{report['title']}*: composite {value if value is not None else 'n/a'} % "
+        (f"*{e(report['title'])}*: composite {value if value is not None else 'n/a'} % "
         f"(target {headline['target']['value']} %) — {headline['status']['value']}"),
         (f"Error budget: used {figures['error_budget_used']['value']} of {figures['error_budget_allowed']['value']} "
         f"min, remaining {figures['error_budget_remaining']['value']} min"),
@@ -282,12 +284,12 @@ def summary_text(report: dict[str, Any], report_key: str) -> str:
         f"({inputs['windows_qualifying']} of {inputs['windows_recorded']} window(s) qualifying)"),
     ]
     for row in report["items"]["endpoints"]:
-        lines.append(f"• {row['endpoint']}: {row['availability_percent']} % "
+        lines.append(f"• {e(row['endpoint'])}: {row['availability_percent']} % "
                      f"(data {row['data_completeness_percent']} %)")
     gaps = report["items"]["data_gap_days"]
     if gaps:
         lines.append(f"Data-gap days: {len(gaps)} (listed in the report)")
-    lines += [f":warning: {w}" for w in report["warnings"][:5]]
+    lines += [f":warning: {e(w)}" for w in report["warnings"][:5]]
     lines.append(f"Report: {report_key}")
     return "\n".join(lines)
 

@@ -257,8 +257,10 @@ class ApproveInvoicesOperator(HITLBranchOperator):
         except ValueError:  # no api.base_url configured: the message still says where to look
             link = "Airflow > Required Actions"
         digest = _sha256("|".join(i["draft_sha256"] for i in drafts["to_issue"]).encode())[:16]
-        text = (f"*{self.subject}* - waiting for a decision: {link}\n"
-                + "\n".join(f"• {i['summary']}" for i in drafts["to_issue"]))
+        from estate_ops.domain.slacktext import slack_escape as e
+
+        text = (f"*{e(self.subject)}* - waiting for a decision: {link}\n"
+                + "\n".join(f"• {e(i['summary'])}" for i in drafts["to_issue"]))
         SeverityRouter(plan, estate, ArtifactStore.for_estate(estate)).post_slack_once(
             f"{DAG_ID}/{drafts['month']}/approval/{digest}", text)
 
@@ -377,14 +379,16 @@ class IssueInvoicesOperator(BaseOperator):
 def slack_summary(month: str, current: list[dict[str, Any]], drafts: dict[str, Any]) -> str:
     from decimal import Decimal
 
+    from estate_ops.domain.slacktext import slack_escape as e
+
     lines = [f"*Support invoices for {month}*: {len(current)} issued"]
     for c in current:
         h = c["hours"]
-        lines.append(f"• {c['client_name']}: {c['number']} {c['currency']} {Decimal(c['total']):,.2f} - "
+        lines.append(f"• {e(c['client_name'])}: {e(c['number'])} {e(c['currency'])} {Decimal(c['total']):,.2f} - "
                      f"{h['used']} of {h['allowance']} h used, overage {h['overage']} h, "
                      f"out of scope {h['out_of_scope']} h")
     if drafts["rejected_rows"]:
-        lines.append(f"{drafts['rejected_rows']} time entry row(s) rejected: `{drafts['rejected_key']}`")
+        lines.append(f"{drafts['rejected_rows']} time entry row(s) rejected: `{e(drafts['rejected_key'])}`")
     return "\n".join(lines)
 
 

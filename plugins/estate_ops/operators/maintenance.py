@@ -117,13 +117,15 @@ class MaintenanceWindowOperator(BaseOperator):
                   "pagerduty_window_id": pd_id, "pagerduty_services": services}
         store.put_json(key, record)
         local = f"{start.astimezone(tz):%a %Y-%m-%d %H:%M} - {end.astimezone(tz):%H:%M %Z}"
-        text = (f":wrench: *Planned maintenance* {local} ({format_minutes(window.minutes)}): {reason}\n"
-                f"Announced by {person} at {when:%Y-%m-%d %H:%M} UTC, "
-                f"{format_minutes((start - when).total_seconds() / 60)} ahead. Window `{wid}`; "
-                f"PagerDuty alerts held on {', '.join(services)}.")
+        from estate_ops.domain.slacktext import slack_escape as e
+
+        text = (f":wrench: *Planned maintenance* {local} ({format_minutes(window.minutes)}): {e(reason)}\n"
+                f"Announced by {e(person)} at {when:%Y-%m-%d %H:%M} UTC, "
+                f"{format_minutes((start - when).total_seconds() / 60)} ahead. Window `{e(wid)}`; "
+                f"PagerDuty alerts held on {e(', '.join(services))}.")
         if problems:
             text += ("\n:warning: *Does not qualify* as planned maintenance under the plan (it will count "
-                     f"against availability): {'; '.join(problems)}.")
+                     f"against availability): {e('; '.join(problems))}.")
         else:
             text += "\nQualifies as planned maintenance: excluded from availability."
         posted = router.post_slack_once(f"maintenance_announce/{wid}/announce", text)
@@ -152,8 +154,10 @@ class MaintenanceWindowOperator(BaseOperator):
             record.update({"status": "cancelled", "cancelled_at": when, "cancelled_by": person})
         record["pagerduty_delete"] = pd_result
         store.put_json(key, record)
-        text = (f":x: *Maintenance cancelled*: window `{wid}` ({window.start:%Y-%m-%d %H:%M} - "
-                f"{window.end:%H:%M} UTC, {window.reason}) was cancelled by {record['cancelled_by']}. "
-                f"PagerDuty window: {pd_result or 'none'}.")
+        from estate_ops.domain.slacktext import slack_escape as e
+
+        text = (f":x: *Maintenance cancelled*: window `{e(wid)}` ({window.start:%Y-%m-%d %H:%M} - "
+                f"{window.end:%H:%M} UTC, {e(window.reason)}) was cancelled by {e(record['cancelled_by'])}. "
+                f"PagerDuty window: {e(pd_result or 'none')}.")
         posted = router.post_slack_once(f"maintenance_announce/{wid}/cancel", text)
         return {"window_id": wid, "action": "cancel", "key": key, "pagerduty": pd_result, "slack_posted": posted}
