@@ -329,7 +329,7 @@ def test_a_filtered_run_touches_only_the_chosen_database(sandbox):
     batches = run.plan()
     plan_doc = read_json(sandbox, run.plan_key)
     assert {s["db_id"] for s in plan_doc["snapshots"]} == {first}
-    assert [b["db_id"] for b in batches] == [first]
+    assert [d["db_id"] for b in batches for d in b["databases"]] == [first]
 
 
 def test_rds_throttling_is_absorbed_by_the_adaptive_retries(sandbox):

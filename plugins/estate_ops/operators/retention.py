@@ -2,11 +2,12 @@
 
 - `PlanRetentionPruningOperator` lists what exists, asks `domain.retention` what may go and why,
   runs the document guard and the gate, and writes `retention/YYYY-MM-DD/plan.json`. It changes
-  nothing in AWS. It returns one batch per database with deletions to do (for mapping) and pushes
-  the XCom key `plan_key` (the plan's key in the reports bucket).
+  nothing in AWS. It returns the databases with deletions to do in at most `PRUNE_TASKS` groups (for
+  mapping) and pushes the XCom key `plan_key` (the plan's key in the reports bucket).
 - `ApplyRetentionSettingsOperator` sets log-group retention and the log archive's lifecycle rule.
-- `PruneRdsSnapshotsOperator` deletes one database's approved snapshots (mapped per database, in
-  the `rds_api` pool, with botocore's adaptive retries).
+- `PruneRdsSnapshotsOperator` deletes a group of databases' approved snapshots (mapped per group,
+  `PRUNE_THREADS` databases at a time, each holding that many slots of the `rds_api` pool, with
+  botocore's adaptive retries).
 - `PublishRetentionReportOperator` rebuilds `retention/audit/YYYY-MM-DD.jsonl` from the day's
   action records, writes `retention/YYYY-MM-DD/report.{json,html}`, routes refusals and failures,
   and posts the Slack summary once per outcome.
@@ -189,7 +190,7 @@ class PlanRetentionPruningOperator(BaseOperator):
             })
             batches.append({"db_id": db, "batch_key": batch_key})
         context["ti"].xcom_push(key="plan_key", value=key)
-        return batches
+        return group_batches(batches, {db: len(plan_doc["gate"]["approved"][db]) for db in to_delete})
 
 
 def _settled_today(store: Any, day: str, scope: list[str]) -> list[dict[str, Any]]:
@@ -248,34 +249,75 @@ class _ActOnPlan(BaseOperator):
         return AuditWriter(store, day, group, context["run_id"], int(getattr(ti, "try_number", 1) or 1))
 
 
+# How the deletions are spread: at most PRUNE_TASKS mapped tasks (each pays a worker's process start
+# once), each deleting PRUNE_THREADS databases at a time, one thread per database and one call at a
+# time per database; the DAG gives each task PRUNE_THREADS slots of the rds_api pool, so
+# PRUNE_TASKS x PRUNE_THREADS = the pool's 12 callers (include/pools.json).
+PRUNE_TASKS = 2
+PRUNE_THREADS = 6
+
+
+def group_batches(batches: list[dict[str, Any]], sizes: dict[str, int], tasks: int = PRUNE_TASKS) -> list[dict[str, Any]]:
+    """Databases' batches in at most `tasks` groups of about equal deletions (largest first)."""
+    groups: list[list[dict[str, Any]]] = [[] for _ in range(min(tasks, len(batches)))]
+    load = [0] * len(groups)
+    for b in sorted(batches, key=lambda b: (-sizes[b["db_id"]], b["db_id"])):
+        i = load.index(min(load))
+        groups[i].append(b)
+        load[i] += sizes[b["db_id"]]
+    return [{"databases": sorted(g, key=lambda b: b["db_id"])} for g in groups if g]
+
+
 class PruneRdsSnapshotsOperator(_ActOnPlan):
-    """Delete one database's approved snapshots: the batch's intents in one object before its calls,
-    the results in bundles (every `flush_every` or `flush_seconds`, and at the end)."""
+    """Delete the approved snapshots of a group of databases, `threads` databases at a time: per
+    database the batch's intents in one object before its calls, the results in bundles (every
+    `flush_every` or `flush_seconds`, and at the end)."""
 
     template_fields = ("batch",)
 
-    def __init__(self, *, batch: dict[str, Any], intent_batch: int = 500, flush_every: int = 500,
-                 flush_seconds: float = 10.0, **kwargs: Any) -> None:
+    def __init__(self, *, batch: dict[str, Any], threads: int = PRUNE_THREADS, intent_batch: int = 500,
+                 flush_every: int = 500, flush_seconds: float = 10.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.batch = batch
+        self.threads = threads
         self.intent_batch, self.flush_every, self.flush_seconds = intent_batch, flush_every, flush_seconds
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from estate_ops.config import load_config
+        from estate_ops.hooks.artifacts import ArtifactStore
         from estate_ops.hooks.aws import translate_connection_errors
         from estate_ops.hooks.rds import RdsBackupsHook
 
-        db_id = self.batch["db_id"]
-        _plan, estate, store, batch = self._load(context, self.batch["batch_key"])
-        if batch["db_id"] != db_id or any(a["db_id"] != db_id for a in batch["actions"]):
-            raise RuntimeError(f"{self.batch['batch_key']} is not a batch of {db_id}: nothing deleted")
-        writer = self._writer(context, store, batch["day"], db_id)
-        writer.flush_every, writer.flush_seconds = self.flush_every, self.flush_seconds
+        # {"databases": [{db_id, batch_key}, ...]}, or one database's {db_id, batch_key}
+        items = self.batch.get("databases", [self.batch])
+        estate = load_config()[1]
+        store = ArtifactStore.for_estate(estate)
         rds = RdsBackupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
         with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
-            try:
-                summary = self._prune(store, rds, writer, batch)
-            finally:
-                writer.flush()  # what was answered is written down, whatever stopped the loop
+            rds.conn  # noqa: B018 - one client, made before the threads share it
+            if len(items) == 1 or self.threads <= 1:
+                summaries = [self._prune_database(context, store, rds, item) for item in items]
+            else:
+                with ThreadPoolExecutor(max_workers=min(self.threads, len(items))) as pool:
+                    summaries = list(pool.map(lambda item: self._prune_database(context, store, rds, item), items))
+        if "databases" not in self.batch:
+            return summaries[0]
+        total = {k: sum(s[k] for s in summaries) for k in summaries[0] if k != "db_id"}
+        return {"db_ids": [s["db_id"] for s in summaries], **total, "databases": summaries}
+
+    def _prune_database(self, context: Any, store: Any, rds: Any, item: dict[str, Any]) -> dict[str, Any]:
+        db_id = item["db_id"]
+        batch = store.get_json(item["batch_key"])
+        if batch["db_id"] != db_id or any(a["db_id"] != db_id for a in batch["actions"]):
+            raise RuntimeError(f"{item['batch_key']} is not a batch of {db_id}: nothing deleted")
+        writer = self._writer(context, store, batch["day"], db_id)
+        writer.flush_every, writer.flush_seconds = self.flush_every, self.flush_seconds
+        try:
+            summary = self._prune(store, rds, writer, batch)
+        finally:
+            writer.flush()  # what was answered is written down, whatever stopped the loop
         self.log.info("%s: %s", db_id, summary)
         return summary
 
