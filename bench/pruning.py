@@ -138,6 +138,46 @@ def _run_pruning(env: dict[str, str]) -> dict:
             "delete_task_seconds": max(d["seconds"] for d in deletes)}
 
 
+C7N_VENV = Path("/tmp/c7n-venv")
+C7N_VERSION = "0.9.53"
+
+
+def _custodian(handle, folder: Path) -> dict:
+    """Cloud Custodian (its own venv, made here) on the sandbox as seeded: rds-snapshot, manual, older
+    than 30 days at the sandbox's now (its clock is fixed, so the age is a date), action delete."""
+    import subprocess
+
+    from sandbox import runner
+
+    if not (C7N_VENV / "bin" / "custodian").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(C7N_VENV)], check=True)
+        subprocess.run([str(C7N_VENV / "bin" / "pip"), "install", "-q", f"c7n=={C7N_VERSION}"], check=True)
+    cutoff = (dt.datetime.fromisoformat(NOW).replace(hour=0, minute=0, second=0)
+              - dt.timedelta(days=30)).isoformat()
+    policy = {"policies": [{"name": "prune-manual-snapshots", "resource": "rds-snapshot", "filters": [
+        {"type": "value", "key": "SnapshotType", "value": "manual"},
+        {"type": "value", "key": "SnapshotCreateTime", "op": "less-than", "value_type": "date", "value": cutoff}],
+        "actions": ["delete"]}]}
+    (folder / "c7n.yml").write_text(yaml.safe_dump(policy))
+    env = dict(os.environ, AWS_ENDPOINT_URL=handle.aws_url, AWS_ACCESS_KEY_ID=runner.AWS_ACCESS_KEY,
+               AWS_SECRET_ACCESS_KEY=runner.AWS_SECRET_KEY, AWS_DEFAULT_REGION=handle.region,
+               AWS_CA_BUNDLE=handle.ca_bundle)
+    started = time.perf_counter()
+    done = subprocess.run([str(C7N_VENV / "bin" / "custodian"), "run", "-s", str(folder / "c7n-out"),
+                           "--region", handle.region, str(folder / "c7n.yml")], env=env, capture_output=True,
+                          text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"custodian failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return {"seconds": seconds}
+
+
+def _snapshot_ids(handle) -> set[str]:
+    rds = handle.boto3_client("rds")
+    return {s["DBSnapshotIdentifier"] for p in rds.get_paginator("describe_db_snapshots").paginate(
+        PaginationConfig={"PageSize": 100}) for s in p["DBSnapshots"]}
+
+
 def run() -> list[dict]:
     from sandbox.runner import start_sandbox
 
@@ -164,12 +204,20 @@ def run() -> list[dict]:
             rds = handle.boto3_client("rds")
             listed = sum(len(p["DBSnapshots"]) for p in rds.get_paginator("describe_db_snapshots").paginate(
                 PaginationConfig={"PageSize": 100}))
+            before = _snapshot_ids(handle)
             baseline = _in_child(env, "baseline")
             handle.clear_request_counts()
             started = time.perf_counter()
             outcome = _run_pruning(env)
             wall = time.perf_counter() - started
             calls = handle.request_counts()["totals"], handle.request_counts()["paths"].get("aws", {})
+            ours = before - _snapshot_ids(handle)
+            custodian = None
+            if os.environ.get("BENCH_PRUNING_CUSTODIAN", "1") == "1":
+                handle.reset()  # the sandbox as seeded again: the same estate for Custodian
+                assert _snapshot_ids(handle) == before
+                custodian = _custodian(handle, folder)
+                custodian["deleted"] = before - _snapshot_ids(handle)
         finally:
             handle.stop()
 
@@ -182,6 +230,15 @@ def run() -> list[dict]:
     minimum = pages_on_aws + 1 + deleted
     s3_calls = sum(v for k, v in calls.items() if k.startswith("s3:"))
     times = outcome["times"]
+    compared = []
+    if custodian is not None:
+        ratio = wall / custodian["seconds"]
+        compared = [
+            record("pruning.custodian_wall_seconds", round(custodian["seconds"], 1), "s"),
+            record("pruning.wall_vs_custodian", round(ratio, 2), "x", "<= 1.0", ratio <= 1.0),
+            record("pruning.same_deletions_as_custodian", custodian["deleted"] == ours, "bool", "== True",
+                   custodian["deleted"] == ours),
+        ]
     return [
         record("pruning.snapshots_listed", listed, "snapshots"),
         record("pruning.snapshots_deleted", deleted, "snapshots"),
@@ -205,4 +262,5 @@ def run() -> list[dict]:
                outcome["delete_rss"] <= 256),
         record("pruning.report_task_peak_rss_mib", round(outcome["report_rss"], 1), "MiB", "<= 512",
                outcome["report_rss"] <= 512),
+        *compared,
     ]

@@ -15,7 +15,7 @@
 The audit trail lives under `retention/audit/records/YYYY-MM-DD/<group>/` in bundles (see
 `hooks/ledgers.py`): before a batch of deletions (up to `intent_batch`, 500) one object names their
 intents; the results are buffered and written as one object every `flush_every` results or
-`flush_seconds`, and at the end. A rerun skips every action with a terminal result (deleted, already
+`flush_seconds` (30), and at the end. A rerun skips every action with a terminal result (deleted, already
 gone, applied), so none is done or recorded twice. An intent without any result means the run died
 between asking AWS and writing down the answer: the rerun's plan lists what still exists, and an
 in-flight snapshot that is no longer listed is recorded "deleted (settled on rerun)" without another
@@ -276,7 +276,7 @@ class PruneRdsSnapshotsOperator(_ActOnPlan):
     template_fields = ("batch",)
 
     def __init__(self, *, batch: dict[str, Any], threads: int = PRUNE_THREADS, intent_batch: int = 500,
-                 flush_every: int = 500, flush_seconds: float = 10.0, **kwargs: Any) -> None:
+                 flush_every: int = 500, flush_seconds: float = 30.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.batch = batch
         self.threads = threads
