@@ -164,7 +164,7 @@ def _custodian(handle, folder: Path) -> dict:
                AWS_CA_BUNDLE=handle.ca_bundle)
     started = time.perf_counter()
     done = subprocess.run([str(C7N_VENV / "bin" / "custodian"), "run", "-s", str(folder / "c7n-out"),
-                           "--region", handle.region, str(folder / "c7n.yml")], env=env, capture_output=True,
+                           "--cache-period", "0", "--region", handle.region, str(folder / "c7n.yml")], env=env, capture_output=True,
                           text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode:
@@ -234,6 +234,7 @@ def run() -> list[dict]:
     if custodian is not None:
         ratio = wall / custodian["seconds"]
         compared = [
+            record("pruning.custodian_snapshots_deleted", len(custodian["deleted"]), "snapshots"),
             record("pruning.custodian_wall_seconds", round(custodian["seconds"], 1), "s"),
             record("pruning.wall_vs_custodian", round(ratio, 2), "x", "<= 1.0", ratio <= 1.0),
             record("pruning.same_deletions_as_custodian", custodian["deleted"] == ours, "bool", "== True",
