@@ -7,6 +7,7 @@ import datetime as dt
 from airflow.sdk import DAG, Param
 from estate_ops.dag_defaults import default_args, tags
 from estate_ops.operators.retention import (
+    PRUNE_THREADS,
     ApplyRetentionSettingsOperator,
     PlanRetentionPruningOperator,
     PruneRdsSnapshotsOperator,
@@ -31,8 +32,10 @@ The only job here that destroys data, so it plans before it acts:
    snapshots) deletes nothing (P2) unless a manual run sets *confirm over cap*.
    Writes `retention/YYYY-MM-DD/plan.json` with the reason for every candidate and protection.
 2. **apply_settings** sets log retention and the lifecycle rule.
-3. **delete_snapshots** (mapped per database, pool `rds_api`, adaptive retries) deletes, writing
-   each result to the audit trail; a rerun after a crash finishes the rest without repeating.
+3. **delete_snapshots** (at most 2 mapped tasks, each deleting 6 databases at a time with 6 slots of
+   pool `rds_api`, adaptive retries) deletes, writing one intents object per batch before it and the
+   results in bundles; a rerun after a crash settles what was in flight from its listing and
+   finishes the rest without repeating.
 4. **report** rebuilds `retention/audit/YYYY-MM-DD.jsonl`, writes `retention/YYYY-MM-DD/report.{json,html}`,
    routes refusals and failures, and posts the Slack summary.
 
@@ -59,7 +62,8 @@ A **dry run** changes nothing and writes under `retention/YYYY-MM-DD/dry-run/`.
     plan = PlanRetentionPruningOperator(task_id="plan")
     settings = ApplyRetentionSettingsOperator(task_id="apply_settings",
                                               plan_key="{{ ti.xcom_pull(task_ids='plan', key='plan_key') }}")
-    deletions = PruneRdsSnapshotsOperator.partial(task_id="delete_snapshots", pool="rds_api").expand(
+    deletions = PruneRdsSnapshotsOperator.partial(task_id="delete_snapshots", pool="rds_api",
+                                                  pool_slots=PRUNE_THREADS).expand(
         batch=plan.output)
     report = PublishRetentionReportOperator(
         task_id="report", trigger_rule="all_done", plan_task_id="plan",

@@ -17,11 +17,16 @@ def test_the_form_has_dry_run_database_filter_and_confirm_over_cap_all_safe_by_d
         assert dag.params.get_param(name).description, name
 
 
-def test_deletions_run_mapped_per_database_in_the_rds_pool_after_the_plan():
+def test_deletions_run_mapped_in_the_rds_pool_within_its_budget_after_the_plan():
+    from estate_ops.operators.retention import PRUNE_TASKS, PRUNE_THREADS
+
     dag = load_dag("retention_pruning")
     delete = dag.get_task("delete_snapshots")
     assert delete.pool == "rds_api"
-    assert "rds_api" in json.loads((ROOT / "include" / "pools.json").read_text())
+    pools = json.loads((ROOT / "include" / "pools.json").read_text())
+    # each task holds one slot per database it deletes at once: all tasks together stay in the pool
+    assert delete.partial_kwargs.get("pool_slots", getattr(delete, "pool_slots", 1)) == PRUNE_THREADS
+    assert PRUNE_TASKS * PRUNE_THREADS <= pools["rds_api"]["slots"]
     assert dag.get_task("plan").task_id in delete.upstream_task_ids
     report = dag.get_task("report")
     assert {"apply_settings", "delete_snapshots"} <= report.upstream_task_ids

@@ -2,9 +2,9 @@
 resumable and exactly-once. Operators call these; none of them decides anything (the rules are in
 `domain/`).
 
-- Retention audit (`retention/audit/records/<day>/<group>/...`): `AuditWriter` writes one record
-  per action result (terminal results created once, with S3 conditional writes) and the intent
-  before each AWS call; `load_records` / `record_keys` read a day back (summaries first).
+- Retention audit (`retention/audit/records/<day>/<group>/...`): `AuditWriter` writes the intents
+  of a batch of actions in one object before the batch and the results in bundles (every N or T s
+  and at the end); `load_records` / `record_keys` read a day back (one GET per bundle).
 - Invoice ledger (`invoices/numbers/`, `invoices/ledger/`, `invoices/void/`): `InvoiceLedger`
   allocates `INV-`/`CN-` numbers atomically and binds each client-month slot to its number.
 - Alert ledger (`alerts/sent/`): `AlertLedger` remembers each finding and summary sent, so a rerun
@@ -22,12 +22,17 @@ from typing import Any
 RECORDS = "retention/audit/records"
 ESTATE_GROUP = "_estate"  # records of actions that belong to no database (log groups, buckets)
 
+# The records of a day are kept in bundles, one object holding many records by their (virtual) key
+# `<prefix><action_id>~<result>[~attempt].json`: `_intents~...` (the intents of a batch of deletions,
+# written before the batch), `_results~...` (results, flushed every N records or T seconds and at the
+# end) and the older `_summary~...`. An object whose name does not start with `_` is one record of
+# the older layout (one object per result), still read.
+BUNDLE_PREFIXES = ("_summary~", "_intents~", "_results~")
+SUMMARY = "_summary~"
+
 
 def record_prefix(day: str, group: str | None = None) -> str:
     return f"{RECORDS}/{day}/" + (f"{group}/" if group else "")
-
-
-SUMMARY = "_summary~"  # an acting task's records in one object, written when it ends
 
 
 def record_key_result(key: str) -> tuple[str, str]:
@@ -37,84 +42,124 @@ def record_key_result(key: str) -> tuple[str, str]:
     return f"{kind}~{target}", result
 
 
-def _is_summary(key: str) -> bool:
-    return key.rsplit("/", 1)[-1].startswith(SUMMARY)
-
-
-def record_keys(store: Any, day: str, group: str | None = None) -> list[str]:
-    """Keys of the day's action records (one per result or intent), summaries excluded."""
-    return [k for k in store.list_keys(record_prefix(day, group)) if k.endswith(".json") and not _is_summary(k)]
+def _is_bundle(key: str) -> bool:
+    return key.rsplit("/", 1)[-1].startswith(BUNDLE_PREFIXES)
 
 
 def load_records(store: Any, day: str, groups: list[str] | None = None,
                  want=lambda key: True) -> dict[str, dict[str, Any]]:
-    """The day's record objects wanted by `want(key)`, by key.
+    """The day's record objects wanted by `want(key)`, by record key.
 
-    Each acting task ends by writing its records again as one summary object, so a day of 10,000
-    deletions is read in a few GETs; a record no summary holds (its task died) is read on its own.
+    One LIST per group and one GET per bundle: a day of 10,000 deletions is a few dozen GETs. A
+    record key found in two objects is the same record (the first one read is kept).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     prefixes = [record_prefix(day, g) for g in groups] if groups else [record_prefix(day)]
     keys = [k for prefix in prefixes for k in store.list_keys(prefix) if k.endswith(".json")]
+    bundles = sorted(k for k in keys if _is_bundle(k))
     found: dict[str, dict[str, Any]] = {}
-    for summary in sorted(k for k in keys if _is_summary(k)):
-        found.update((k, v) for k, v in store.get_json(summary)["records"].items() if want(k))
-    missing = [k for k in keys if not _is_summary(k) and k not in found and want(k)]
+    if bundles:
+        with ThreadPoolExecutor(max_workers=min(16, len(bundles))) as pool:
+            for doc in pool.map(store.get_json, bundles):
+                for k, v in doc["records"].items():
+                    if want(k):
+                        found.setdefault(k, v)
+    missing = [k for k in keys if not _is_bundle(k) and k not in found and want(k)]
     if missing:
         with ThreadPoolExecutor(max_workers=min(16, len(missing))) as pool:
             found.update(zip(missing, pool.map(store.get_json, missing), strict=True))
     return dict(sorted(found.items()))
 
 
-class AuditWriter:
-    """Writes action records for one day and group; terminal results are created once."""
+def record_keys(store: Any, day: str, group: str | None = None) -> list[str]:
+    """Keys of the day's action records (one per result or intent)."""
+    return list(load_records(store, day, [group] if group else None))
 
-    def __init__(self, store: Any, day: str, group: str, run_id: str, try_number: int) -> None:
+
+class AuditWriter:
+    """Writes one day and group's action records in bundles; thread-safe.
+
+    `write_intents(batch)` puts one object naming a batch of actions before any of their AWS calls;
+    `write(...)` buffers a result, flushed as one object every `flush_every` results or
+    `flush_seconds`, and by `flush()` at the end. A result not flushed when the process dies is
+    settled by the rerun from its intent (see the operators). Object names carry the run, the try
+    and a sequence number, so no write replaces another (each is an atomic create).
+    """
+
+    def __init__(self, store: Any, day: str, group: str, run_id: str, try_number: int, *,
+                 flush_every: int = 500, flush_seconds: float = 10.0) -> None:
+        import threading
+        import time
+
         self.store, self.day, self.group = store, day, group
         self.attempt = f"{_safe(run_id)}.{try_number}"
         self.run_id = run_id
+        self.flush_every, self.flush_seconds = flush_every, flush_seconds
         self.written: dict[str, dict[str, Any]] = {}
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._lock = threading.RLock()
+        self._clock = time.monotonic
+        self._last_flush = self._clock()
+        self._seq = 0
 
     def key(self, action_id: str, result: str, terminal: bool) -> str:
         suffix = "" if terminal else f"~{self.attempt}"
         return f"{record_prefix(self.day, self.group)}{action_id}~{result}{suffix}.json"
 
+    def _bundle_key(self, kind: str) -> str:
+        self._seq += 1
+        return f"{record_prefix(self.day, self.group)}_{kind}~{self.attempt}~{self._seq:05d}.json"
+
+    def _put_bundle(self, kind: str, records: dict[str, dict[str, Any]]) -> str:
+        from estate_ops.domain.serialize import canonical_json
+
+        key = self._bundle_key(kind)
+        if not self.store.put_if_absent(key, canonical_json({"records": records})):
+            raise RuntimeError(f"audit bundle {key} already exists: two writers with the same run and try")
+        return key
+
     def write(self, action: dict[str, Any], entry: dict[str, Any] | None, result: str, detail: str) -> bool:
         from estate_ops.domain.retention import TERMINAL_RESULTS, audit_record
         from estate_ops.domain.serialize import canonical_json
 
-        at = dt.datetime.now(dt.UTC)
-        record = audit_record(action, result, at, detail, self.run_id)
-        obj = {"record": record, "action": action, "entry": entry}
-        body = canonical_json(obj)
-        terminal = result in TERMINAL_RESULTS
-        key = self.key(action["action_id"], result, terminal)
-        if terminal:
-            created = self.store.put_if_absent(key, body)
-        else:
-            created = self.store.put_bytes(key, body) or True
-        if created:
-            self.written[key] = json.loads(body)
-        return created
+        record = audit_record(action, result, dt.datetime.now(dt.UTC), detail, self.run_id)
+        key = self.key(action["action_id"], result, result in TERMINAL_RESULTS)
+        obj = json.loads(canonical_json({"record": record, "action": action, "entry": entry}))
+        with self._lock:
+            if key in self.written or key in self._pending:
+                return False
+            self._pending[key] = obj
+            if len(self._pending) >= self.flush_every or self._clock() - self._last_flush >= self.flush_seconds:
+                self.flush()
+        return True
 
-    def write_intent(self, action: dict[str, Any], entry: dict[str, Any] | None) -> None:
-        """Before the AWS call: if the process dies after AWS acted, the rerun finds this and settles it."""
+    def write_intents(self, items: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> str | None:
+        """Before a batch's AWS calls: if the process dies after AWS acted, the rerun finds these."""
         from estate_ops.domain.serialize import canonical_json
 
-        key = self.key(action["action_id"], "started", True)
-        body = canonical_json({"intent": action, "entry": entry, "run_id": self.run_id,
-                               "at": dt.datetime.now(dt.UTC)})
-        if self.store.put_if_absent(key, body):
-            self.written[key] = json.loads(body)
-
-    def write_summary(self) -> str | None:
-        """Everything this task wrote, in one object (the report reads these, not thousands)."""
-        if not self.written:
+        if not items:
             return None
-        key = f"{record_prefix(self.day, self.group)}{SUMMARY}{self.attempt}.json"
-        self.store.put_json(key, {"records": self.written})
+        at = dt.datetime.now(dt.UTC)
+        records = {self.key(a["action_id"], "started", True): json.loads(canonical_json(
+            {"intent": a, "entry": e, "run_id": self.run_id, "at": at})) for a, e in items}
+        with self._lock:
+            key = self._put_bundle("intents", records)
+            self.written.update(records)
         return key
+
+    def flush(self) -> str | None:
+        """Write the buffered results as one object (nothing when none are buffered)."""
+        with self._lock:
+            self._last_flush = self._clock()
+            if not self._pending:
+                return None
+            key = self._put_bundle("results", self._pending)
+            self.written.update(self._pending)
+            self._pending = {}
+            return key
+
+    write_summary = flush  # what an acting task calls when it ends
 
 
 def _safe(text: str) -> str:

@@ -2,24 +2,27 @@
 
 - `PlanRetentionPruningOperator` lists what exists, asks `domain.retention` what may go and why,
   runs the document guard and the gate, and writes `retention/YYYY-MM-DD/plan.json`. It changes
-  nothing in AWS. It returns one batch per database with deletions to do (for mapping) and pushes
-  the XCom key `plan_key` (the plan's key in the reports bucket).
+  nothing in AWS. It returns the databases with deletions to do in at most `PRUNE_TASKS` groups (for
+  mapping) and pushes the XCom key `plan_key` (the plan's key in the reports bucket).
 - `ApplyRetentionSettingsOperator` sets log-group retention and the log archive's lifecycle rule.
-- `PruneRdsSnapshotsOperator` deletes one database's approved snapshots (mapped per database, in
-  the `rds_api` pool, with botocore's adaptive retries).
+- `PruneRdsSnapshotsOperator` deletes a group of databases' approved snapshots (mapped per group,
+  `PRUNE_THREADS` databases at a time, each holding that many slots of the `rds_api` pool, with
+  botocore's adaptive retries).
 - `PublishRetentionReportOperator` rebuilds `retention/audit/YYYY-MM-DD.jsonl` from the day's
   action records, writes `retention/YYYY-MM-DD/report.{json,html}`, routes refusals and failures,
   and posts the Slack summary once per outcome.
 
-The audit trail is one object per action result under `retention/audit/records/YYYY-MM-DD/`,
-written right after each AWS call, and an intent object written before each deletion. A result
-that ends an action (deleted, already gone, applied) is created once (atomic create), so a rerun
-skips what is done and never records it twice; an intent without a result means the run died
-between asking AWS and writing down the answer, and the rerun settles it. The day's JSONL is
-rebuilt from those objects, so it is the same bytes however many runs the day took. Each acting
-task ends by writing its records again as one summary object, so a day of 10,000 deletions is read
-back in a few GETs; the plan hands each database's deletions to its mapped task in a small file,
-`retention/YYYY-MM-DD/batches/<db_id>.json`.
+The audit trail lives under `retention/audit/records/YYYY-MM-DD/<group>/` in bundles (see
+`hooks/ledgers.py`): before a batch of deletions (up to `intent_batch`, 500) one object names their
+intents; the results are buffered and written as one object every `flush_every` results or
+`flush_seconds` (30), and at the end. A rerun skips every action with a terminal result (deleted, already
+gone, applied), so none is done or recorded twice. An intent without any result means the run died
+between asking AWS and writing down the answer: the rerun's plan lists what still exists, and an
+in-flight snapshot that is no longer listed is recorded "deleted (settled on rerun)" without another
+call; one still listed is deleted again (AWS's "not found" or "already deleting" then confirms it).
+The day's JSONL is rebuilt from those records, the same lines however many runs the day took. The
+plan hands each database's deletions to its mapped task in a small file,
+`retention/YYYY-MM-DD/batches/<db_id>.json`, with the in-flight snapshots no longer listed.
 
 Dry runs change nothing and write their plan and report under `retention/YYYY-MM-DD/dry-run/`.
 """
@@ -172,6 +175,9 @@ class PlanRetentionPruningOperator(BaseOperator):
                       sorted(result.refused), result.cap_breaches or "ok", to_delete)
         # Each database's deletions go to their own small file: a mapped task reads its share,
         # not a plan of 10,000 snapshots.
+        listed_ids = {s.snapshot_id for s in listed}
+        in_flight = {obj["action"]["target"] for obj in earlier
+                     if not obj["answered"] and obj["action"]["kind"] == "delete_db_snapshot"}
         batches = []
         for db in to_delete:
             ids = set(plan_doc["gate"]["approved"][db])
@@ -180,10 +186,11 @@ class PlanRetentionPruningOperator(BaseOperator):
                 "day": day_text, "db_id": db, "plan_key": key,
                 "actions": [a for a in plan_doc["actions"] if a["kind"] == "delete_db_snapshot" and a["target"] in ids],
                 "entries": {sid: snapshot_entries[sid] for sid in sorted(ids)},
+                "gone_in_flight": sorted((ids & in_flight) - listed_ids),
             })
             batches.append({"db_id": db, "batch_key": batch_key})
         context["ti"].xcom_push(key="plan_key", value=key)
-        return batches
+        return group_batches(batches, {db: len(plan_doc["gate"]["approved"][db]) for db in to_delete})
 
 
 def _settled_today(store: Any, day: str, scope: list[str]) -> list[dict[str, Any]]:
@@ -194,16 +201,14 @@ def _settled_today(store: Any, day: str, scope: list[str]) -> list[dict[str, Any
     """
     from estate_ops.domain.retention import TERMINAL_RESULTS
 
-    keys = [k for group in [*scope, ESTATE_GROUP] for k in record_keys(store, day, group)]
-    terminal = {k for k in keys if record_key_result(k)[1] in TERMINAL_RESULTS}
+    objects = load_records(store, day, [*scope, ESTATE_GROUP])
+    terminal = {k for k in objects if record_key_result(k)[1] in TERMINAL_RESULTS}
     settled = {record_key_result(k)[0] for k in terminal}
-    intents = {k for k in keys if record_key_result(k)[1] == "started" and record_key_result(k)[0] not in settled}
-    wanted = terminal | intents
-    if not wanted:
-        return []
-    objects = load_records(store, day, [*scope, ESTATE_GROUP], want=wanted.__contains__)
-    return [{"action": o.get("action") or o["intent"], "entry": o.get("entry"), "settled": k in terminal}
-            for k, o in objects.items()]
+    intents = {k for k in objects if record_key_result(k)[1] == "started" and record_key_result(k)[0] not in settled}
+    answered = {record_key_result(k)[0] for k in objects if record_key_result(k)[1] != "started"}
+    return [{"action": o.get("action") or o["intent"], "entry": o.get("entry"), "settled": k in terminal,
+             "answered": record_key_result(k)[0] in answered}
+            for k, o in objects.items() if k in terminal or k in intents]
 
 
 def _decision_from_entry(R: Any, entry: dict[str, Any]):
@@ -244,47 +249,113 @@ class _ActOnPlan(BaseOperator):
         return AuditWriter(store, day, group, context["run_id"], int(getattr(ti, "try_number", 1) or 1))
 
 
+# How the deletions are spread: at most PRUNE_TASKS mapped tasks (each pays a worker's process start
+# once), each deleting PRUNE_THREADS databases at a time, one thread per database and one call at a
+# time per database; the DAG gives each task PRUNE_THREADS slots of the rds_api pool, so
+# PRUNE_TASKS x PRUNE_THREADS = the pool's 12 callers (include/pools.json).
+PRUNE_TASKS = 2
+PRUNE_THREADS = 6
+
+
+def group_batches(batches: list[dict[str, Any]], sizes: dict[str, int], tasks: int = PRUNE_TASKS) -> list[dict[str, Any]]:
+    """Databases' batches in at most `tasks` groups of about equal deletions (largest first)."""
+    groups: list[list[dict[str, Any]]] = [[] for _ in range(min(tasks, len(batches)))]
+    load = [0] * len(groups)
+    for b in sorted(batches, key=lambda b: (-sizes[b["db_id"]], b["db_id"])):
+        i = load.index(min(load))
+        groups[i].append(b)
+        load[i] += sizes[b["db_id"]]
+    return [{"databases": sorted(g, key=lambda b: b["db_id"])} for g in groups if g]
+
+
 class PruneRdsSnapshotsOperator(_ActOnPlan):
-    """Delete one database's approved snapshots, recording each before and after the AWS call."""
+    """Delete the approved snapshots of a group of databases, `threads` databases at a time: per
+    database the batch's intents in one object before its calls, the results in bundles (every
+    `flush_every` or `flush_seconds`, and at the end)."""
 
     template_fields = ("batch",)
 
-    def __init__(self, *, batch: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, *, batch: dict[str, Any], threads: int = PRUNE_THREADS, intent_batch: int = 500,
+                 flush_every: int = 500, flush_seconds: float = 30.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.batch = batch
+        self.threads = threads
+        self.intent_batch, self.flush_every, self.flush_seconds = intent_batch, flush_every, flush_seconds
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from estate_ops.domain import retention as R
+        from concurrent.futures import ThreadPoolExecutor
+
+        from estate_ops.config import load_config
+        from estate_ops.hooks.artifacts import ArtifactStore
         from estate_ops.hooks.aws import translate_connection_errors
         from estate_ops.hooks.rds import RdsBackupsHook
 
-        db_id = self.batch["db_id"]
-        _plan, estate, store, batch = self._load(context, self.batch["batch_key"])
-        day, actions, entries = batch["day"], batch["actions"], batch["entries"]
-        if batch["db_id"] != db_id or any(a["db_id"] != db_id for a in actions):
-            raise RuntimeError(f"{self.batch['batch_key']} is not a batch of {db_id}: nothing deleted")
-        keys = record_keys(store, day, db_id)
-        done = {record_key_result(k)[0] for k in keys if record_key_result(k)[1] in R.TERMINAL_RESULTS}
-        intents = {record_key_result(k)[0] for k in keys if record_key_result(k)[1] == "started"}
+        # {"databases": [{db_id, batch_key}, ...]}, or one database's {db_id, batch_key}
+        items = self.batch.get("databases", [self.batch])
+        estate = load_config()[1]
+        store = ArtifactStore.for_estate(estate)
+        rds = RdsBackupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
+        with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
+            rds.conn  # noqa: B018 - one client, made before the threads share it
+            if len(items) == 1 or self.threads <= 1:
+                summaries = [self._prune_database(context, store, rds, item) for item in items]
+            else:
+                with ThreadPoolExecutor(max_workers=min(self.threads, len(items))) as pool:
+                    summaries = list(pool.map(lambda item: self._prune_database(context, store, rds, item), items))
+        if "databases" not in self.batch:
+            return summaries[0]
+        total = {k: sum(s[k] for s in summaries) for k in summaries[0] if k != "db_id"}
+        return {"db_ids": [s["db_id"] for s in summaries], **total, "databases": summaries}
+
+    def _prune_database(self, context: Any, store: Any, rds: Any, item: dict[str, Any]) -> dict[str, Any]:
+        db_id = item["db_id"]
+        batch = store.get_json(item["batch_key"])
+        if batch["db_id"] != db_id or any(a["db_id"] != db_id for a in batch["actions"]):
+            raise RuntimeError(f"{item['batch_key']} is not a batch of {db_id}: nothing deleted")
+        writer = self._writer(context, store, batch["day"], db_id)
+        writer.flush_every, writer.flush_seconds = self.flush_every, self.flush_seconds
+        try:
+            summary = self._prune(store, rds, writer, batch)
+        finally:
+            writer.flush()  # what was answered is written down, whatever stopped the loop
+        self.log.info("%s: %s", db_id, summary)
+        return summary
+
+    def _prune(self, store: Any, rds: Any, writer: AuditWriter, batch: dict[str, Any]) -> dict[str, Any]:
+        from estate_ops.domain import retention as R
+
+        db_id, day, actions, entries = batch["db_id"], batch["day"], batch["actions"], batch["entries"]
+        records = load_records(store, day, [db_id])
+        done = {record_key_result(k)[0] for k in records if record_key_result(k)[1] in R.TERMINAL_RESULTS}
+        intents = {record_key_result(k)[0] for k in records if record_key_result(k)[1] == "started"}
+        # In flight when an earlier run died (an intent, no result) and no longer listed by this run's
+        # plan: that run's DeleteDBSnapshot went through. Recorded without asking AWS again.
+        gone = set(batch.get("gone_in_flight", []))
         todo = [a for a in actions if a["action_id"] not in done]
-        writer = self._writer(context, store, day, db_id)
         summary = {"db_id": db_id, "planned": len(actions), "done_before": len(actions) - len(todo),
-                   "deleted": 0, "already_gone": 0, "failed": 0, "not_attempted": 0}
+                   "deleted": 0, "already_gone": 0, "failed": 0, "not_attempted": 0, "settled_on_rerun": 0}
         self.log.info("%s: %d approved, %d already settled by an earlier run, %d to delete",
                       db_id, len(actions), summary["done_before"], len(todo))
-        rds = RdsBackupsHook(aws_conn_id=estate.aws.conn_id, region_name=estate.aws.region)
         stop_reason = None
-        with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"):
-            for action in todo:
+        for start in range(0, len(todo), self.intent_batch):
+            chunk = todo[start:start + self.intent_batch]
+            if not stop_reason:
+                writer.write_intents([(a, entries.get(a["target"])) for a in chunk
+                                      if a["action_id"] not in intents])
+            for action in chunk:
                 entry = entries.get(action["target"])
+                resumed = action["action_id"] in intents
+                if resumed and action["target"] in gone:
+                    writer.write(action, entry, R.RESULT_DELETED,
+                                 "deleted (settled on rerun): DeleteDBSnapshot was sent by an earlier attempt of "
+                                 "this day, which died before writing its answer; the snapshot is no longer listed")
+                    summary["deleted"] += 1
+                    summary["settled_on_rerun"] += 1
+                    continue
                 if stop_reason:
                     writer.write(action, entry, "not_attempted", stop_reason)
                     summary["not_attempted"] += 1
                     continue
-                resumed = action["action_id"] in intents
-                # The intent goes down before the call: if this process dies after AWS deleted the
-                # snapshot, the rerun finds the intent and records the deletion instead of losing it.
-                writer.write_intent(action, entry)
                 outcome, detail = rds.delete_manual_snapshot(action["target"])
                 if outcome == R.RESULT_ALREADY_GONE and resumed:
                     outcome, detail = R.RESULT_DELETED, (f"confirmed on rerun: DeleteDBSnapshot was sent by an "
@@ -297,8 +368,6 @@ class PruneRdsSnapshotsOperator(_ActOnPlan):
                     # too, so stop this database here (a rerun picks the rest up).
                     if detail.startswith("access denied") or "Throttl" in detail:
                         stop_reason = f"not attempted: stopped after {action['target']} failed ({detail})"
-        writer.write_summary()
-        self.log.info("%s: %s", db_id, summary)
         return summary
 
 
