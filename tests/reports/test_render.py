@@ -80,7 +80,7 @@ def test_pdf_caps_huge_tables_and_says_so():
 # Issue 14 §3: any text the inputs allow renders; beyond MAX_CELL_CHARS it is cut with a marker.
 TITLE_1024 = "Database connection pool exhausted on api " + "t" * (1024 - 42)
 TOKEN_5000 = "https://logs.example/" + "a" * (5000 - 21)  # one unbroken token, no space
-EMOJI_RTL = "🔥 פריסה נכשלה — تعذر النشر \x07\x1b"
+EMOJI_RTL = "🔥 פריסה נכשלה — تعذر النشر \x07\x1b \u202e\u200d\U0001FAE8\u00a0"
 
 
 def _long_report() -> dict:
@@ -135,3 +135,4 @@ def test_pdf_replaces_characters_the_font_cannot_draw():
 
     cmap = {ord(c) for c in "ab"}
     assert pdf_text("a\x07b\U0001FAE8\nb\tb", cmap) == f"a{MISSING_GLYPH}b{MISSING_GLYPH}\nb b"
+    assert pdf_text("a\u00a0b\u200d\u202eb", cmap) == "a bb"  # a no-break space, a joiner, a bidi override

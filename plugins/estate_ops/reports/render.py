@@ -20,7 +20,8 @@ full text in report.json)"); the JSON always has the full text. HTML: every `{{ 
 through `bounded` (the Jinja `finalize` hook, also the `bounded` filter) and cells wrap anywhere
 (CSS `overflow-wrap: anywhere`). PDF: `pdf_text()` bounds each cell (tighter in tables with many
 columns, so that a row fits a page) and replaces characters the font cannot draw and control
-characters with U+FFFD; fpdf2 wraps an unbroken token character by character.
+characters with U+FFFD (drops invisible format characters); fpdf2 wraps an unbroken token
+character by character.
 """
 
 from __future__ import annotations
@@ -66,13 +67,28 @@ def bounded(value: Any, limit: int = MAX_CELL_CHARS, source: str = "report.json"
 
 
 def pdf_text(value: str, cmap: Any, limit: int = MAX_CELL_CHARS, source: str = "report.json") -> str:
-    """`value` as a PDF draws it: bounded, and each character the font (`cmap`: code point -> glyph)
-    cannot draw, or a control character other than a newline, replaced by `MISSING_GLYPH`."""
+    """`value` as a PDF draws it: bounded; a tab or any Unicode space as a space; an invisible format
+    character (a zero-width joiner, a bidi override) dropped; a control character other than a newline,
+    or a character the font (`cmap`: its code points) cannot draw, replaced by `MISSING_GLYPH`."""
     text = bounded(value, limit, source)
     if text.isascii() and text.isprintable():
         return text
-    return "".join(c if c == "\n" or (c.isprintable() and ord(c) in cmap) or (c == "\t") else MISSING_GLYPH
-                   for c in text).replace("\t", " ")
+    return "".join(_pdf_char(c, cmap) for c in text)
+
+
+def _pdf_char(char: str, cmap: Any) -> str:
+    import unicodedata
+
+    if char == "\n":
+        return char
+    category = unicodedata.category(char)
+    if char == "\t" or category in ("Zs", "Zl", "Zp"):
+        return " "
+    if category == "Cf":
+        return ""
+    if category in ("Cc", "Cs", "Co", "Cn") or ord(char) not in cmap:
+        return MISSING_GLYPH
+    return char
 
 
 def pdf_cell_limit(width_mm: float) -> int:
