@@ -90,7 +90,8 @@ def _long_report() -> dict:
                           "summary": TITLE_1024 + " <b>x</b>", "period": "2026-10"}],
             "items": {"breaches": [{"incident": EMOJI_RTL, "title": TITLE_1024, "log": TOKEN_5000,
                                     "note": "<script>alert(1)</script>"}],
-                      "wide": [{f"c{i}": TOKEN_5000 for i in range(12)}]},
+                      "wide": [{f"c{i}": TOKEN_5000 for i in range(12)}],
+                      "very_wide": [{f"v{i}": TOKEN_5000 for i in range(70)}]},
             "warnings": [TOKEN_5000]}
 
 
@@ -128,6 +129,7 @@ def test_long_text_renders_to_pdf_with_the_marker_deterministically():
     assert "(1,024characters;fulltextinreport.json)" in text
     assert "(5,000characters;fulltextinreport.json)" in text
     assert "a" * 400 not in text
+    assert "V69" in text  # a table too wide for a page is laid out in groups of columns
 
 
 def test_pdf_replaces_characters_the_font_cannot_draw():

@@ -35,6 +35,7 @@ from typing import Any
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "include" / "templates"
 MAX_PDF_ROWS = 500  # a PDF table beyond this says how many rows were left out (the JSON has all)
+MAX_PDF_COLUMNS = 16  # a PDF table with more columns is laid out in groups of this many
 MAX_CELL_CHARS = 300  # a value longer than this is cut in HTML/PDF renderings (the JSON has all)
 MAX_PDF_CELL_LINES = 30  # a PDF cell's text is cut to about this many wrapped lines (a row fits a page)
 _PDF_CHAR_MM = 1.4  # DejaVu Sans at 7 pt: about this many mm a character (to size the cut of a cell)
@@ -179,6 +180,10 @@ def render_pdf(report: dict[str, Any], charts: dict[str, bytes] | None = None) -
         pdf.set_font("dejavu", "", 8)
 
     def table(rows: list[list[str]]) -> None:
+        if len(rows[0]) > MAX_PDF_COLUMNS:  # too narrow to read (or draw): in groups of columns
+            for start in range(0, len(rows[0]), MAX_PDF_COLUMNS):
+                table([row[start:start + MAX_PDF_COLUMNS] for row in rows])
+            return
         pdf.set_font("dejavu", "", 7)
         limit = pdf_cell_limit(pdf.epw / max(1, len(rows[0])))
         rows = [[safe(cell, limit) for cell in row] for row in rows]
