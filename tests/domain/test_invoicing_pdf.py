@@ -55,3 +55,15 @@ def test_credit_note_pdf_says_what_it_cancels(invoice):
 
 def test_the_same_invoice_renders_to_the_same_bytes(invoice):
     assert render_invoice_pdf(invoice) == render_invoice_pdf(json.loads(canonical_json(invoice)))
+
+
+def test_a_pasted_log_as_description_renders_bounded_with_a_marker(invoice):
+    from estate_ops.domain.timesheets import FIELD_LIMITS
+
+    limit = FIELD_LIMITS["description"]
+    log = "ERROR:" + "x" * (limit - 6)  # the longest description a timesheet may carry, no space
+    long = {**invoice, "entries": [{**e, "description": log, "ticket": "🔥 عاجل"} for e in invoice["entries"]]}
+    pdf = render_invoice_pdf(long)
+    assert pdf == render_invoice_pdf(long)
+    text = text_of(pdf).replace(" ", "")
+    assert f"({limit:,}characters;fulltextinINV-2026-0007.json)" in text

@@ -262,3 +262,55 @@ def test_the_invoice_summary_escapes_client_names_for_slack():
     text = slack_summary("2026-10", current, {"rejected_rows": 1, "rejected_key": "invoices/2026-10/rejected.csv"})
     assert "• &lt;!channel&gt; Northwind &amp; Co: INV-2026-0001 USD -12.50" in text
     assert "<!channel>" not in text and text.startswith("*Support invoices for 2026-10*")
+
+
+def test_a_pdf_that_cannot_be_rendered_claims_no_number_and_writes_nothing(sandbox, monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+    from estate_ops.reports import invoice_pdf
+
+    s = store()
+    drafted = draft()
+    before = snapshot(s)
+    real = invoice_pdf.render_invoice_pdf
+
+    def broken(document):
+        if document["client_id"] == "fabrikam":
+            raise RuntimeError("font exploded")
+        return real(document)
+
+    monkeypatch.setattr(invoice_pdf, "render_invoice_pdf", broken)
+    with pytest.raises(AirflowFailException, match=r"invoice for fabrikam cannot be rendered \(RuntimeError: "
+                                                   r"font exploded\)\. No invoice number was claimed"):
+        issue(drafted)
+    assert s.list_keys("invoices/numbers/") == [] and s.list_keys("invoices/ledger/") == []
+    assert snapshot(s) == before  # no document of any client (nor anything else) written
+
+    monkeypatch.setattr(invoice_pdf, "render_invoice_pdf", real)
+    numbers = sorted(i["number"] for i in issue(drafted)["issued"])
+    assert numbers == ["INV-2026-0001", "INV-2026-0002", "INV-2026-0003"]  # no gap
+
+
+def test_a_reissue_whose_credit_note_cannot_be_rendered_claims_nothing(sandbox, monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+    from estate_ops.reports import invoice_pdf
+
+    s = store()
+    issue(draft())
+    late = "late-1,contoso,devon.silva,2026-10-19T08:00:00-04:00,2026-10-19T16:00:00-04:00,bug_fix,CON-901,Late\n"
+    _put(s, "timesheets/2026-10/zz-correction.csv", (HEADER + late).encode())
+    drafted = draft({"client": "contoso", "reissue": True})
+    before = snapshot(s)
+    real = invoice_pdf.render_invoice_pdf
+
+    def broken(document):
+        if document["kind"] != "invoice":
+            raise RuntimeError("no credit today")
+        return real(document)
+
+    monkeypatch.setattr(invoice_pdf, "render_invoice_pdf", broken)
+    with pytest.raises(AirflowFailException, match="credit note for contoso cannot be rendered"):
+        issue(drafted)
+    assert snapshot(s) == before
+    monkeypatch.setattr(invoice_pdf, "render_invoice_pdf", real)
+    assert [(i["kind"], i["number"]) for i in issue(drafted)["issued"]] == [("credit_note", "CN-2026-0001"),
+                                                                            ("invoice", "INV-2026-0004")]

@@ -75,3 +75,66 @@ def test_pdf_caps_huge_tables_and_says_so():
     big = {**REPORT, "items": {"rows": [{"n": i} for i in range(600)]}}
     text = _pdf_text(render_pdf(big))
     assert "Rows (600)" in text and "100 more rows in report.json" in text
+
+
+# Issue 14 §3: any text the inputs allow renders; beyond MAX_CELL_CHARS it is cut with a marker.
+TITLE_1024 = "Database connection pool exhausted on api " + "t" * (1024 - 42)
+TOKEN_5000 = "https://logs.example/" + "a" * (5000 - 21)  # one unbroken token, no space
+EMOJI_RTL = "🔥 פריסה נכשלה — تعذر النشر \x07\x1b \u202e\u200d\U0001FAE8\u00a0"
+
+
+def _long_report() -> dict:
+    return {**REPORT,
+            "title": TITLE_1024,
+            "findings": [{"severity": "P1", "kind": "availability_below_target", "resource": TOKEN_5000,
+                          "summary": TITLE_1024 + " <b>x</b>", "period": "2026-10"}],
+            "items": {"breaches": [{"incident": EMOJI_RTL, "title": TITLE_1024, "log": TOKEN_5000,
+                                    "note": "<script>alert(1)</script>"}],
+                      "wide": [{f"c{i}": TOKEN_5000 for i in range(12)}],
+                      "very_wide": [{f"v{i}": TOKEN_5000 for i in range(70)}]},
+            "warnings": [TOKEN_5000]}
+
+
+def test_bounded_cuts_long_text_with_a_marker_and_leaves_the_rest():
+    from estate_ops.reports.render import MAX_CELL_CHARS, bounded
+
+    assert bounded("x" * MAX_CELL_CHARS) == "x" * MAX_CELL_CHARS
+    assert bounded(TITLE_1024) == TITLE_1024[:MAX_CELL_CHARS] + "… (1,024 characters; full text in report.json)"
+    assert bounded(5) == 5
+
+
+def test_long_text_renders_to_html_bounded_escaped_and_wrapping():
+    import copy
+
+    from estate_ops.domain.serialize import canonical_json
+
+    report = _long_report()
+    before = canonical_json(copy.deepcopy(report))
+    html = render_html(report).decode()
+    assert render_html(report).decode() == html  # deterministic
+    assert canonical_json(report) == before  # the JSON keeps the full text
+    assert "… (1,024 characters; full text in report.json)" in html
+    assert "… (5,000 characters; full text in report.json)" in html
+    assert TITLE_1024 not in html and "a" * 400 not in html
+    assert "overflow-wrap: anywhere" in html
+    assert "🔥 פריסה נכשלה" in html
+    assert "<script>" not in html and "<b>x</b>" not in html
+
+
+def test_long_text_renders_to_pdf_with_the_marker_deterministically():
+    report = _long_report()
+    first = render_pdf(report)
+    assert first == render_pdf(report)
+    text = "".join(_pdf_text(first).split())  # pypdf's spacing of wrapped lines varies
+    assert "(1,024characters;fulltextinreport.json)" in text
+    assert "(5,000characters;fulltextinreport.json)" in text
+    assert "a" * 400 not in text
+    assert "V69" in text  # a table too wide for a page is laid out in groups of columns
+
+
+def test_pdf_replaces_characters_the_font_cannot_draw():
+    from estate_ops.reports.render import MISSING_GLYPH, pdf_text
+
+    cmap = {ord(c) for c in "ab"}
+    assert pdf_text("a\x07b\U0001FAE8\nb\tb", cmap) == f"a{MISSING_GLYPH}b{MISSING_GLYPH}\nb b"
+    assert pdf_text("a\u00a0b\u200d\u202eb", cmap) == "a bb"  # a no-break space, a joiner, a bidi override

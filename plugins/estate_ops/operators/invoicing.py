@@ -17,7 +17,11 @@
 Numbers: `invoices/numbers/<number>.json` is created with If-None-Match (never overwritten, so never
 reused); `invoices/ledger/YYYY-MM/<client_id>/{invoice,credit}-<k>.json` binds the k-th invoice
 (or credit note) of a client-month to its number, so an interrupted run resumes with the same
-number and a rerun finds what was issued.
+number and a rerun finds what was issued. A number is claimed only once every document it goes on
+(json, csv, pdf, and a reissue's credit note) has been rendered with a placeholder number
+(`PROOF_NUMBERS`): a document that cannot be rendered fails the task having claimed no number and
+written no file, so the rerun numbers on without a gap. Each document is rendered whole in memory
+before its first file is written (`write_document`).
 """
 
 from __future__ import annotations
@@ -70,18 +74,30 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).strip().lower() in ("true", "1", "yes", "on")
 
 
-def write_document(store: Any, document: dict[str, Any]) -> list[str]:
-    """CSV and PDF first, the JSON last: an invoice whose JSON exists is complete."""
+def render_document(document: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """Every file of `document` (csv, pdf, json), rendered in memory: (key, bytes), the JSON last."""
     from estate_ops.domain.invoicing import document_csv
     from estate_ops.domain.serialize import canonical_json
     from estate_ops.reports.invoice_pdf import render_invoice_pdf
 
     month, client_id, number = document["month"], document["client_id"], document["number"]
-    keys = [document_key(month, client_id, number, ext) for ext in ("csv", "pdf", "json")]
-    store.put_bytes(keys[0], document_csv(document))
-    store.put_bytes(keys[1], render_invoice_pdf(document))
-    store.put_bytes(keys[2], canonical_json(document))
-    return keys
+    return [(document_key(month, client_id, number, "csv"), document_csv(document)),
+            (document_key(month, client_id, number, "pdf"), render_invoice_pdf(document)),
+            (document_key(month, client_id, number, "json"), canonical_json(document))]
+
+
+def write_document(store: Any, document: dict[str, Any]) -> list[str]:
+    """Render every file first, then write CSV and PDF, the JSON last: an invoice whose JSON exists is
+    complete, and a rendering failure writes nothing."""
+    files = render_document(document)
+    for key, data in files:
+        store.put_bytes(key, data)
+    return [key for key, _ in files]
+
+
+# A number of the right shape that is never allocated (sequence 0): the documents are rendered with
+# it before any number is claimed, so a document that cannot be rendered claims nothing.
+PROOF_NUMBERS = {"invoice": "INV-0000-0000", "credit_note": "CN-0000-0000"}
 
 
 # ------------------------------------------------------------------------------------ drafting
@@ -310,6 +326,10 @@ class IssueInvoicesOperator(BaseOperator):
         issuer = estate.invoicing.issuer.model_dump()
         keys = [drafts["rejected_key"]]
         issued: list[dict[str, Any]] = []
+        # Every document of every approved draft is rendered once with a placeholder number before
+        # any number is claimed: a rendering failure stops the run having claimed and written nothing.
+        for item in drafts["to_issue"]:
+            self._prove_renderings(store, ledger, month, item, issued_on, issuer, plan)
         for item in drafts["to_issue"]:
             body = store.get_bytes(item["draft_key"])
             if _sha256(body) != item["draft_sha256"]:
@@ -374,6 +394,45 @@ class IssueInvoicesOperator(BaseOperator):
                       [c["number"] for c in current], "posted" if posted else "already posted")
         return {"month": month, "issued": issued, "current": current, "slack_posted": posted,
                 "artifacts": sorted(set(keys))}
+
+
+    def _prove_renderings(self, store: Any, ledger: InvoiceLedger, month: str, item: dict[str, Any],
+                          issued_on: dt.date, issuer: dict[str, Any], plan: Any) -> None:
+        """Render (in memory, discarded) the documents `execute` would issue for `item`, numbered with
+        PROOF_NUMBERS; fail the task, claiming nothing, when one cannot be rendered."""
+        import json
+
+        from estate_ops.domain.invoicing import credit_note_document, invoice_document
+
+        body = store.get_bytes(item["draft_key"])
+        if _sha256(body) != item["draft_sha256"]:
+            raise _fail(f"{item['draft_key']} changed after it was approved; run support_invoicing again")
+        client_id = item["client_id"]
+        state = ledger.state(month, client_id)
+        documents = []
+        cancelled = state.get("cancelled")
+        if item["action"] == "reissue" and state["current"]:
+            original = store.get_json(state["current_key"])
+            cancelled = original["number"]
+            documents.append(credit_note_document(original, number=PROOF_NUMBERS["credit_note"], issued_on=issued_on,
+                                                  reason="reissued with corrected time entries"))
+        elif state["current"]:
+            return  # issued meanwhile: execute keeps it
+        if state.get("credit_pending"):
+            documents.append(credit_note_document(store.get_json(state["cancelled_key"]),
+                                                  number=PROOF_NUMBERS["credit_note"], issued_on=issued_on,
+                                                  reason="reissued with corrected time entries"))
+        documents.append(invoice_document(json.loads(body), number=PROOF_NUMBERS["invoice"], issued_on=issued_on,
+                                          payment_terms_days=plan.invoicing.payment_terms_days, issuer=issuer,
+                                          plan_version=plan.plan.version, draft_sha256=item["draft_sha256"],
+                                          replaces=item["replaces"] or cancelled))
+        for document in documents:
+            try:
+                render_document(document)
+            except Exception as exc:
+                raise _fail(f"support_invoicing {month}: the {document['kind'].replace('_', ' ')} for {client_id} "
+                            f"cannot be rendered ({type(exc).__name__}: {exc}). No invoice number was claimed and "
+                            f"nothing was written; fix the cause and run the task again.") from exc
 
 
 def slack_summary(month: str, current: list[dict[str, Any]], drafts: dict[str, Any]) -> str:

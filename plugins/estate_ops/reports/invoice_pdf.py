@@ -4,6 +4,10 @@ Lays out what the document says and computes nothing: parties, period, tier, lin
 hours used / included / remaining, the per-category breakdown, out-of-scope work and every billed
 entry. Same document, same bytes: the font ships with matplotlib (reports/render.py) and the PDF's
 creation date is the document's issue date.
+
+Long text (a pasted log as an entry's description, up to timesheets.FIELD_LIMITS) never breaks
+it: every cell and line goes through `render.pdf_text` (bounded to `MAX_CELL_CHARS` with a marker
+naming the invoice JSON that has it whole; characters the font lacks replaced), as in reports.
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ import os
 from decimal import Decimal
 from typing import Any
 
-from estate_ops.reports.render import _font_dir
+from estate_ops.reports.render import (
+    MAX_CELL_CHARS,
+    _font_dir,
+    pdf_cell_limit,
+    pdf_text,
+)
 
 
 def _money(currency: str, value: Any) -> str:
@@ -34,8 +43,8 @@ def render_invoice_pdf(document: dict[str, Any]) -> bytes:
     issued = dt.date.fromisoformat(document["issued_on"])
     pdf = FPDF(format="A4")
     pdf.set_creation_date(dt.datetime.combine(issued, dt.time(), tzinfo=dt.UTC))
-    pdf.set_title(document["title"])
-    pdf.set_author(document["issuer"]["name"])
+    pdf.set_title(document["title"][:MAX_CELL_CHARS])
+    pdf.set_author(document["issuer"]["name"][:MAX_CELL_CHARS])
     fonts = _font_dir()
     pdf.add_font("dejavu", "", os.path.join(fonts, "DejaVuSans.ttf"))
     pdf.add_font("dejavu", "B", os.path.join(fonts, "DejaVuSans-Bold.ttf"))
@@ -43,10 +52,15 @@ def render_invoice_pdf(document: dict[str, Any]) -> bytes:
     pdf.add_page()
     currency = document["currency"]
     bold = FontFace(emphasis="BOLD")
+    cmap = set.intersection(*(set(font.cmap) for font in pdf.fonts.values()))
+    source = f"{document['number']}.json"
+
+    def safe(value: Any, limit: int = MAX_CELL_CHARS) -> str:
+        return pdf_text(str(value), cmap, limit, source)
 
     def text(value: str, size: float = 9, style: str = "", height: float = 5) -> None:
         pdf.set_font("dejavu", style, size)
-        pdf.multi_cell(0, height, value, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, height, safe(value, MAX_CELL_CHARS * 3), new_x="LMARGIN", new_y="NEXT")
 
     def heading(value: str) -> None:
         pdf.ln(2)
@@ -55,6 +69,10 @@ def render_invoice_pdf(document: dict[str, Any]) -> bytes:
     def table(rows: list[list[str]], widths: tuple[int, ...] | None = None, align: str = "LEFT",
               size: float = 8) -> None:
         pdf.set_font("dejavu", "", size)
+        total = sum(widths) if widths else len(rows[0])
+        shares = widths or (1,) * len(rows[0])
+        limits = [pdf_cell_limit(pdf.epw * share / total) for share in shares]
+        rows = [[safe(cell, limit) for cell, limit in zip(row, limits, strict=False)] for row in rows]
         with pdf.table(rows, headings_style=bold, line_height=size * 0.6, text_align=align,
                        col_widths=widths, borders_layout="HORIZONTAL_LINES"):
             pass
