@@ -89,8 +89,18 @@ def test_restore_is_private_and_a_retry_finds_the_first(rds):
                ["SubnetId"] for i, z in enumerate("ab")]
     client.create_db_subnet_group(DBSubnetGroupName="private", SubnetIds=subnets, DBSubnetGroupDescription="p")
     make_db(client, "db-1")
+    from estate_ops.domain.drill import (
+        DRILL_RUN_TAG_KEY,
+        DRILL_SOURCE_TAG_KEY,
+        DRILL_TAG_KEY,
+        DRILL_TAG_VALUE,
+    )
+
+    # The drill's own tags: a retry adopts the instance only when they name this source and run.
+    tags = [{"Key": DRILL_TAG_KEY, "Value": DRILL_TAG_VALUE}, {"Key": DRILL_SOURCE_TAG_KEY, "Value": "db-1"},
+            {"Key": DRILL_RUN_TAG_KEY, "Value": "run-1"}]
     kwargs = {"source_id": "db-1", "scratch_id": "drill-db-1-x", "restore_time": NOW, "subnet_group": "private",
-                  "instance_class": "db.t3.micro", "tags": [{"Key": "estate-ops:purpose", "Value": "restore-drill"}]}
+              "instance_class": "db.t3.micro", "tags": tags}
     first = hook.restore_scratch_instance(**kwargs)
     again = hook.restore_scratch_instance(**kwargs)
     assert first["DBInstanceIdentifier"] == again["DBInstanceIdentifier"] == "drill-db-1-x"
