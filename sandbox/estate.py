@@ -20,16 +20,12 @@ from pathlib import Path
 
 import yaml
 
+from sandbox.timeutil import add_months
+
 TIER_CHANGE_DAY = 16
 RELEASE_MONTHS_AHEAD = 4
 RELEASE_WEEKDAY = 1  # Tuesday
 FILE_NAME = "estate.yaml"
-
-
-def add_months(first: dt.date, months: int) -> dt.date:
-    """The first day of the month `months` after the month of `first`."""
-    index = first.year * 12 + first.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def nth_weekday(first: dt.date, weekday: int, n: int) -> dt.date:
@@ -39,7 +35,8 @@ def nth_weekday(first: dt.date, weekday: int, n: int) -> dt.date:
 
 
 def release_dates(month: dt.date) -> list[dt.date]:
-    """Second and fourth Tuesdays from the month before `month` to RELEASE_MONTHS_AHEAD after."""
+    """Second and fourth Tuesdays from the month before `month` to RELEASE_MONTHS_AHEAD after.
+    (`add_months` keeps the day: 1 here, so it gives each month's first day.)"""
     return [nth_weekday(add_months(month, k), RELEASE_WEEKDAY, n)
             for k in range(-1, RELEASE_MONTHS_AHEAD + 1) for n in (2, 4)]
 

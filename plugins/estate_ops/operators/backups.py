@@ -46,7 +46,6 @@ class PublishBackupVerificationOperator(ReportPublisher, BaseOperator):
             not_verified,
         )
         from estate_ops.hooks.artifacts import ArtifactStore
-        from estate_ops.operators import run_as_of
         from estate_ops.reports.publish import write_run_manifest
 
         plan, estate = load_config()
@@ -153,7 +152,6 @@ class VerifyDocumentReplicationOperator(BaseOperator):
         from estate_ops.config import load_config
         from estate_ops.domain.backups import BucketObservation, verify_documents
         from estate_ops.hooks.aws import access_denied_as_finding
-        from estate_ops.operators import run_as_of
 
         plan, estate = load_config()
         store = next((d for d in estate.documents if d.bucket == self.bucket), None)
@@ -237,7 +235,6 @@ class VerifyLogRetentionOperator(BaseOperator):
         from estate_ops.domain.backups import LogGroupObservation, verify_log_groups
         from estate_ops.hooks.aws import access_denied_as_finding
         from estate_ops.hooks.logs import LogGroupsHook
-        from estate_ops.operators import run_as_of
 
         plan, estate = load_config()
         as_of = run_as_of(context)
@@ -262,7 +259,6 @@ class VerifyLogArchiveOperator(BaseOperator):
         from estate_ops.domain.backups import verify_log_archive
         from estate_ops.hooks.aws import access_denied_as_finding
         from estate_ops.hooks.s3 import BucketsHook
-        from estate_ops.operators import run_as_of
 
         plan, estate = load_config()
         bucket = estate.logs.archive_bucket

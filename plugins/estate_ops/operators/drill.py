@@ -329,7 +329,6 @@ class PublishRestoreDrillOperator(ReportPublisher, BaseOperator):
         )
         from estate_ops.domain.findings import Finding
         from estate_ops.hooks.artifacts import ArtifactStore
-        from estate_ops.operators import run_as_of
         from estate_ops.reports.publish import write_run_manifest
 
         plan, estate = load_config()
