@@ -26,14 +26,16 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 def reference_month_for(now: dt.datetime) -> dt.date:
-    """The month a run at `now` reports on, by the project's own rule (`report_month`), so the
-    month the sandbox seeds and the month every DAG judges cannot disagree."""
+    """The latest contract month every monthly report can be made for at `now`, by the project's
+    own rule (`settled_month`: ended, and its last UTC day collected), so the month the sandbox
+    seeds and the month every DAG judges cannot disagree."""
     from sandbox.server import use_project_plugins
 
     use_project_plugins()
-    from estate_ops.domain.periods import report_month
+    from estate_ops.config import load_plan
+    from estate_ops.domain.periods import settled_month
 
-    return report_month(now, None, now=now).first_day
+    return settled_month(now, load_plan().contract_month_timezone).first_day
 
 
 def _month(text: str) -> dt.date:

@@ -49,6 +49,14 @@ class SeedContext:
         """The first instant after the reference month (exclusive end)."""
         return add_months(self.start, 1)
 
+    @property
+    def contract_bounds(self):
+        """The reference month as the contract counts it (plan.yaml `contract_month_timezone`):
+        what a monthly report covers. `start`/`end` stay the UTC month, the grid of daily data."""
+        from estate_ops.domain.periods import Month
+
+        return self.plan.month_bounds(Month.of(self.reference_month))
+
     # --------------------------------------------------------------- randomness
 
     def rng(self, name: str | None = None) -> random.Random:

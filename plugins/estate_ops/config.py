@@ -35,6 +35,8 @@ from pydantic import (
 )
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from estate_ops.domain.periods import Month, MonthBounds, month_bounds
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PLAN_PATH = PROJECT_ROOT / "include" / "plan.yaml"
 DEFAULT_ESTATE_PATH = PROJECT_ROOT / "include" / "estate.yaml"
@@ -127,14 +129,18 @@ class PlanInfo(_Strict):
     version: str
     date: dt.date
     timezone: str
+    # The zone whose calendar months every monthly figure covers; absent = `timezone`.
+    contract_month_timezone: str | None = None
 
-    @field_validator("timezone")
+    @field_validator("timezone", "contract_month_timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"an IANA time zone such as America/New_York, got {value!r}") from exc
+            raise ValueError(f"an IANA time zone such as America/New_York or UTC, got {value!r}") from exc
         return value
 
 
@@ -297,6 +303,14 @@ class Plan(_Strict):
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.plan.timezone)
+
+    @property
+    def contract_month_timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.plan.contract_month_timezone or self.plan.timezone)
+
+    def month_bounds(self, month: Month) -> MonthBounds:
+        """The contract month's bounds: the one place every monthly computation takes them from."""
+        return month_bounds(month, self.contract_month_timezone)
 
     def finding_severity(self, kind: str) -> str:
         """The severity of a finding kind; an unknown kind is a programming error, not a guess."""

@@ -73,7 +73,7 @@ def seed(ctx: SeedContext) -> None:
     by_severity = {sev: pid for pid, sev in sorted(pd_settings.priority_map.items())}
     unmapped = UNMAPPED_PRIORITY_ID if UNMAPPED_PRIORITY_ID in pd.priorities else None
     services = [s.id for s in pd_settings.services]
-    start, end = ctx.start, ctx.end
+    start, end = ctx.contract_bounds.start, ctx.contract_bounds.end  # the month the report counts
     store = ctx.aws_client("s3", ctx.estate.aws.region)
     backend = ctx.moto_backend("s3")
 

@@ -11,7 +11,6 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from estate_ops.config import load_plan
 from estate_ops.domain.availability import (
     Endpoint,
     HealthDataError,
@@ -27,8 +26,12 @@ from estate_ops.domain.availability import (
 from estate_ops.domain.maintenance import MaintenanceWindow
 from estate_ops.domain.periods import Month
 
+from tests.contract_month import plan_for
+
 UTC = dt.UTC
-PLAN = load_plan()
+# The hand-computed cases here count UTC months (`contract_month_timezone: UTC`): their minute
+# offsets are from 00:00 UTC on the 1st. The ET month's cases are in test_contract_month.py.
+PLAN = plan_for("UTC")
 ET = PLAN.timezone
 EPS = [Endpoint("hc-a", "api", True), Endpoint("hc-b", "web", True), Endpoint("hc-c", "docs", False)]
 
@@ -39,7 +42,7 @@ def plan_with(**availability):
 
 
 def frame(month: Month, n: int = 3, fill: float = 1.0) -> pd.DataFrame:
-    index = minute_index(month)
+    index = minute_index(PLAN.month_bounds(month))
     return pd.DataFrame(np.full((len(index), n), fill), index=index, columns=[e.id for e in EPS[:n]])
 
 
@@ -252,8 +255,8 @@ def test_partial_outage_minutes_from_percent_healthy():
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda f: f.iloc[:-1], "status index must be every UTC minute of 2026-10"),
-        (lambda f: f.set_axis(f.index + pd.Timedelta(minutes=1)), "status index must be every UTC minute"),
+        (lambda f: f.iloc[:-1], "status index must be every minute of 2026-10: .* UTC .*got 44639 rows"),
+        (lambda f: f.set_axis(f.index + pd.Timedelta(minutes=1)), "status index must be every minute of .* from 2026-10-01 00:00:00.*from 2026-10-01 00:01"),
         (lambda f: f * 0.5, r"1.0 \(up\), 0.0 \(down\) or NaN"),
         (lambda f: f.rename(columns={"hc-a": "hc-unknown"}), "not among the endpoints"),
     ],

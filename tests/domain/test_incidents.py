@@ -8,7 +8,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from estate_ops.config import load_plan
 from estate_ops.domain.incidents import (
     BREACHED,
     MET,
@@ -32,11 +31,14 @@ from estate_ops.domain.periods import Month
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.contract_month import plan_for
+
 UTC = dt.UTC
 ET = ZoneInfo("America/New_York")
 OCT = Month(2026, 10)
 AS_OF = dt.datetime(2026, 11, 2, 12, tzinfo=UTC)
-PLAN = load_plan()
+PLAN = plan_for("UTC")  # hand-computed UTC months; the ET month's cases: test_contract_month.py
+OCT_BOUNDS = PLAN.month_bounds(OCT)
 TARGETS = targets_from_plan(PLAN)
 RELEASES = [dt.date(2026, 10, 13), dt.date(2026, 10, 27), dt.date(2026, 11, 10)]
 PMAP = {"PP0": "P0", "PP1": "P1", "PP2": "P2", "PP3": "P3"}
@@ -58,7 +60,7 @@ def raw(iid="PINC1", created="2026-10-05T10:00:00", resolved=None, priority="PP1
 def outcome(created="2026-10-05T10:00:00", resolved=None, ack=None, priority="PP1", as_of=AS_OF):
     incident = parse_incident(raw(created=created, resolved=resolved, priority=priority))
     return evaluate(incident, t(ack) if ack else None, priority_map=PMAP, targets=TARGETS, releases=RELEASES,
-                    tz=ET, as_of=as_of, month_end=OCT.end(), web_url="https://x.pagerduty.com")
+                    tz=ET, as_of=as_of, month_end=OCT_BOUNDS.end, web_url="https://x.pagerduty.com")
 
 
 @pytest.mark.parametrize("priority,ack,resolved,response,resolution", [
@@ -138,7 +140,7 @@ def test_p3_open_with_no_release_since_is_pending_not_breached():
     assert late.resolution == BREACHED
     none_known = evaluate(parse_incident(raw(created="2026-10-29T10:00:00", priority="PP3")), t("2026-10-29T12:00:00"),
                           priority_map=PMAP, targets=TARGETS, releases=[dt.date(2026, 10, 13)], tz=ET,
-                          as_of=t("2027-06-01T00:00:00"), month_end=OCT.end(), web_url="u")
+                          as_of=t("2027-06-01T00:00:00"), month_end=OCT_BOUNDS.end, web_url="u")
     assert none_known.release is None and none_known.resolution == PENDING
 
 
@@ -199,14 +201,14 @@ def test_percentile_is_an_observation_between_median_and_max(values):
        resolve=st.none() | st.integers(0, 40 * 86400), sev=st.sampled_from(["PP0", "PP1", "PP2", "PP3"]),
        as_of=st.integers(31 * 86400, 60 * 86400))
 def test_outcome_invariants(created, ack, resolve, sev, as_of):
-    start = OCT.start()
+    start = OCT_BOUNDS.start
     c = start + dt.timedelta(seconds=created)
     r = c + dt.timedelta(seconds=resolve) if resolve is not None else None
     a = c + dt.timedelta(seconds=ack) if ack is not None else None
     record = raw(created=c.strftime("%Y-%m-%dT%H:%M:%S"), resolved=r.strftime("%Y-%m-%dT%H:%M:%S") if r else None,
                  priority=sev)
     o = evaluate(parse_incident(record), a, priority_map=PMAP, targets=TARGETS, releases=RELEASES, tz=ET,
-                 as_of=start + dt.timedelta(seconds=as_of), month_end=OCT.end(), web_url="u")
+                 as_of=start + dt.timedelta(seconds=as_of), month_end=OCT_BOUNDS.end, web_url="u")
     # The response never comes after the resolve, and never before the incident.
     if o.responded_at is not None:
         assert c <= o.responded_at

@@ -19,10 +19,13 @@ beyond copying the bucket), from a local copy of the reports bucket
     root = Path("reports")
     plan, estate = load_config()
     month = Month.parse("2026-10")
+    bounds = plan.month_bounds(month)  # the contract month (plan.yaml contract_month_timezone)
+    print(bounds.describe())            # which minutes this computes, in both zones
     endpoints = [Endpoint(h.id, h.name, h.critical) for h in estate.health_checks]
-    files = {d: root / f"health/date={d}/health.parquet" for d in month.days}
+    # Health files are per UTC day; an ET month takes its minutes from the UTC days it straddles.
+    files = {d: root / f"health/date={d}/health.parquet" for d in bounds.utc_days()}
     days = {d: read_health_parquet(f.read_bytes(), d, str(f)) for d, f in files.items() if f.exists()}
-    status, percent = status_frame(month, endpoints, days)
+    status, percent = status_frame(bounds, endpoints, days)
     windows = [MaintenanceWindow.from_record(json.loads(p.read_text()), str(p))
                for p in sorted((root / "maintenance/windows").glob("*.json"))]
     report, findings = build_availability_report(status, windows, plan, month=month,
@@ -31,7 +34,8 @@ beyond copying the bucket), from a local copy of the reports bucket
 
 A day absent from the copy counts as no data (the scheduled job would have backfilled it).
 
-`status` is a DataFrame indexed by every UTC minute of the month with one float64 column per
+`status` is a DataFrame indexed by every minute of the contract month (`plan.month_bounds`, as
+UTC instants) with one float64 column per
 health check id: 1.0 up, 0.0 down, NaN no data. Any frame of that shape works (a spreadsheet
 export, a corrected copy): the function checks the index and values and refuses anything else.
 The report carries every figure with its unit, the input counts, each window with why it
@@ -56,7 +60,10 @@ The rules, as the plan and plan.yaml state them
   such a day's bucket value applies to every minute of the bucket (a 5-minute bucket whose
   Minimum is 0 is 5 down minutes: conservative), and the report lists the day and its resolution.
 
-The month is the UTC calendar month (CloudWatch's clock); ET is used only for the maintenance hours.
+The month is the contract month (`plan.month_bounds`: the calendar month in plan.yaml's
+`contract_month_timezone`, ET by default); health data is stored per UTC day (CloudWatch's clock)
+and the month takes its minutes from the UTC days it straddles. Daily rows are the month's days in
+that zone (a DST day has 1,380 or 1,500 minutes).
 Pure: numpy/pandas/pyarrow only, no Airflow, no boto3.
 """
 
@@ -73,7 +80,7 @@ import numpy as np
 
 from estate_ops.domain.findings import Finding, sort_findings
 from estate_ops.domain.maintenance import MaintenanceWindow, WindowRuling, rule_window
-from estate_ops.domain.periods import UTC, Month
+from estate_ops.domain.periods import UTC, Month, MonthBounds
 
 MINUTES_PER_DAY = 1440
 NAMESPACE = "AWS/Route53"
@@ -281,33 +288,39 @@ class DaySource:
                 "resolution": self.note}
 
 
-def minute_index(month: Month):
+def minute_index(bounds: MonthBounds):
+    """Every minute of the contract month, as UTC instants."""
     import pandas as pd
 
-    return pd.date_range(month.start(), month.end(), freq="1min", inclusive="left", name="minute")
+    return pd.date_range(bounds.start, bounds.end, freq="1min", inclusive="left", name="minute")
 
 
-def status_frame(month: Month, endpoints: Sequence[Endpoint], days: Mapping[dt.date, HealthDay | None]):
-    """The month's status and percent-healthy frames (minute x endpoint id) from its days.
+def status_frame(bounds: MonthBounds, endpoints: Sequence[Endpoint], days: Mapping[dt.date, HealthDay | None]):
+    """The month's status and percent-healthy frames (minute x endpoint id) from its UTC days.
 
-    A day absent from `days` (or None) and a check absent from a day are no data.
+    Collection is per UTC day; a contract month in another zone takes the part of each UTC day it
+    covers (the first and last UTC days only in part). A day absent from `days` (or None) and a
+    check absent from a day are no data.
     """
     import pandas as pd
 
-    index = minute_index(month)
+    index = minute_index(bounds)
     ids = [e.id for e in endpoints]
     status = np.full((len(index), len(ids)), np.nan)
     percent = np.full((len(index), len(ids)), np.nan)
     col = {cid: j for j, cid in enumerate(ids)}
     for d, health in days.items():
-        if health is None or Month.of(d) != month:
+        if health is None:
             continue
-        row = (d - month.first_day).days * MINUTES_PER_DAY
+        offset = int((dt.datetime.combine(d, dt.time(), tzinfo=UTC) - bounds.start).total_seconds() // 60)
+        lo, hi = max(offset, 0), min(offset + MINUTES_PER_DAY, len(index))
+        if lo >= hi:
+            continue  # a UTC day outside the month
         for i, cid in enumerate(health.check_ids):
             j = col.get(cid)
             if j is not None:
-                status[row:row + MINUTES_PER_DAY, j] = health.status[i]
-                percent[row:row + MINUTES_PER_DAY, j] = health.percent_healthy[i]
+                status[lo:hi, j] = health.status[i][lo - offset:hi - offset]
+                percent[lo:hi, j] = health.percent_healthy[i][lo - offset:hi - offset]
     return pd.DataFrame(status, index=index, columns=ids), pd.DataFrame(percent, index=index, columns=ids)
 
 
@@ -332,22 +345,31 @@ class MonthCounts:
     excluded_no_data: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def _per_day(mask: np.ndarray, days: int) -> np.ndarray:
-    # A view (days, 1440, E): counting down the minute axis needs no copy of the month.
-    return mask.reshape(days, MINUTES_PER_DAY, -1).sum(axis=1, dtype=np.int64)
+def _per_day(mask: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Sums of `mask` over each day [edges[i], edges[i+1]) along the minute axis (days x ...)."""
+    return np.add.reduceat(mask, edges[:-1], axis=0, dtype=np.int64)
 
 
 def measure(status: np.ndarray, excluded: np.ndarray, critical: np.ndarray, *, no_data_policy: str,
-            composite_rule: str) -> MonthCounts:
+            composite_rule: str, day_edges: Sequence[int] | None = None) -> MonthCounts:
     """The vectorised core: one pass per state over the (minutes x endpoints) float64 array.
 
-    `excluded` is a (minutes,) bool mask of maintenance; `critical` an (E,) bool mask. Minutes
-    must be whole UTC days. Values must be 1.0, 0.0 or NaN (HealthDataError otherwise).
+    `excluded` is a (minutes,) bool mask of maintenance; `critical` an (E,) bool mask.
+    `day_edges`: each day's first minute and the end (`MonthBounds.day_edges()`: a DST day is 23
+    or 25 hours); default whole 1440-minute days. Values must be 1.0, 0.0 or NaN (HealthDataError
+    otherwise).
     """
     minutes, n = status.shape
-    if minutes % MINUTES_PER_DAY:
-        raise HealthDataError(f"status has {minutes} minutes: not whole days")
-    days = minutes // MINUTES_PER_DAY
+    if day_edges is None:
+        if minutes % MINUTES_PER_DAY:
+            raise HealthDataError(f"status has {minutes} minutes: not whole days")
+        day_edges = range(0, minutes + 1, MINUTES_PER_DAY)
+    edges = np.asarray(day_edges, dtype=np.int64)
+    if edges[0] != 0 or edges[-1] != minutes or (np.diff(edges) <= 0).any():
+        raise HealthDataError(f"day edges must rise from 0 to the {minutes} minutes of the status, got "
+                              f"{edges[:3].tolist()}...{edges[-2:].tolist()}")
+    days = len(edges) - 1
+    day_minutes = np.diff(edges)
     if no_data_policy not in ("exclude", "down", "up"):
         raise ValueError(f"no_data_policy must be exclude, down or up, got {no_data_policy!r}")
     if composite_rule not in ("any", "all"):
@@ -355,15 +377,15 @@ def measure(status: np.ndarray, excluded: np.ndarray, critical: np.ndarray, *, n
     down = status == 0.0
     up = status == 1.0
     no_data = np.isnan(status)
-    up_d, down_d, nd_d = _per_day(up, days), _per_day(down, days), _per_day(no_data, days)
+    up_d, down_d, nd_d = _per_day(up, edges), _per_day(down, edges), _per_day(no_data, edges)
     per_day_total = up_d + down_d + nd_d
-    if (per_day_total != MINUTES_PER_DAY).any():
+    if (per_day_total != day_minutes[:, None]).any():
         bad = status[~(up | down | no_data)]
         raise HealthDataError(f"status values must be 1.0 (up), 0.0 (down) or NaN (no data); found "
                               f"{np.unique(bad)[:5].tolist()}")
 
     ex_rows = np.flatnonzero(excluded)
-    ex_day = ex_rows // MINUTES_PER_DAY
+    ex_day = np.searchsorted(edges, ex_rows, side="right") - 1
     excluded_per_day = np.bincount(ex_day, minlength=days).astype(np.int64)
     ex_up_d = np.zeros_like(up_d)
     ex_down_d = np.zeros_like(down_d)
@@ -409,7 +431,7 @@ def measure(status: np.ndarray, excluded: np.ndarray, critical: np.ndarray, *, n
     comp_down_counted = comp_down & keep
 
     def day_sum(vec: np.ndarray) -> np.ndarray:
-        return vec.reshape(days, MINUTES_PER_DAY).sum(axis=1, dtype=np.int64)
+        return _per_day(vec, edges)
 
     # Raw composite states (before the policy) for the report's state table.
     if composite_rule == "any":
@@ -480,7 +502,7 @@ def build_availability_report(status, windows: Sequence[MaintenanceWindow], plan
                               day_sources: Sequence[DaySource] = (), estate_name: str = "") -> tuple[dict, list[Finding]]:
     """The month's availability report (a dict, DESIGN.md §4) and its findings.
 
-    `status`: DataFrame indexed by every UTC minute of `month` (tz-aware), one float64 column
+    `status`: DataFrame indexed by every minute of `plan.month_bounds(month)` (UTC instants), one float64 column
     per endpoint id, values 1.0 / 0.0 / NaN. `windows`: every window record touching the month
     (cancelled ones too: they are listed). `plan`: the validated plan (availability terms,
     timezone, severities). `endpoints`: names and critical flags for the columns (default: each
@@ -489,11 +511,12 @@ def build_availability_report(status, windows: Sequence[MaintenanceWindow], plan
     """
     terms = plan.availability
     tz = plan.timezone
+    bounds = plan.month_bounds(month)
     index = status.index
-    expected = minute_index(month)
+    expected = minute_index(bounds)
     if len(index) != len(expected) or not (index == expected).all():
-        raise HealthDataError(f"status index must be every UTC minute of {month} "
-                              f"({len(expected)} minutes from {expected[0]}), got {len(index)} rows"
+        raise HealthDataError(f"status index must be every minute of {bounds.describe()}, as UTC instants "
+                              f"from {expected[0]}; got {len(index)} rows"
                               + (f" from {index[0]}" if len(index) else ""))
     columns = [str(c) for c in status.columns]
     if len(set(columns)) != len(columns):
@@ -507,18 +530,18 @@ def build_availability_report(status, windows: Sequence[MaintenanceWindow], plan
     eps = [by_id[c] for c in columns]
     values = status.to_numpy(dtype=np.float64, copy=False)
     minutes = values.shape[0]
-    month_start = month.start()
+    month_start = bounds.start
 
     windows = sorted(windows, key=lambda w: (w.start, w.end, w.id))
     ids = [w.id for w in windows]
     if len(set(ids)) != len(ids):
         raise HealthDataError(f"window ids must be unique, repeated {sorted({i for i in ids if ids.count(i) > 1})}")
     rulings = [rule_window(w, terms.maintenance, tz) for w in windows
-               if w.end > month_start and w.start < month.end()]
+               if w.end > month_start and w.start < bounds.end]
     excl = excluded_mask(month_start, minutes, rulings)
     critical = np.array([e.critical for e in eps], dtype=bool)
     counts = measure(values, excl, critical, no_data_policy=terms.no_data_policy,
-                     composite_rule=terms.composite_rule)
+                     composite_rule=terms.composite_rule, day_edges=bounds.day_edges())
     target = Decimal(terms.target_percent)
     days = month.days
     excluded_total = int(counts.excluded.sum())
@@ -631,7 +654,7 @@ def build_availability_report(status, windows: Sequence[MaintenanceWindow], plan
     report = {
         "kind": "availability",
         "title": f"Availability {month}" + (f" — {estate_name}" if estate_name else ""),
-        "period": {"month": str(month), "start": month_start, "end": month.end(), "timezone": "UTC"},
+        "period": bounds.as_dict(),
         "plan_version": plan.plan.version,
         "headline": {
             "composite_availability": _fig(composite, "%"),

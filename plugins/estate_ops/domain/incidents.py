@@ -444,7 +444,8 @@ def build_incident_report(plan: Any, settings: IncidentSettings, month: Month, a
                           api_calls: int | None = None) -> tuple[dict[str, Any], list[Finding]]:
     """The monthly incident SLA report and its findings (breaches, post-mortems, on-call)."""
     tz = ZoneInfo(plan.plan.timezone)
-    start, end = month.start(), month.end()
+    bounds = plan.month_bounds(month)
+    start, end = bounds.start, bounds.end
     if as_of < end:
         raise ValueError(f"as_of {as_of.isoformat()} is before the end of {month}: the month is not over")
     targets = targets_from_plan(plan)
@@ -557,7 +558,7 @@ def build_incident_report(plan: Any, settings: IncidentSettings, month: Month, a
     report = {
         "kind": "incidents",
         "title": f"Incident response SLA — {estate_name or 'estate'} — {month}",
-        "period": {"month": period, "start": start, "end": end, "as_of": as_of},
+        "period": {**bounds.as_dict(), "as_of": as_of},
         "plan_version": plan.plan.version,
         "headline": headline,
         "inputs": inputs,

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from estate_ops.domain.periods import Month
+from estate_ops.domain.periods import Month, month_bounds
 
 CENT = Decimal("0.01")
 HUNDREDTH = Decimal("0.01")
@@ -407,7 +407,8 @@ def _draft(client: ClientTerms, month: Month, rules: InvoicingRules, spans: list
         "client_name": client.name,
         "client_address": client.address,
         "month": str(month),
-        "period": {"month": str(month), "start": month.first_day.isoformat(), "end": month.last_day.isoformat()},
+        "period": {"month": str(month), "start": month.first_day.isoformat(), "end": month.last_day.isoformat(),
+                   "bounds": month_bounds(month, tz).as_dict()},
         "currency": rules.currency,
         "rounding_minutes": rules.rounding_minutes,
         "tiers": [{"tier": s.tier, "name": rules.tiers[s.tier].name, "from": s.first_day.isoformat(),

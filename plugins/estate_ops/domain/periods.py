@@ -55,35 +55,115 @@ class Month:
     def previous(self) -> Month:
         return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
 
-    def start(self, tz: dt.tzinfo = UTC) -> dt.datetime:
-        """The month's first instant in `tz` (UTC unless the contract says otherwise)."""
+    def start(self, tz: dt.tzinfo) -> dt.datetime:
+        """The month's first instant in `tz` (no default: which month is meant is the contract's
+        choice, `plan.month_bounds(month)`; UTC only where a UTC month is meant)."""
         return dt.datetime.combine(self.first_day, dt.time(), tzinfo=tz)
 
-    def end(self, tz: dt.tzinfo = UTC) -> dt.datetime:
-        """The first instant after the month (exclusive bound)."""
+    def end(self, tz: dt.tzinfo) -> dt.datetime:
+        """The first instant after the month in `tz` (exclusive bound)."""
         return self.next().start(tz)
 
-    def minutes(self, tz: dt.tzinfo = UTC) -> int:
+    def minutes(self, tz: dt.tzinfo) -> int:
         # Subtract in UTC: Python subtracts same-tzinfo datetimes as wall times, ignoring DST.
         return int((self.end(tz).astimezone(UTC) - self.start(tz).astimezone(UTC)).total_seconds() // 60)
 
 
-def report_month(logical_date: dt.datetime, param: str | None, *, now: dt.datetime | None = None) -> Month:
-    """The month a monthly job reports on.
+@dataclass(frozen=True)
+class MonthBounds:
+    """One contract month as instants: every monthly figure covers exactly these minutes.
+
+    `start`/`end` are UTC (end exclusive). The month's days are its calendar days in `tz`; in a
+    zone with DST one of them is 23 or 25 hours long, so the ET March has 44,580 minutes.
+    """
+
+    month: Month
+    tz: ZoneInfo
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+    @property
+    def timezone(self) -> str:
+        return self.tz.key
+
+    def day_start(self, day: dt.date) -> dt.datetime:
+        """Where a calendar day of the month begins, in UTC."""
+        return dt.datetime.combine(day, dt.time(), tzinfo=self.tz).astimezone(UTC)
+
+    def day_edges(self) -> list[int]:
+        """Minute offsets from `start` of each day's first minute, and the month's end (days + 1)."""
+        edges = [int((self.day_start(d) - self.start).total_seconds() // 60) for d in self.month.days]
+        return edges + [self.minutes]
+
+    def utc_days(self) -> list[dt.date]:
+        """The UTC days the month's minutes fall in (a month west of UTC straddles two at each end)."""
+        first, last = self.start.date(), (self.end - dt.timedelta(minutes=1)).date()
+        return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+    @property
+    def settled_at(self) -> dt.datetime:
+        """When the last UTC day holding the month's minutes has ended (daily collection is per UTC day)."""
+        return dt.datetime.combine(self.utc_days()[-1] + dt.timedelta(days=1), dt.time(), tzinfo=UTC)
+
+    def contains(self, instant: dt.datetime) -> bool:
+        return self.start <= instant < self.end
+
+    def as_dict(self) -> dict[str, object]:
+        """The report's `period`: the bounds in the contract's zone and in UTC."""
+        return {"month": str(self.month), "timezone": self.timezone,
+                "start": self.start, "end": self.end,
+                "start_local": self.start.astimezone(self.tz).isoformat(),
+                "end_local": self.end.astimezone(self.tz).isoformat(),
+                "minutes": self.minutes}
+
+    def describe(self) -> str:
+        """One line for a report header: the bounds in both zones."""
+        fmt = "%Y-%m-%d %H:%M"
+        local = f"{self.start.astimezone(self.tz):{fmt}} to {self.end.astimezone(self.tz):{fmt}} {self.timezone}"
+        if self.timezone == "UTC":
+            return f"{self.month}: {local} ({self.minutes:,} minutes)"
+        return f"{self.month}: {local} = {self.start:{fmt}} to {self.end:{fmt}} UTC ({self.minutes:,} minutes)"
+
+
+def month_bounds(month: Month, tz: dt.tzinfo | str) -> MonthBounds:
+    """The one function every monthly computation takes its bounds from (`plan.month_bounds`)."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
+    return MonthBounds(month, zone, month.start(zone).astimezone(UTC), month.end(zone).astimezone(UTC))
+
+
+def report_month(logical_date: dt.datetime, param: str | None, *, tz: dt.tzinfo | str,
+                 now: dt.datetime | None = None) -> Month:
+    """The contract month (in `tz`, the plan's `contract_month_timezone`) a monthly job reports on.
 
     Airflow's default timetable gives zero-length data intervals, so the month is decided here:
-    the `month` param of a manual run when given, else the calendar month before the run's date.
+    the `month` param of a manual run when given, else the month before the run's date in `tz`.
     A month that has not ended yet cannot be reported.
     """
     if logical_date.tzinfo is None:
         raise PeriodError("logical_date must be timezone-aware")
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
     now = now or dt.datetime.now(UTC)
     if param not in (None, ""):
         month = Month.parse(param)
-        if month.end() > now:
-            raise PeriodError(f"month {month} has not ended yet (now is {now:%Y-%m-%d %H:%M} UTC)")
+        end = month_bounds(month, zone).end
+        if end > now:
+            raise PeriodError(f"month {month} has not ended yet: it ends {end.astimezone(zone):%Y-%m-%d %H:%M} "
+                              f"{zone.key} (now is {now:%Y-%m-%d %H:%M} UTC)")
         return month
-    return Month.of(logical_date.astimezone(UTC).date()).previous()
+    return Month.of(logical_date.astimezone(zone).date()).previous()
+
+
+def settled_month(now: dt.datetime, tz: dt.tzinfo | str) -> Month:
+    """The latest contract month whose every minute is in a UTC day that has ended by `now`:
+    the month every monthly report can be made for (availability needs its last UTC day collected)."""
+    month = report_month(now, None, tz=tz, now=now)
+    while month_bounds(month, tz).settled_at > now:
+        month = month.previous()
+    return month
 
 
 def report_day(logical_date: dt.datetime, param: str | None, *, now: dt.datetime | None = None) -> dt.date:

@@ -159,8 +159,9 @@ def load_windows(store: Any) -> list:
     return windows
 
 
-def load_month_days(store: Any, estate: Any, month: Any, now: dt.datetime, log: Any) -> tuple[dict, list]:
-    """The month's HealthDays (backfilling what is missing or unreadable) and where each came from."""
+def load_month_days(store: Any, estate: Any, utc_days: list[dt.date], now: dt.datetime, log: Any) -> tuple[dict, list]:
+    """The HealthDays of the UTC days a month covers (backfilling what is missing or unreadable)
+    and where each came from."""
     from estate_ops.domain.availability import (
         DaySource,
         HealthDataError,
@@ -172,7 +173,7 @@ def load_month_days(store: Any, estate: Any, month: Any, now: dt.datetime, log: 
     days: dict = {}
     sources: list = []
     cloudwatch = None
-    for day in month.days:
+    for day in utc_days:
         key = HEALTH_KEY.format(day=day.isoformat())
         problem = "collection missed this day"
         health = None
@@ -305,20 +306,26 @@ class AvailabilityReportOperator(ReportPublisher, BaseOperator):
             build_availability_report,
             status_frame,
         )
-        from estate_ops.domain.periods import report_month
+        from estate_ops.domain.periods import PeriodError, report_month
         from estate_ops.hooks.artifacts import ArtifactStore
         from estate_ops.hooks.connections import require_connection
         from estate_ops.reports.publish import write_run_manifest
 
         plan, estate = load_config()
         now = dt.datetime.now(dt.UTC)
-        month = report_month(run_as_of(context), (context.get("params") or {}).get("month"), now=now)
+        month = report_month(run_as_of(context), (context.get("params") or {}).get("month"),
+                             tz=plan.contract_month_timezone, now=now)
+        bounds = plan.month_bounds(month)
+        if bounds.settled_at > now:
+            # The month's last minutes are in a UTC day that has not ended: it cannot be collected yet.
+            raise PeriodError(f"{bounds.describe()}: its last minutes are in UTC day {bounds.utc_days()[-1]}, "
+                              f"complete at {bounds.settled_at:%Y-%m-%d %H:%M} UTC; run after that")
         require_connection(estate.aws.conn_id, "aws.conn_id")
         store = ArtifactStore.for_estate(estate)
         windows = load_windows(store)  # before anything is written: a bad record stops the run
-        days, sources = load_month_days(store, estate, month, now, self.log)
+        days, sources = load_month_days(store, estate, bounds.utc_days(), now, self.log)
         endpoints = [Endpoint(h.id, h.name, h.critical) for h in estate.health_checks]
-        status, percent = status_frame(month, endpoints, days)
+        status, percent = status_frame(bounds, endpoints, days)
         report, findings = build_availability_report(status, windows, plan, month=month, endpoints=endpoints,
                                                      percent_healthy=percent, day_sources=sources,
                                                      estate_name=estate.estate.name)

@@ -56,12 +56,13 @@ class IncidentSlaReportOperator(ReportPublisher, BaseOperator):
         pd_settings = estate.pagerduty
         as_of = min(run_as_of(context), dt.datetime.now(dt.UTC))  # a future logical date judges as of now
         param = self.month if self.month not in (None, "", "None") else (context.get("params") or {}).get("month")
-        month = report_month(as_of, param)
-        as_of = max(as_of, month.end())  # a manual run for an old month: as of now (capped by report_month)
+        month = report_month(as_of, param, tz=plan.contract_month_timezone)
+        bounds = plan.month_bounds(month)
+        as_of = max(as_of, bounds.end)  # a manual run for an old month: as of now (capped by report_month)
         as_of = min(as_of, dt.datetime.now(dt.UTC))
-        since, until = month.start(), month.end()
+        since, until = bounds.start, bounds.end
         period = str(month)
-        self.log.info("incident SLA for %s, as of %s", period, as_of.isoformat())
+        self.log.info("incident SLA for %s, as of %s", bounds.describe(), as_of.isoformat())
 
         require_connection(pd_settings.conn_id, "pagerduty.conn_id")
         pd = PagerDutyRestHook(pd_settings.conn_id)

@@ -112,7 +112,8 @@ def load_month(store: Any, month: Any, plan: Any, estate: Any, now: dt.datetime)
         for key in store.list_keys(f"timesheets/{folder}/"):
             if key.lower().endswith(".csv"):
                 files.append(TimesheetFile(key, store.get_bytes(key)))
-    return validate_month(files, month, client_ids={c.id for c in estate.clients}, now=now, tz=plan.timezone)
+    return validate_month(files, month, client_ids={c.id for c in estate.clients}, now=now,
+                          tz=plan.contract_month_timezone)
 
 
 class DraftInvoicesOperator(BaseOperator):
@@ -135,7 +136,8 @@ class DraftInvoicesOperator(BaseOperator):
         params = context.get("params") or {}
         now = dt.datetime.now(dt.UTC)
         try:
-            month = report_month(run_as_of(context), params.get("month") or None, now=now)
+            month = report_month(run_as_of(context), params.get("month") or None, tz=plan.contract_month_timezone,
+                                 now=now)
         except PeriodError as exc:
             raise _fail(f"support_invoicing: {exc}") from None
         only = (params.get("client") or "").strip()
@@ -155,7 +157,7 @@ class DraftInvoicesOperator(BaseOperator):
         ledger = InvoiceLedger(store)
         clients = [c for c in clients_from_config(plan, estate) if not only or c.id == only]
         rollover_in, notes = self._rollover(store, ledger, month, plan, estate, clients, now)
-        drafts = build_drafts(validated.entries, month, rules_from_config(plan), clients, tz=plan.timezone,
+        drafts = build_drafts(validated.entries, month, rules_from_config(plan), clients, tz=plan.contract_month_timezone,
                               rollover_in=rollover_in, rejected_by_client=validated.rejected_by_client())
 
         rejected_key = f"invoices/{month}/rejected.csv"
@@ -221,7 +223,8 @@ class DraftInvoicesOperator(BaseOperator):
         if missing:
             try:
                 before = load_month(store, previous, plan, estate, now)
-                drafts = build_drafts(before.entries, previous, rules_from_config(plan), missing, tz=plan.timezone)
+                drafts = build_drafts(before.entries, previous, rules_from_config(plan), missing,
+                                      tz=plan.contract_month_timezone)
                 for draft in drafts:
                     result[draft.client_id] = int(draft.summary["seconds"]["unused_included"])
                     notes.append(f"rollover for {draft.client_id}: {draft.summary['hours']['unused_included']} h "
