@@ -37,7 +37,7 @@ from estate_ops.domain.periods import Month
 
 plan = load_plan()
 month = Month.parse(MONTH)
-index = minute_index(month)
+index = minute_index(plan.month_bounds(month))  # the contract month (ET by default)
 rng = np.random.default_rng(7)
 values = np.ones((len(index), ENDPOINTS))
 # A realistic month: a few outages per endpoint, some no-data stretches.

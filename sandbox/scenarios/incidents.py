@@ -52,7 +52,7 @@ SPECIAL = [
     ("[resp-breach] Search results stale", "P2", 22, 9, 0, 300, 1200, None),
     ("[open] Nightly export intermittently slow", "P2", -2, 10, 0, 60, None, None),
     ("[p3-open] Footer link points to old domain", "P3", -4, 13, 0, 180, None, None),
-    ("[last-day] API latency above threshold", "P1", -1, 21, 30, 25, 330, "note"),
+    ("[last-day] API latency above threshold", "P1", -1, 23, 30, 25, 330, "note"),  # 19:30 ET
 ]
 # How many routine incidents per severity (met, mostly) make up the rest of the month.
 ROUTINE = {"P0": 2, "P1": 6, "P2": 19, "P3": 20}

@@ -99,7 +99,8 @@ def test_open_and_last_day_incidents(two_runs):
     assert still_open["resolution"] == "breached" and still_open["resolved_at"] is None
     assert open_rows[still_open["id"]]["breached_at_month_end"] == "no"
     last_day = _by_title(report, "[last-day]")[0]
-    # Created Oct 31 21:30, resolved Nov 1 03:00 (330 min < 480): open at month end, met.
+    # Created Oct 31 23:30 UTC (19:30 ET), resolved Nov 1 05:00 UTC (330 min < 480), after the ET
+    # month's end at 04:00 UTC: open at month end, met.
     assert last_day["id"] in open_rows and last_day["resolution"] == "met"
     p3_open = _by_title(report, "[p3-open]")[0]
     assert p3_open["resolution"] == "pending"

@@ -72,12 +72,14 @@ def _instant(text: str) -> dt.datetime:
 @pytest.mark.parametrize("month", MONTHS, ids=lambda m: f"{m:%Y-%m}")
 def test_special_incidents_are_inside_the_month(seeded, month):
     ctx, _keys, _windows, _rows, incidents = seeded[month]
-    start, end = ctx.start, ctx.end
+    bounds = ctx.contract_bounds  # the month the incident report counts (ET by default)
+    start, end = bounds.start, bounds.end
     last_day = _next(month) - dt.timedelta(days=1)
     for title, *_ in SPECIAL:
         created = _instant(incidents[title]["created_at"])
         assert start <= created < end, (title, created)
-    assert _instant(incidents["[last-day] API latency above threshold"]["created_at"]).date() == last_day
+    last = _instant(incidents["[last-day] API latency above threshold"]["created_at"])
+    assert last.astimezone(bounds.tz).date() == last_day
     assert incidents["[open] Nightly export intermittently slow"]["status"] != "resolved"
     assert _instant(incidents["Late September incident"]["created_at"]) < start
     assert _instant(incidents["Early November incident"]["created_at"]) >= end
