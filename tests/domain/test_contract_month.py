@@ -14,8 +14,17 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from estate_ops.domain.availability import Endpoint, HealthDay, build_availability_report, status_frame
-from estate_ops.domain.incidents import IncidentSettings, LogFacts, build_incident_report
+from estate_ops.domain.availability import (
+    Endpoint,
+    HealthDay,
+    build_availability_report,
+    status_frame,
+)
+from estate_ops.domain.incidents import (
+    IncidentSettings,
+    LogFacts,
+    build_incident_report,
+)
 from estate_ops.domain.periods import Month
 from estate_ops.domain.timesheets import COLUMNS, TimesheetFile, validate_month
 

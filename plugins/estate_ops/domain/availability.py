@@ -74,6 +74,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -346,8 +347,11 @@ class MonthCounts:
 
 
 def _per_day(mask: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Sums of `mask` over each day [edges[i], edges[i+1]) along the minute axis (days x ...)."""
-    return np.add.reduceat(mask, edges[:-1], axis=0, dtype=np.int64)
+    """Sums of `mask` over each day [edges[i], edges[i+1]) along the minute axis (days x ...).
+
+    One sum per day over a view: a month-sized integer copy of the mask (reduceat's cast) would
+    double the measurement's peak memory."""
+    return np.stack([mask[lo:hi].sum(axis=0, dtype=np.int64) for lo, hi in pairwise(edges)])
 
 
 def measure(status: np.ndarray, excluded: np.ndarray, critical: np.ndarray, *, no_data_policy: str,
