@@ -6,7 +6,10 @@ import datetime as dt
 
 from airflow.sdk import DAG, Asset, Param
 from estate_ops.dag_defaults import default_args, tags
-from estate_ops.operators.availability import CollectHealthMetricsOperator
+from estate_ops.operators.availability import (
+    CollectHealthMetricsOperator,
+    ErrorBudgetWatchOperator,
+)
 
 # The monthly report and anything downstream can follow this: one event per collected day,
 # with {"date": ..., "key": ...} in its extra.
@@ -26,6 +29,12 @@ row with null status. CloudWatch keeps 1-minute data 15 days: an older day is co
 finest period still allowed (300 s, then 3600 s) and the rows say so. Rerunning a day rewrites
 the same bytes. A health check neither CloudWatch nor Route 53 knows fails the run, naming it,
 before anything is written. Catch-up is on: a paused week is collected when unpaused.
+
+Then `error_budget_watch`: the contract month's error budget to date (the monthly report's own
+function on the days stored so far), the burn rate over the last 1 and 7 days (1.0 spends the
+budget exactly by the month's end) and the day it runs out at the last 7 days' rate. Writes
+`availability/YYYY-MM/budget/YYYY-MM-DD.json`; half spent before mid-month (P2), projected to run
+out before the month ends (P2) and exhausted (P1) are each sent once a month.
 """,
     schedule="0 1 * * *",  # 01:00 UTC: the previous UTC day is complete in CloudWatch by then
     start_date=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
@@ -39,4 +48,6 @@ before anything is written. Catch-up is on: a paused week is collected when unpa
                                   "is collected at 5-minute resolution, older than 63 days at 1 hour."),
     },
 ) as dag:
-    CollectHealthMetricsOperator(task_id="collect_health_metrics", asset=HEALTH_DAILY, outlets=[HEALTH_DAILY])
+    collect = CollectHealthMetricsOperator(task_id="collect_health_metrics", asset=HEALTH_DAILY,
+                                           outlets=[HEALTH_DAILY])
+    collect >> ErrorBudgetWatchOperator(task_id="error_budget_watch")

@@ -136,6 +136,8 @@ def main() -> int:
             artifacts = len(manifest["artifacts"]) if manifest else 0
             table.append((dag_id, state, artifacts, _headline(manifest)))
     _print_table(table)
+    month_line = _month_bounds_line(OUTPUT, sandbox.reference_month)
+    print(f"\n{month_line}")
     reports = sorted(p for p in OUTPUT.rglob("*") if p.suffix in (".html", ".pdf") and "logs" not in p.parts)
     print(f"\n{copied} artifacts copied from the reports bucket into {OUTPUT}/ (same layout as the bucket).")
     print("Reports:")
@@ -143,10 +145,29 @@ def main() -> int:
         print(f"  {path.relative_to(ROOT)}")
     print(f"Logs of each run: {log_dir.relative_to(ROOT)}/<dag_id>.log")
     failed = [r[0] for r in table if r[1] != "success"]
+    if month_line.startswith("FAILED"):
+        failed.append("month bounds")
     if failed:
         print(f"\nFAILED: {', '.join(failed)} (see their logs)")
         return 1
     return 0
+
+
+def _month_bounds_line(output: Path, month: str) -> str:
+    """Every monthly report of the demo covers the same minutes (one contract month), or FAILED."""
+    sources = {"availability": output / f"availability/{month}/report.json",
+               "incidents": output / f"incidents/{month}/report.json"}
+    sources |= {f"invoice {p.parent.name}": p for p in sorted((output / f"invoices/{month}/_drafts").glob("*.json"))}
+    bounds = {}
+    for name, path in sources.items():
+        if path.exists():
+            period = json.loads(path.read_text())["period"]
+            period = period.get("bounds", period)
+            bounds[name] = (period["start"], period["end"], period["timezone"])
+    if len(set(bounds.values())) != 1:
+        return f"FAILED: the monthly reports disagree on {month}'s bounds: {bounds}"
+    start, end, zone = next(iter(bounds.values()))
+    return f"Month {month} ({zone}): {start} to {end} UTC in all {len(bounds)} monthly reports ({', '.join(bounds)})"
 
 
 class _bucket_reader:

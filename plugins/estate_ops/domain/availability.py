@@ -76,6 +76,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -709,3 +710,83 @@ def _window_minutes(window: MaintenanceWindow, month_start: dt.datetime, minutes
     first = -(-int((window.start - month_start).total_seconds()) // 60)
     last = -(-int((window.end - month_start).total_seconds()) // 60)
     return max(0, min(last, minutes) - max(first, 0))
+
+
+# --------------------------------------------------------------------------- error budget, month to date
+
+
+def budget_forecast(report: Mapping[str, Any], plan: Any, as_of: dt.datetime) -> tuple[dict[str, Any], list[Finding]]:
+    """How the month's error budget stands at `as_of`, and whether it will last (issue #18 §3).
+
+    `report` is :func:`build_availability_report` run on the month so far (minutes after `as_of`
+    are no data): its budget (allowed over the whole contract month, less announced maintenance),
+    what is used and the composite downtime list are the figures, never recomputed another way.
+    Burn rate is the share of the allowed rate being spent (1.0 spends exactly the budget by the
+    month's end); the projection extends the last 7 days' rate (or the month so far, when shorter).
+    Findings (once per month each, by dedup key): half spent before mid-month (P2), projected to
+    run out before the month ends (P2), exhausted (P1).
+    """
+    period = report["period"]
+    month = str(period["month"])
+    start, end = period["start"], period["end"]
+    if as_of.tzinfo is None or not start < as_of <= end:
+        raise ValueError(f"as_of must be an aware instant inside {month} ({start} .. {end}], got {as_of}")
+    figures = report["figures"]
+    allowed = Decimal(figures["error_budget_allowed"]["value"])
+    used = int(figures["error_budget_used"]["value"])
+    remaining = allowed - used
+    month_minutes = int(period["minutes"])
+    elapsed = int((as_of - start).total_seconds() // 60)
+    composite = [(d["start"], d["end"]) for d in report["items"]["downtime"] if d["endpoint"] == "composite"]
+    allowed_per_minute = allowed / month_minutes if month_minutes else Decimal(0)
+
+    def window(days: int) -> dict[str, Any]:
+        lo = max(start, as_of - dt.timedelta(days=days))
+        minutes = int((as_of - lo).total_seconds() // 60)
+        down = sum(max(0, int((min(e, as_of) - max(s, lo)).total_seconds() // 60)) for s, e in composite)
+        rate = (Decimal(down) / minutes / allowed_per_minute).quantize(Decimal("0.01")) \
+            if minutes and allowed_per_minute else None
+        return {"days": days, "from": lo, "minutes": minutes, "down_minutes": down, "burn_rate": rate}
+
+    last_day, last_week = window(1), window(7)
+    exhausted_at = figures["error_budget_exhausted_at"]["value"]
+    projected_at = None
+    if exhausted_at is None and last_week["down_minutes"] and last_week["minutes"]:
+        per_minute = Decimal(last_week["down_minutes"]) / last_week["minutes"]
+        projected_at = as_of + dt.timedelta(minutes=int(remaining / per_minute))
+    tz = ZoneInfo(period["timezone"])
+    forecast = {
+        "kind": "error_budget",
+        "month": month,
+        "as_of": as_of,
+        "period": dict(period),
+        "elapsed_minutes": elapsed,
+        "allowed_minutes": allowed,
+        "used_minutes": used,
+        "remaining_minutes": remaining,
+        "used_percent": (Decimal(used) * 100 / allowed).quantize(Decimal("0.01")) if allowed else None,
+        "last_1_day": last_day,
+        "last_7_days": last_week,
+        "exhausted_at": exhausted_at,
+        "projected_exhaustion_at": projected_at if projected_at is not None and projected_at < end else None,
+        "projected_exhaustion_day": (projected_at.astimezone(tz).date()
+                                     if projected_at is not None and projected_at < end else None),
+        "lasts_the_month": exhausted_at is None and (projected_at is None or projected_at >= end),
+    }
+    findings = []
+    budget = f"{month} error budget"
+    if exhausted_at is not None:
+        findings.append(Finding.of(plan, "error_budget_exhausted", "composite",
+                                   f"{budget} ran out at {exhausted_at:%Y-%m-%d %H:%M} UTC ({used} of {allowed} minutes "
+                                   f"used)", month, used_minutes=used, allowed_minutes=str(allowed)))
+    elif forecast["projected_exhaustion_at"] is not None:
+        findings.append(Finding.of(plan, "error_budget_projected_exhaustion", "composite",
+                                   f"{budget} runs out on {forecast['projected_exhaustion_day']} at the last 7 days' "
+                                   f"rate ({used} of {allowed} minutes used, burn rate {last_week['burn_rate']})",
+                                   month, projected_exhaustion_at=forecast["projected_exhaustion_at"]))
+    if used * 2 >= allowed and elapsed * 2 < month_minutes:
+        findings.append(Finding.of(plan, "error_budget_half_spent", "composite",
+                                   f"{budget}: {used} of {allowed} minutes used before mid-month", month,
+                                   used_minutes=used, allowed_minutes=str(allowed)))
+    forecast["findings"] = [f.as_dict() for f in sort_findings(findings)]
+    return forecast, sort_findings(findings)

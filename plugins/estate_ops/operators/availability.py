@@ -134,6 +134,59 @@ class CollectHealthMetricsOperator(BaseOperator):
                 "minutes_with_data": with_data, "written": written}
 
 
+class ErrorBudgetWatchOperator(BaseOperator):
+    """After a day is collected: the contract month's error budget to date, and whether it lasts.
+
+    Reads only what is stored (a day collection missed is no data here; the monthly report
+    backfills it), runs the monthly report's own function on the month so far, and writes
+    `availability/YYYY-MM/budget/YYYY-MM-DD.json`; findings once per threshold per month."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from estate_ops.alerting import SeverityRouter
+        from estate_ops.config import load_config
+        from estate_ops.domain.availability import (
+            Endpoint,
+            HealthDataError,
+            budget_forecast,
+            build_availability_report,
+            read_health_parquet,
+            status_frame,
+        )
+        from estate_ops.domain.periods import Month, report_day
+        from estate_ops.hooks.artifacts import ArtifactStore
+
+        plan, estate = load_config()
+        now = dt.datetime.now(dt.UTC)
+        day = report_day(run_as_of(context), (context.get("params") or {}).get("date"), now=now)
+        as_of = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        tz = plan.contract_month_timezone
+        month = Month.of((as_of - dt.timedelta(minutes=1)).astimezone(tz).date())
+        bounds = plan.month_bounds(month)
+        store = ArtifactStore.for_estate(estate)
+        days = {}
+        for utc_day in (d for d in bounds.utc_days() if d <= day):
+            key = HEALTH_KEY.format(day=utc_day.isoformat())
+            if not store.exists(key):
+                continue
+            try:
+                days[utc_day] = read_health_parquet(store.get_bytes(key), utc_day, where=f"s3://{store.bucket}/{key}")
+            except HealthDataError as exc:
+                self.log.warning("%s: counted as no data until the monthly report refetches it", exc)
+        endpoints = [Endpoint(h.id, h.name, h.critical) for h in estate.health_checks]
+        status, percent = status_frame(bounds, endpoints, days)
+        report, _ = build_availability_report(status, load_windows(store), plan, month=month, endpoints=endpoints,
+                                              percent_healthy=percent, estate_name=estate.estate.name)
+        forecast, findings = budget_forecast(report, plan, min(as_of, bounds.end))
+        key = f"availability/{month}/budget/{day.isoformat()}.json"
+        written = store.put_json(key, forecast)
+        routed = SeverityRouter(plan, estate, store).route(findings, source=self.dag_id)
+        self.log.info("%s: %s of %s budget minutes used, burn rate %s (7 days); %s", month,
+                      forecast["used_minutes"], forecast["allowed_minutes"], forecast["last_7_days"]["burn_rate"],
+                      ", ".join(f.kind for f in findings) or "no finding")
+        return {"month": str(month), "key": key, "written": written, "routed": routed,
+                "lasts_the_month": forecast["lasts_the_month"]}
+
+
 # --------------------------------------------------------------------------- monthly report
 
 
