@@ -157,13 +157,15 @@ def _month_bounds_line(output: Path, month: str) -> str:
     """Every monthly report of the demo covers the same minutes (one contract month), or FAILED."""
     sources = {"availability": output / f"availability/{month}/report.json",
                "incidents": output / f"incidents/{month}/report.json"}
-    sources |= {f"invoice {p.parent.name}": p for p in sorted((output / f"invoices/{month}/_drafts").glob("*.json"))}
+    sources |= {f"invoice {p.stem}": p for p in sorted((output / f"invoices/{month}/_drafts").glob("*.json"))}
     bounds = {}
     for name, path in sources.items():
         if path.exists():
             period = json.loads(path.read_text())["period"]
             period = period.get("bounds", period)
             bounds[name] = (period["start"], period["end"], period["timezone"])
+    if not bounds:
+        return f"FAILED: no monthly report of {month} was written"
     if len(set(bounds.values())) != 1:
         return f"FAILED: the monthly reports disagree on {month}'s bounds: {bounds}"
     start, end, zone = next(iter(bounds.values()))
