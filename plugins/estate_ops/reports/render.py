@@ -211,20 +211,24 @@ def _fetch_nothing_outside(font_dir: str):
     return OwnResourcesOnly(allowed_protocols=("data", "file"), fail_on_errors=True)
 
 
+def print_document(report: dict[str, Any], charts: dict[str, bytes] | None = None):
+    """`report`'s HTML laid out for print (a WeasyPrint Document: pages and boxes), before it is a PDF."""
+    from weasyprint import HTML
+
+    font_dir = _font_dir()
+    fonts = {k: Path(font_dir, f).resolve().as_uri() for k, f in FONT_FILES.items()}
+    html = _render(report, {t: _data_uri(png) for t, png in (charts or {}).items()}, fonts=fonts)
+    return HTML(string=html, url_fetcher=_fetch_nothing_outside(font_dir), media_type="print").render()
+
+
 def render_pdf(report: dict[str, Any], charts: dict[str, bytes] | None = None) -> bytes:
     """`report`'s HTML printed (WeasyPrint, the template's print stylesheet): same sections, same order.
 
     `charts` maps a chart's title to its PNG (embedded). The fonts are matplotlib's DejaVu, the
     creation date comes from the period and no identifier is random, so the bytes are the same
     for the same report."""
-    from weasyprint import HTML
-
-    font_dir = _font_dir()
-    fonts = {k: Path(font_dir, f).resolve().as_uri() for k, f in FONT_FILES.items()}
-    html = _render(report, {t: _data_uri(png) for t, png in (charts or {}).items()}, fonts=fonts)
-    document = HTML(string=html, url_fetcher=_fetch_nothing_outside(font_dir), media_type="print")
     # No /ID (pdf_identifier None) and no custom metadata: nothing in the bytes but the report.
-    return document.write_pdf(pdf_identifier=None, custom_metadata=False)
+    return print_document(report, charts).write_pdf(pdf_identifier=None, custom_metadata=False)
 
 
 # ------------------------------------------------------------------------------- charts
