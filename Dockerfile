@@ -6,6 +6,13 @@
 # No secrets here: connections and keys come from the environment at run time.
 FROM apache/airflow:3.3.2-python3.11 AS base
 
+# WeasyPrint prints every report's HTML to its PDF: it needs Pango (and a font) from Debian.
+USER root
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
+USER airflow
+
 # requirements.txt pins the direct dependencies (apache-airflow==3.3.2 among them, so pip cannot
 # move Airflow off the base image's version); constraints.txt pins everything else.
 WORKDIR /tmp/estate-ops

@@ -8,6 +8,7 @@ bootstrap:
 	@bash scripts/bootstrap.sh
 
 demo: bootstrap ## run every DAG once against the sandbox; results in demo-output/
+	@bash scripts/system-deps.sh
 	@$(PY) -m devtools.demo
 
 test: bootstrap ## the whole test suite

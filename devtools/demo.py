@@ -4,7 +4,9 @@ Prepares a project-local Airflow (.airflow/: SQLite, LocalExecutor, pools), star
 sandbox, points the connections at it (environment variables), runs every DAG of the project
 once with `airflow dags test` for the reference month, stops the sandbox, copies everything the
 runs wrote to the reports bucket into demo-output/ (same layout as the bucket) and prints a
-table: DAG, final state, artifacts, headline figures. Exits non-zero if any DAG failed.
+table: DAG, final state, artifacts, headline figures, then every report and page 1 of one PDF per
+report kind as a PNG (demo-output/pages/<kind>-page1.png, pdftoppm) to look at. Exits non-zero if
+any DAG failed.
 """
 
 from __future__ import annotations
@@ -143,6 +145,11 @@ def main() -> int:
     print("Reports:")
     for path in reports:
         print(f"  {path.relative_to(ROOT)}")
+    pages = first_pages([p for p in reports if p.suffix == ".pdf"], OUTPUT, OUTPUT / "pages")
+    if pages:
+        print("Page 1 of each kind of report:")
+        for path in pages:
+            print(f"  {path.relative_to(ROOT)}")
     print(f"Logs of each run: {log_dir.relative_to(ROOT)}/<dag_id>.log")
     failed = [r[0] for r in table if r[1] != "success"]
     if month_line.startswith("FAILED"):
@@ -170,6 +177,33 @@ def _month_bounds_line(output: Path, month: str) -> str:
         return f"FAILED: the monthly reports disagree on {month}'s bounds: {bounds}"
     start, end, zone = next(iter(bounds.values()))
     return f"Month {month} ({zone}): {start} to {end} UTC in all {len(bounds)} monthly reports ({', '.join(bounds)})"
+
+
+def report_kind(pdf: Path, root: Path) -> str:
+    """The kind of report a PDF under `root` is, from its place in the bucket's layout."""
+    parts = pdf.relative_to(root).parts
+    if parts[:2] == ("backups", "drills"):
+        return "drill"
+    return "invoice" if parts[0] == "invoices" else parts[0]
+
+
+def first_pages(pdfs: list[Path], root: Path, target: Path) -> list[Path]:
+    """Page 1 of the first PDF of each kind of report, as `target/<kind>-page1.png` (pdftoppm from
+    poppler-utils; none without it, and it says so)."""
+    if not shutil.which("pdftoppm"):
+        print("(pdftoppm not found: scripts/system-deps.sh installs poppler-utils for the page images)")
+        return []
+    chosen: dict[str, Path] = {}
+    for pdf in sorted(pdfs):
+        chosen.setdefault(report_kind(pdf, root), pdf)
+    target.mkdir(parents=True, exist_ok=True)
+    pages = []
+    for kind, pdf in sorted(chosen.items()):
+        stem = target / f"{kind}-page1"
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(stem)],
+                       check=True, capture_output=True)
+        pages.append(stem.with_suffix(".png"))
+    return pages
 
 
 class _bucket_reader:

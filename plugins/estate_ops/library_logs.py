@@ -1,8 +1,8 @@
 """Third-party libraries log at WARNING in every estate-ops process, unless someone asks for more.
 
-Task logs are read by people. fontTools (fpdf2 subsetting the report font) writes some 80 INFO
-lines per PDF, matplotlib one when it builds its font cache, botocore one per credential lookup:
-none of it tells a reader what the task did. `estate_ops/__init__.py` applies the levels on
+Task logs are read by people. fontTools (WeasyPrint and fpdf2 subsetting the report font) writes
+some 80 INFO lines per PDF, WeasyPrint one per rendering step, matplotlib one when it builds its
+font cache, botocore one per credential lookup: none of it tells a reader what the task did. `estate_ops/__init__.py` applies the levels on
 import, so they hold in every process that runs project code: each task process (it parses a DAG
 file that imports estate_ops), `make demo`, the benchmarks and the tests.
 
@@ -27,7 +27,7 @@ import sys
 from collections.abc import Mapping
 
 ENV_VAR = "ESTATE_OPS_LIBRARY_LOG_LEVEL"
-LIBRARY_LOGGERS = ("fontTools", "fpdf", "matplotlib", "PIL", "botocore", "boto3", "s3transfer", "urllib3")
+LIBRARY_LOGGERS = ("fontTools", "fpdf", "weasyprint", "matplotlib", "PIL", "botocore", "boto3", "s3transfer", "urllib3")
 LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 log = logging.getLogger(__name__)

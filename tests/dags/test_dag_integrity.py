@@ -13,7 +13,7 @@ import pytest
 from devtools.localenv import ROOT
 
 DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
-HEAVY = ("pandas", "numpy", "boto3", "botocore", "matplotlib", "pyarrow", "fpdf", "moto")
+HEAVY = ("pandas", "numpy", "boto3", "botocore", "matplotlib", "pyarrow", "fpdf", "weasyprint", "moto")
 
 
 @pytest.fixture(scope="module")

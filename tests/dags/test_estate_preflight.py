@@ -25,7 +25,8 @@ def test_healthy_estate_twice_is_identical(sandbox):
     assert report["headline"]["resources_checked"]["value"] == expected
     assert report["headline"]["resources_missing"]["value"] == 0
     assert report["findings"] == []
-    assert keys(sandbox, "preflight/2026-11-02/") == ["preflight/2026-11-02/report.html", REPORT]
+    assert keys(sandbox, "preflight/2026-11-02/") == ["preflight/2026-11-02/report.html", REPORT,
+                                                      "preflight/2026-11-02/report.pdf"]
     before = versions(sandbox, "preflight/")
 
     second = run_dag("estate_preflight", DAY)

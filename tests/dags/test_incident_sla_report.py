@@ -141,6 +141,6 @@ def test_html_links_every_breach_and_pdf_is_a_pdf(two_runs, sandbox_session):
     html = s3.get_object(Bucket=bucket, Key=PREFIX + "report.html")["Body"].read().decode()
     for breach in two_runs["report"]["items"]["breaches"]:
         assert f'<a href="{breach["link"]}">#{breach["incident"]}</a>' in html
-    assert "<h2>Per severity</h2>" in html and 'src="response.png"' in html
+    assert "<h2>Response and resolution (plan §1.2)</h2>" in html and 'src="response.png"' in html
     pdf = s3.get_object(Bucket=bucket, Key=PREFIX + "report.pdf")["Body"].read()
     assert pdf.startswith(b"%PDF-")

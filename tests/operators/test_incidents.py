@@ -146,19 +146,3 @@ def test_resolved_before_created_is_reported_as_an_anomaly_not_a_percentage(sand
     p0 = next(r for r in report["items"]["per_severity"] if r["severity"] == "P0")
     assert p0["incidents"] == 3  # the scenario has four P0s; the anomaly is left out
     assert any("inconsistent times" in w for w in report["warnings"])
-
-
-def test_pdf_view_is_a_readable_document_and_the_json_keeps_everything():
-    from estate_ops.operators.incidents import PDF_MAX_ROWS, pdf_view
-
-    report = {"warnings": ["w"], "items": {
-        "incidents": [{"id": "I1"}],
-        "breaches": [{"incident": n, "id": f"P{n}", "link": "https://x", "target": "response"} for n in range(250)],
-        "postmortems": [{"state": "on_time", "link": "l"}, {"state": "missing", "link": "l"}, {"state": "late"}],
-    }}
-    view = pdf_view(report)
-    assert "incidents" not in view["items"]
-    assert len(view["items"]["breaches"]) == PDF_MAX_ROWS and "link" not in view["items"]["breaches"][0]
-    assert [r["state"] for r in view["items"]["postmortems"]] == ["missing", "late"]
-    assert view["warnings"][0] == "w" and any(f"first {PDF_MAX_ROWS} of 250" in w for w in view["warnings"])
-    assert len(report["items"]["breaches"]) == 250 and "link" in report["items"]["breaches"][0]  # untouched

@@ -1,4 +1,4 @@
-"""Task logs are for people: rendering a report (PDF included) logs nothing from fontTools/fpdf at
+"""Task logs are for people: rendering a report (PDF included) logs nothing from fontTools/WeasyPrint at
 INFO, unless ESTATE_OPS_LIBRARY_LOG_LEVEL (or Airflow's logging level DEBUG) asks for it."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from estate_ops.reports.publish import publish_report
 from devtools.localenv import ROOT
 from tests.reports.test_render import REPORT, _chart
 
-RENDERER_LOGGERS = ("fontTools", "fpdf")
+RENDERER_LOGGERS = ("fontTools", "fpdf", "weasyprint")
 
 
 class MemoryStore:
@@ -58,7 +58,7 @@ def test_rendering_a_pdf_report_logs_no_renderer_info(caplog, library_levels):
 def test_renderer_info_comes_back_when_asked_for(caplog, library_levels, environ):
     library_levels(environ)
     records = _renderer_info_records(caplog)
-    assert any(r.name.startswith("fontTools.subset") for r in records), [r.name for r in records]
+    assert any(r.name.startswith("weasyprint") for r in records), [r.name for r in records]
 
 
 def test_an_unknown_level_warns_and_keeps_libraries_quiet(caplog, library_levels):
@@ -82,5 +82,5 @@ def test_estate_ops_applies_the_levels_on_import_in_a_fresh_process():
         return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={**env, **extra},
                               capture_output=True, text=True, check=True).stdout
 
-    assert "fontTools" not in log_of(AIRFLOW__LOGGING__LOGGING_LEVEL="INFO")
-    assert "fontTools.subset INFO" in log_of(AIRFLOW__LOGGING__LOGGING_LEVEL="INFO", **{ENV_VAR: "INFO"})
+    assert "weasyprint" not in log_of(AIRFLOW__LOGGING__LOGGING_LEVEL="INFO")
+    assert "weasyprint.progress INFO" in log_of(AIRFLOW__LOGGING__LOGGING_LEVEL="INFO", **{ENV_VAR: "INFO"})

@@ -414,6 +414,33 @@ def not_verified(plan: Any, area: str, resource: str, day: dt.date, why: str) ->
     return c.verdict()
 
 
+def _words(value: str) -> str:
+    """A plan.yaml term as the plan writes it: real_time_replication -> "real-time replication"."""
+    return {"real_time_replication": "real-time replication"}.get(value, value.replace("_", " "))
+
+
+def _days_text(days: int) -> str:
+    return f"{days // 365} year" + ("s" if days // 365 > 1 else "") if days % 365 == 0 else f"{days} days"
+
+
+def backup_schedule(plan: Any, verdicts: list[Verdict]) -> list[dict[str, Any]]:
+    """The plan's §4.1 table (Data | Frequency | Retention), one row per kind of data, with what was
+    verified of it: how many resources and checks, how many failed, and the result."""
+    terms = plan.backups
+    rows = []
+    for area, data, frequency, retention in (
+            ("database", "Database", " + ".join(terms.database.frequency), _days_text(terms.database.retention_days)),
+            ("documents", "Documents (S3)", _words(terms.documents.frequency), terms.documents.retention),
+            ("logs", "Logs", terms.logs.frequency, _days_text(terms.logs.retention_days))):
+        mine = [v for v in verdicts if v.area == area]
+        checks = [c for v in mine for c in v.checks]
+        failed = sum(not c.ok for c in checks)
+        rows.append({"data": data, "frequency": frequency.capitalize(), "retention": retention.capitalize(),
+                     "resources": len(mine), "checks": len(checks), "failed": failed,
+                     "verified": ("not checked" if not checks else "kept" if not failed else "not kept")})
+    return rows
+
+
 def build_verification_report(plan: Any, estate_name: str, day: dt.date, as_of: dt.datetime,
                               verdicts: list[Verdict]) -> VerificationResult:
     """`backups/YYYY-MM-DD/verification.json`, the findings to route, and each database's status."""
@@ -451,6 +478,7 @@ def build_verification_report(plan: Any, estate_name: str, day: dt.date, as_of: 
             "log_retention_days": {"value": plan.backups.logs.retention_days, "unit": "days"},
         },
         "items": {
+            "schedule": backup_schedule(plan, ordered),
             "databases": [{"db_id": s["db_id"], "green": s["green"],
                            "findings": len(s["findings"])} for s in statuses.values()],
             "checks": checks,

@@ -4,7 +4,7 @@ daily, then one report, per-database statuses and alerts.
 - `VerifyRdsBackupsOperator`, `VerifyDocumentReplicationOperator`, `VerifyLogRetentionOperator`
   and `VerifyLogArchiveOperator` check one resource each (mapped) and return its verdict.
 - `PublishBackupVerificationOperator` gathers every mapped verify task's verdict and writes
-  `backups/YYYY-MM-DD/verification.{json,html}`, `backups/status/<db_id>.json` (read by
+  `backups/YYYY-MM-DD/verification.{json,html,pdf}`, `backups/status/<db_id>.json` (read by
   `retention_pruning` before it deletes anything) and the run manifest, then routes findings
   (P0/P1 page, P2/P3 one Slack message). A resource whose verify task failed is "not verified":
   a finding, and its status is not green.
@@ -65,7 +65,7 @@ class PublishBackupVerificationOperator(ReportPublisher, BaseOperator):
                                              "its verification task failed (see the task log)"))
         result = build_verification_report(plan, estate.estate.name, day, as_of, verdicts)
         store = ArtifactStore.for_estate(estate)
-        keys = self.publish_report(context, store, f"backups/{day.isoformat()}", result.report, name="verification", pdf=False)
+        keys = self.publish_report(context, store, f"backups/{day.isoformat()}", result.report, name="verification")
         for db_id, status in sorted(result.statuses.items()):
             key = f"{STATUS_PREFIX}{db_id}.json"
             store.put_json(key, status)

@@ -378,7 +378,7 @@ class PublishRestoreDrillOperator(ReportPublisher, BaseOperator):
         all_findings = [Finding(f["kind"], f["severity"], f["resource"], f["summary"], f["period"],
                                 dict(f.get("details") or {})) for d in drills for f in d.get("findings", [])]
         report = build_drill_report(plan, estate.estate.name, day, drills, all_findings)
-        keys += self.publish_report(context, store, prefix, report, name="drill", pdf=False)
+        keys += self.publish_report(context, store, prefix, report, name="drill")
         routed = SeverityRouter(plan, estate, store).route(findings, source=self.dag_id)
         failed = sorted(f.details.get("db_id", f.resource) for f in findings if f.kind == "restore_drill_failed")
         write_run_manifest(store, self.dag_id, day.isoformat(), keys, report["headline"],

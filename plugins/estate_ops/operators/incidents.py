@@ -50,7 +50,6 @@ class IncidentSlaReportOperator(ReportPublisher, BaseOperator):
         from estate_ops.hooks.connections import require_connection
         from estate_ops.hooks.pagerduty import PagerDutyRestHook
         from estate_ops.reports.publish import write_run_manifest
-        from estate_ops.reports.render import render_pdf
 
         plan, estate = load_config()
         pd_settings = estate.pagerduty
@@ -103,9 +102,7 @@ class IncidentSlaReportOperator(ReportPublisher, BaseOperator):
 
         charts = _charts(report)
         prefix = f"incidents/{period}"
-        keys = self.publish_report(context, store, prefix, report, charts=charts, pdf=False)
-        store.put_bytes(f"{prefix}/report.pdf", render_pdf(pdf_view(report), {t: png for t, (_, png) in charts.items()}))
-        keys.append(f"{prefix}/report.pdf")
+        keys = self.publish_report(context, store, prefix, report, charts=charts)
         router = SeverityRouter(plan, estate, store)
         routed = router.route(findings, source=self.dag_id)
         router.post_slack_once(f"{self.dag_id}/{period}", slack_summary(report))
@@ -113,32 +110,6 @@ class IncidentSlaReportOperator(ReportPublisher, BaseOperator):
         self.log.info("PagerDuty API calls: %d (%d throttled, %d retried)", pd.calls, pd.throttled, pd.retried)
         return {"period": period, "artifacts": keys, "findings": len(findings), "routed": routed,
                 "pagerduty_calls": pd.calls}
-
-
-PDF_DROPPED_COLUMNS = ("id", "link")
-PDF_MAX_ROWS = 100
-
-
-def pdf_view(report: dict[str, Any]) -> dict[str, Any]:
-    """The report as the PDF lays it out: a document to read, not the data set. Leaves out the
-    full incident list and post-mortems that were on time, keeps the first 100 rows of each other
-    list, and drops id/link columns; report.json and report.html keep everything."""
-    notes = [(f"The full list of {len(report['items']['incidents'])} classified incidents, with links, "
-             "is in report.json and report.html.")]
-    items = {}
-    for name, rows in report["items"].items():
-        if name == "incidents":
-            continue
-        if name == "postmortems":
-            on_time = sum(r["state"] == "on_time" for r in rows)
-            rows = [r for r in rows if r["state"] != "on_time"]
-            if on_time:
-                notes.append(f"{on_time} post-mortem(s) on time are not listed here.")
-        if len(rows) > PDF_MAX_ROWS:
-            notes.append(f"{name.replace('_', ' ').capitalize()}: the first {PDF_MAX_ROWS} of {len(rows)} are listed.")
-            rows = rows[:PDF_MAX_ROWS]
-        items[name] = [{k: v for k, v in row.items() if k not in PDF_DROPPED_COLUMNS} for row in rows]
-    return {**report, "items": items, "warnings": [*report["warnings"], *notes]}
 
 
 def _bucket_evidence(store: Any, incident_ids: set[str]) -> list:

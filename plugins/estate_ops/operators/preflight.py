@@ -1,7 +1,7 @@
 """Preflight: check every configured resource exists and answers, then report and route.
 
 `CheckEstateResourcesOperator(area=...)` checks one area (aws, pagerduty, slack) and returns its
-checks; `PublishPreflightOperator` turns them into `preflight/YYYY-MM-DD/report.{json,html}`
+checks; `PublishPreflightOperator` turns them into `preflight/YYYY-MM-DD/report.{json,html,pdf}`
 and routes what is missing. A connection that is not defined or an endpoint that does not answer
 fails the check task with a message naming it: nothing is written for that run.
 """
@@ -61,7 +61,7 @@ class PublishPreflightOperator(ReportPublisher, BaseOperator):
                   for c in context["ti"].xcom_pull(task_ids=task_id) or []]
         report, findings = build_preflight_report(checks, plan, estate.estate.name, day)
         store = ArtifactStore.for_estate(estate)
-        keys = self.publish_report(context, store, f"preflight/{day.isoformat()}", report, pdf=False)
+        keys = self.publish_report(context, store, f"preflight/{day.isoformat()}", report)
         routed = SeverityRouter(plan, estate, store).route(findings, source=self.dag_id)
         write_run_manifest(store, self.dag_id, day.isoformat(), keys, report["headline"])
         return {"artifacts": keys, "missing": len(findings), "routed": routed}

@@ -9,7 +9,7 @@
   `PRUNE_THREADS` databases at a time, each holding that many slots of the `rds_api` pool, with
   botocore's adaptive retries).
 - `PublishRetentionReportOperator` rebuilds `retention/audit/YYYY-MM-DD.jsonl` from the day's
-  action records, writes `retention/YYYY-MM-DD/report.{json,html}`, routes refusals and failures,
+  action records, writes `retention/YYYY-MM-DD/report.{json,html,pdf}`, routes refusals and failures,
   and posts the Slack summary once per outcome.
 
 The audit trail lives under `retention/audit/records/YYYY-MM-DD/<group>/` in bundles (see
@@ -490,7 +490,7 @@ class PublishRetentionReportOperator(ReportPublisher, BaseOperator):
         if dry_run:
             report["title"] += " (dry run: nothing changed)"
         prefix = plan_prefix(day, dry_run)
-        keys += self.publish_report(context, store, prefix, report, pdf=False)
+        keys += self.publish_report(context, store, prefix, report)
         keys.append(self.plan_key)
         router = SeverityRouter(plan, estate, store)
         routed = [] if dry_run else router.route(findings, source=SOURCE)

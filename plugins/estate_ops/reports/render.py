@@ -1,7 +1,20 @@
-"""Report JSON -> HTML (Jinja2), PDF (fpdf2) and PNG charts (matplotlib, Agg).
+"""Report JSON -> HTML (Jinja2), PDF (that HTML printed by WeasyPrint) and PNG charts (matplotlib, Agg).
+
+One layout per report kind (issue 20): `include/templates/<kind>.html.j2` extends `report.html.j2`
+(a kind without its own template gets `report.html.j2`), and the PDF is the same HTML printed with
+the template's print stylesheet (`@media print`, `@page`): the same sections in the same order with
+the same tables. `report.html.j2` holds, once for every kind, the header (title, the verdict
+sentence of `reports/verdict.py`, the period and the plan version), the headline figures, the
+warnings, any chart no section placed, the appendix of every figure and the page footer (period,
+plan version, page numbers). Shared macros (tables, findings, charts beside their section) are in
+`_macros.html.j2`. Printed, a table wider than `PRINT_MAX_COLUMNS` is laid out in groups of columns
+and a list longer than its print limit shows its first rows and says so; on screen all of it.
 
 Renderings never compute: they lay out what the report JSON says. Every output is deterministic
-(same report, same bytes), so rewriting a period's report is a no-op in the bucket.
+(same report, same bytes), so rewriting a period's report is a no-op in the bucket: the PDF's
+creation date comes from the period, it has no random identifier, and its fonts are matplotlib's
+DejaVu (not whatever the machine has); WeasyPrint fetches nothing but those fonts and the
+embedded charts.
 
 A report is a dict with these keys (DESIGN.md §4):
   kind, title, period (dict), plan_version,
@@ -11,17 +24,15 @@ A report is a dict with these keys (DESIGN.md §4):
   items:    {name: [ {column: value}, ... ]}      the lists behind the figures
   findings: [finding dicts]                       what was routed, with severity
   warnings: [str]
-`kind`-specific templates (`include/templates/<kind>.html.j2`) may extend `report.html.j2`.
 
 Long text never breaks a rendering (issue 14 §3): any text the inputs allow (a 1,024-character
 PagerDuty title, a pasted log line of thousands of characters with no space) renders. Beyond
 `MAX_CELL_CHARS` a value is cut in the rendering with `bounded()`'s marker ("… (1,024 characters;
-full text in report.json)"); the JSON always has the full text. HTML: every `{{ }}` output goes
-through `bounded` (the Jinja `finalize` hook, also the `bounded` filter) and cells wrap anywhere
-(CSS `overflow-wrap: anywhere`). PDF: `pdf_text()` bounds each cell (tighter in tables with many
-columns, so that a row fits a page) and replaces characters the font cannot draw and control
-characters with U+FFFD (drops invisible format characters); fpdf2 wraps an unbroken token
-character by character.
+full text in report.json)"); the JSON always has the full text. Every `{{ }}` output goes through
+`bounded` (the Jinja `finalize` hook, also the `bounded` filter); cells wrap anywhere (CSS
+`overflow-wrap: anywhere`), headings only between words (a word longer than a line still breaks).
+`pdf_text()` is for PDFs drawn by other means (the invoice, `invoice_pdf.py`, fpdf2): bounded, and
+characters its font cannot draw replaced with U+FFFD.
 """
 
 from __future__ import annotations
@@ -34,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "include" / "templates"
-MAX_PDF_ROWS = 500  # a PDF table beyond this says how many rows were left out (the JSON has all)
-MAX_PDF_COLUMNS = 16  # a PDF table with more columns is laid out in groups of this many
+PRINT_MAX_COLUMNS = 8  # a printed table with more columns is laid out in groups of this many (fits A4)
+PRINT_MAX_ROWS = 500  # a printed table beyond this says how many rows were left out (the JSON has all)
 MAX_CELL_CHARS = 300  # a value longer than this is cut in HTML/PDF renderings (the JSON has all)
 MAX_PDF_CELL_LINES = 30  # a PDF cell's text is cut to about this many wrapped lines (a row fits a page)
 _PDF_CHAR_MM = 1.4  # DejaVu Sans at 7 pt: about this many mm a character (to size the cut of a cell)
@@ -109,11 +120,10 @@ def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-# ------------------------------------------------------------------------------- HTML
+# ------------------------------------------------------------------------------- HTML and PDF
 
 
-def render_html(report: dict[str, Any], charts: dict[str, str] | None = None) -> bytes:
-    """HTML for `report`; `charts` maps a chart's title to its file name beside the HTML."""
+def _environment():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     env = Environment(
@@ -127,12 +137,30 @@ def render_html(report: dict[str, Any], charts: dict[str, str] | None = None) ->
     env.filters["text"] = _text
     env.filters["label"] = _label
     env.globals["columns"] = _columns
+    env.globals["column_groups"] = column_groups
+    env.globals["PRINT_MAX_COLUMNS"] = PRINT_MAX_COLUMNS
+    env.globals["PRINT_MAX_ROWS"] = PRINT_MAX_ROWS
+    return env
+
+
+def _render(report: dict[str, Any], charts: dict[str, str], *, fonts: dict[str, str] | None = None) -> str:
+    from estate_ops.reports.verdict import verdict
+
     name = f"{report['kind']}.html.j2"
-    template = env.get_template(name if (TEMPLATES_DIR / name).exists() else "report.html.j2")
-    return template.render(report=report, charts=charts or {}).encode("utf-8")
+    template = _environment().get_template(name if (TEMPLATES_DIR / name).exists() else "report.html.j2")
+    return template.render(report=report, charts=charts, placed=[], verdict=verdict(report), fonts=fonts or {},
+                           created=_pdf_date(report).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-# ------------------------------------------------------------------------------- PDF
+def render_html(report: dict[str, Any], charts: dict[str, str] | None = None) -> bytes:
+    """HTML for `report`; `charts` maps a chart's title to its file name beside the HTML."""
+    return _render(report, charts or {}).encode("utf-8")
+
+
+def column_groups(columns: list[str], size: int | None = None) -> list[list[str]]:
+    """`columns` in groups of at most `size` (`PRINT_MAX_COLUMNS`): how a printed page shows a wide table."""
+    size = size or PRINT_MAX_COLUMNS
+    return [columns[i:i + size] for i in range(0, len(columns), size)] or [[]]
 
 
 def _font_dir() -> str:
@@ -143,96 +171,64 @@ def _font_dir() -> str:
     return os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
 
 
+FONT_FILES = {"regular": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf", "mono": "DejaVuSansMono.ttf"}
+
+
 def _pdf_date(report: dict[str, Any]) -> dt.datetime:
     """A creation date derived from the report's period, so the bytes do not depend on when."""
     period = report.get("period") or {}
-    for key in ("end", "date", "start"):
+    for key in ("end", "date", "day", "start"):
         value = period.get(key)
         if value:
-            day = dt.date.fromisoformat(str(value)[:10])
+            day = value.date() if isinstance(value, dt.datetime) else dt.date.fromisoformat(str(value)[:10])
             return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     return dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
+def _data_uri(png: bytes) -> str:
+    """`png` embedded (Markup: our own base64, neither escaped nor cut by `bounded`)."""
+    import base64
+
+    from markupsafe import Markup
+
+    return Markup("data:image/png;base64," + base64.b64encode(png).decode("ascii"))
+
+
+def _fetch_nothing_outside(font_dir: str):
+    """WeasyPrint's url_fetcher: the report's own fonts and embedded charts, nothing else (a link in
+    outside text is a link to click, never something to fetch). A failed fetch fails the rendering
+    rather than printing a PDF without its font or a chart."""
+    from weasyprint.urls import URLFetcher
+
+    allowed = {Path(font_dir, f).resolve().as_uri() for f in FONT_FILES.values()}
+
+    class OwnResourcesOnly(URLFetcher):
+        def fetch(self, url: str, headers: Any = None):
+            if not (url.startswith("data:image/png;base64,") or url in allowed):
+                raise ValueError(f"a report fetches nothing from outside: {url[:80]}")
+            return super().fetch(url, headers)
+
+    return OwnResourcesOnly(allowed_protocols=("data", "file"), fail_on_errors=True)
+
+
+def print_document(report: dict[str, Any], charts: dict[str, bytes] | None = None):
+    """`report`'s HTML laid out for print (a WeasyPrint Document: pages and boxes), before it is a PDF."""
+    from weasyprint import HTML
+
+    font_dir = _font_dir()
+    fonts = {k: Path(font_dir, f).resolve().as_uri() for k, f in FONT_FILES.items()}
+    html = _render(report, {t: _data_uri(png) for t, png in (charts or {}).items()}, fonts=fonts)
+    return HTML(string=html, url_fetcher=_fetch_nothing_outside(font_dir), media_type="print").render()
+
+
 def render_pdf(report: dict[str, Any], charts: dict[str, bytes] | None = None) -> bytes:
-    """A readable PDF of `report`: headline, figures, findings, each item list, then charts."""
-    from fpdf import FPDF
-    from fpdf.fonts import FontFace
+    """`report`'s HTML printed (WeasyPrint, the template's print stylesheet): same sections, same order.
 
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(_pdf_date(report))
-    pdf.set_title(bounded(report.get("title", report["kind"])))
-    pdf.set_author("estate-ops")
-    fonts = _font_dir()
-    pdf.add_font("dejavu", "", os.path.join(fonts, "DejaVuSans.ttf"))
-    pdf.add_font("dejavu", "B", os.path.join(fonts, "DejaVuSans-Bold.ttf"))
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-
-    cmap = set.intersection(*(set(font.cmap) for font in pdf.fonts.values()))
-
-    def safe(text: str, limit: int = MAX_CELL_CHARS) -> str:
-        return pdf_text(text, cmap, limit)
-
-    def heading(text: str, size: int = 12) -> None:
-        pdf.set_font("dejavu", "B", size)
-        pdf.multi_cell(0, 8, safe(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("dejavu", "", 8)
-
-    def table(rows: list[list[str]]) -> None:
-        if len(rows[0]) > MAX_PDF_COLUMNS:  # too narrow to read (or draw): in groups of columns
-            for start in range(0, len(rows[0]), MAX_PDF_COLUMNS):
-                table([row[start:start + MAX_PDF_COLUMNS] for row in rows])
-            return
-        pdf.set_font("dejavu", "", 7)
-        limit = pdf_cell_limit(pdf.epw / max(1, len(rows[0])))
-        rows = [[safe(cell, limit) for cell in row] for row in rows]
-        with pdf.table(rows, headings_style=FontFace(emphasis="BOLD"), line_height=4.5,
-                       text_align="LEFT", borders_layout="HORIZONTAL_LINES"):
-            pass
-        pdf.ln(3)
-
-    heading(report.get("title", report["kind"]), 16)
-    period = report.get("period") or {}
-    meta = [f"{_label(k)}: {_text(v)}" for k, v in period.items()]
-    meta.append(f"Plan version: {report.get('plan_version', '—')}")
-    pdf.set_font("dejavu", "", 9)
-    pdf.multi_cell(0, 5, safe("   ".join(meta), MAX_CELL_CHARS * 2), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
-
-    for section in ("headline", "figures", "inputs"):
-        values = report.get(section) or {}
-        if values:
-            heading(_label(section))
-            table([["Figure", "Value"]] + [[_label(k), _text(v)] for k, v in values.items()])
-
-    for warning in report.get("warnings") or []:
-        pdf.set_font("dejavu", "B", 8)
-        pdf.multi_cell(0, 5, "Warning: " + safe(str(warning)), new_x="LMARGIN", new_y="NEXT")
-
-    findings = report.get("findings") or []
-    heading(f"Findings ({len(findings)})")
-    if findings:
-        table([["Severity", "Kind", "Resource", "Summary"]]
-              + [[f["severity"], f["kind"], f["resource"], f["summary"]] for f in findings])
-
-    for name, rows in (report.get("items") or {}).items():
-        heading(f"{_label(name)} ({len(rows)})")
-        if not rows:
-            continue
-        columns = _columns(rows)
-        shown = rows[:MAX_PDF_ROWS]
-        table([[_label(c) for c in columns]] + [[_text(r.get(c)) for c in columns] for r in shown])
-        if len(rows) > len(shown):
-            pdf.multi_cell(0, 5, f"… {len(rows) - len(shown)} more rows in report.json",
-                           new_x="LMARGIN", new_y="NEXT")
-
-    for title, png in (charts or {}).items():
-        pdf.add_page()
-        heading(title)
-        pdf.image(io.BytesIO(png), w=pdf.epw)
-
-    return bytes(pdf.output())
+    `charts` maps a chart's title to its PNG (embedded). The fonts are matplotlib's DejaVu, the
+    creation date comes from the period and no identifier is random, so the bytes are the same
+    for the same report."""
+    # No /ID (pdf_identifier None) and no custom metadata: nothing in the bytes but the report.
+    return print_document(report, charts).write_pdf(pdf_identifier=None, custom_metadata=False)
 
 
 # ------------------------------------------------------------------------------- charts
