@@ -87,18 +87,25 @@ class SeverityRouter:
                 self._record(finding, "slack")
         return records
 
-    def post_slack_once(self, summary_id: str, text: str) -> bool:
+    def post_slack_once(self, summary_id: str, text: str, *, covers: Iterable[str] = ()) -> bool:
         """Post a summary (not a finding) to the estate's channel once per `summary_id`.
 
         `summary_id` names the summary and its period (e.g. "availability_report/2026-10"): a
-        rerun for the same period posts nothing. Returns whether it posted.
+        rerun for the same period posts nothing. `covers` are other summaries this one stands for
+        (a lower threshold crossed on the same day): they are recorded as sent with it. Returns
+        whether it posted.
         """
         key = self.ledger.summary_key(summary_id)
         if self.ledger.sent(key):
             return False
         self.slack.post(self.estate.slack.channel, text)
         self.ledger.record(key, {"summary_id": summary_id, "text": text})
+        for other in covers:
+            self.ledger.record(self.ledger.summary_key(other), {"summary_id": other, "covered_by": summary_id})
         return True
+
+    def summary_sent(self, summary_id: str) -> bool:
+        return self.ledger.sent(self.ledger.summary_key(summary_id))
 
     @staticmethod
     def findings_text(findings: list[Finding], source: str) -> str:

@@ -276,6 +276,14 @@ class InvoicingTerms(_Strict):
     rollover_default: bool
     approval_required: bool
     payment_terms_days: _whole(ge=0, le=366) = 30
+    hours_watch_percent: list[_whole(gt=0, le=1000)] = Field(default=[50, 80, 100], min_length=1)
+
+    @field_validator("hours_watch_percent")
+    @classmethod
+    def _rising(cls, value: list[int]) -> list[int]:
+        if value != sorted(set(value)):
+            raise ValueError(f"thresholds rising without repeats, e.g. [50, 80, 100], got {value}")
+        return value
 
 
 class Plan(_Strict):

@@ -20,6 +20,7 @@ per-client Decimal arithmetic runs once per client. Pure: no Airflow, no boto3.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -533,3 +534,62 @@ def document_csv(document: dict[str, Any]) -> bytes:
     return csv_bytes(["credit_note", "cancels", *columns],
                      ([document["number"], document["cancels"], *(line.get(c) for c in columns)]
                       for line in document["lines"]))
+
+
+# ------------------------------------------------------------------------------------ hours watch
+
+
+def working_days(days: Iterable[dt.date]) -> int:
+    """Monday to Friday (the plan names no holidays)."""
+    return sum(1 for d in days if d.weekday() < 5)
+
+
+def hours_watch(summary: dict[str, Any], *, thresholds: Sequence[int], as_of: dt.datetime,
+                tz: ZoneInfo) -> dict[str, Any]:
+    """Where a client's in-scope hours stand mid-month (issue #18 §3), from its draft's own figures.
+
+    `summary` is `build_drafts` on the month's entries so far. A threshold is crossed when the hours
+    used reach that share of the tier's included hours (exactly 80 % is 80 %). The projection keeps
+    the pace of the working days gone by (Mon-Fri before `as_of`'s day in `tz`) over the month's
+    working days; with none gone by yet there is no pace and no projection.
+    """
+    hours = summary["hours"]
+    included, used, allowance = (Decimal(hours[k]) for k in ("included", "used", "allowance"))
+    month = Month.parse(summary["month"])
+    today = as_of.astimezone(tz).date()
+    elapsed = working_days(d for d in month.days if d < today)
+    total = working_days(month.days)
+    crossed = [t for t in thresholds if included > 0 and used * 100 >= included * t]
+    projected = overage = cost = None
+    if elapsed:
+        projected = (used / elapsed * total).quantize(HUNDREDTH, ROUND_HALF_UP)
+        overage = max(Decimal("0.00"), projected - allowance)
+        rate = Decimal(summary["tiers"][-1]["overage_rate"])  # the tier at the month's end bills the overage
+        cost = money(overage * rate)
+    return {
+        "client_id": summary["client_id"], "client_name": summary["client_name"], "month": str(month),
+        "as_of": as_of, "included_hours": included, "allowance_hours": allowance, "used_hours": used,
+        "used_percent": (used * 100 / included).quantize(HUNDREDTH, ROUND_HALF_UP) if included else None,
+        "crossed_percent": crossed, "working_days_elapsed": elapsed, "working_days_in_month": total,
+        "projected_hours": projected, "projected_overage_hours": overage, "projected_overage_cost": cost,
+        "currency": summary["currency"], "rejected_rows": summary["counts"]["rejected_rows"],
+    }
+
+
+def hours_watch_text(watch: dict[str, Any], threshold: int) -> str:
+    """The Slack message for a crossed threshold (the client's name is outside text: escaped)."""
+    from estate_ops.domain.slacktext import slack_escape as e
+
+    lines = [(f"*Support hours: {e(watch['client_name'])} ({watch['month']})* reached {threshold} % of the "
+              f"tier's hours: {watch['used_hours']} h of {watch['included_hours']} h in scope "
+              f"({watch['used_percent']} %).")]
+    if watch["projected_hours"] is None:
+        lines.append("No working day has gone by yet: no projection.")
+    else:
+        lines.append(f"At the pace of {watch['working_days_elapsed']} of {watch['working_days_in_month']} working "
+                     f"days the month ends near {watch['projected_hours']} h: {watch['projected_overage_hours']} h "
+                     f"over the {watch['allowance_hours']} h allowance, {watch['currency']} "
+                     f"{watch['projected_overage_cost']} of overage.")
+    if watch["rejected_rows"]:
+        lines.append(f"{watch['rejected_rows']} bad timesheet row(s) are left out of these figures.")
+    return "\n".join(lines)

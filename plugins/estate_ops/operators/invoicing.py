@@ -474,3 +474,68 @@ class RecordRejectionOperator(BaseOperator):
                            {"rejected_drafts": clients, "rejected_rows": drafts["rejected_rows"]}, status="rejected")
         self.log.info("%s: drafts for %s rejected by the approver; nothing issued", drafts["month"], clients)
         return {"month": drafts["month"], "rejected_drafts": clients}
+
+
+class SupportHoursWatchOperator(BaseOperator):
+    """The current contract month's hours so far, per client: Slack once per threshold per month.
+
+    Drafts the month so far with the invoice's own function (`build_drafts`: the same rounding,
+    tiers and scope), then judges each draft with `hours_watch`. Writes
+    `invoices/YYYY-MM/hours-watch/YYYY-MM-DD.json`. Rollover is not counted (the watch warns early).
+    """
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from estate_ops.alerting import SeverityRouter
+        from estate_ops.config import load_config
+        from estate_ops.domain.invoicing import (
+            build_drafts,
+            clients_from_config,
+            hours_watch,
+            hours_watch_text,
+            rules_from_config,
+        )
+        from estate_ops.domain.periods import Month, PeriodError
+        from estate_ops.domain.timesheets import TimesheetError
+        from estate_ops.hooks.artifacts import ArtifactStore
+
+        plan, estate = load_config()
+        tz = plan.contract_month_timezone
+        now = dt.datetime.now(dt.UTC)
+        day_param = (context.get("params") or {}).get("date")
+        if day_param:
+            try:
+                day = dt.date.fromisoformat(str(day_param))
+            except ValueError:
+                raise PeriodError(f"date must be YYYY-MM-DD, got {day_param!r}") from None
+            as_of = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz).astimezone(dt.UTC)
+            if as_of > now:
+                raise PeriodError(f"day {day} ({tz.key}) has not ended yet")
+        else:
+            as_of = min(run_as_of(context), now)
+        as_of_local = (as_of - dt.timedelta(seconds=1)).astimezone(tz)
+        month, watched_day = Month.of(as_of_local.date()), as_of_local.date()
+        store = ArtifactStore.for_estate(estate)
+        try:
+            validated = load_month(store, month, plan, estate, now)
+        except TimesheetError as exc:
+            self.log.info("%s: nothing to watch yet (%s)", month, exc)
+            return {"month": str(month), "clients": [], "posted": []}
+        entries = validated.entries[validated.entries["started_at"] < as_of]  # the month so far
+        drafts = build_drafts(entries, month, rules_from_config(plan), clients_from_config(plan, estate), tz=tz,
+                              rejected_by_client=validated.rejected_by_client())
+        router = SeverityRouter(plan, estate, store)
+        watches, posted = [], []
+        for draft in drafts:
+            watch = hours_watch(draft.summary, thresholds=plan.invoicing.hours_watch_percent, as_of=as_of, tz=tz)
+            watches.append(watch)
+            ids = {t: f"{self.dag_id}/{month}/{draft.client_id}/{t}" for t in watch["crossed_percent"]}
+            unsent = [t for t in watch["crossed_percent"] if not router.summary_sent(ids[t])]
+            if unsent:  # one message for the highest threshold crossed since the last one sent
+                top = unsent[-1]
+                router.post_slack_once(ids[top], hours_watch_text(watch, top), covers=[ids[t] for t in unsent[:-1]])
+                posted.append({"client_id": draft.client_id, "percent": top})
+        key = f"invoices/{month}/hours-watch/{watched_day.isoformat()}.json"
+        store.put_json(key, {"month": str(month), "as_of": as_of, "clients": watches})
+        self.log.info("%s as of %s: %s", month, as_of.isoformat(),
+                      "; ".join(f"{w['client_id']} {w['used_hours']}/{w['included_hours']} h" for w in watches))
+        return {"month": str(month), "key": key, "clients": [w["client_id"] for w in watches], "posted": posted}
