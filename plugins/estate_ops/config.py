@@ -272,6 +272,47 @@ class InvoicingTerms(_Strict):
     payment_terms_days: _whole(ge=0, le=366) = 30
 
 
+# CloudWatch's comparison operators (PutMetricAlarm ComparisonOperator).
+COMPARISON_OPERATORS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
+                        "LessThanOrEqualToThreshold", "LessThanLowerOrGreaterThanUpperThreshold",
+                        "LessThanLowerThreshold", "GreaterThanUpperThreshold")
+# CloudWatch statistics: the five simple ones, or a percentile (p0-p100, e.g. p99, p99.9).
+STATISTIC = r"^(SampleCount|Average|Sum|Minimum|Maximum|p(100|[0-9]{1,2})(\.[0-9]{1,3})?)$"
+# The kinds of estate resource a required alarm can be about (domain/monitoring.py builds their
+# CloudWatch dimensions from estate.yaml).
+ResourceKind = Literal["route53_health_check", "load_balancer", "target_group", "rds_instance"]
+
+
+class RequiredAlarm(_Strict):
+    """One alarm a kind of resource must have: any enabled alarm on this metric of that resource."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    namespace: str = Field(pattern=r"^[A-Za-z0-9/_.#:-]{1,255}$")
+    metric: str = Field(min_length=1, max_length=255)
+    statistic: str = Field(pattern=STATISTIC)
+    comparison: Literal[COMPARISON_OPERATORS]  # type: ignore[valid-type]
+    severity: Severity
+
+
+class MonitoringTerms(_Strict):
+    """Plan §2.1 as the monitoring audit applies it (every value a default: the plan names the
+    tools and the routes, not the alarms)."""
+
+    severity_tag: str = Field(pattern=r"^[\w.:/=+@ -]{1,128}$")
+    insufficient_data_hours: Hours
+    required_alarms: dict[ResourceKind, list[RequiredAlarm]]
+
+    @field_validator("required_alarms")
+    @classmethod
+    def _unique_names(cls, value: dict[str, list[RequiredAlarm]]) -> dict[str, list[RequiredAlarm]]:
+        for kind, alarms in value.items():
+            names = [a.name for a in alarms]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{kind}: required alarm names must be unique, repeated {dupes}")
+        return value
+
+
 class Plan(_Strict):
     plan: PlanInfo
     availability: AvailabilityTerms
@@ -285,6 +326,7 @@ class Plan(_Strict):
     retention_pruning: RetentionPruningTerms
     tiers: dict[str, TierTerms] = Field(min_length=1)
     invoicing: InvoicingTerms
+    monitoring: MonitoringTerms
 
     @field_validator("severities")
     @classmethod
@@ -439,6 +481,40 @@ class EstateInvoicing(_Strict):
     approval_required: bool | None = None
 
 
+class LoadBalancer(_Strict):
+    """An Application Load Balancer and its target groups, as CloudWatch names them in the
+    `LoadBalancer` and `TargetGroup` dimensions (the last part of their ARNs)."""
+
+    load_balancer: str = Field(pattern=r"^app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$")
+    target_groups: list[str] = []
+
+    @field_validator("target_groups")
+    @classmethod
+    def _dimension_values(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if not re.fullmatch(r"targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}", t)]
+        if bad:
+            raise ValueError(f"target group dimension values like targetgroup/<name>/<16 hex digits> "
+                             f"(the end of the target group's ARN), got {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"target groups must be unique, got {value}")
+        return value
+
+
+class EstateMonitoring(_Strict):
+    """What the estate's CloudWatch alarms watch beyond health checks and databases."""
+
+    load_balancers: list[LoadBalancer] = []
+
+    @field_validator("load_balancers")
+    @classmethod
+    def _unique_load_balancers(cls, value: list[LoadBalancer]) -> list[LoadBalancer]:
+        names = [lb.load_balancer for lb in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"load balancers must be unique, repeated {dupes}")
+        return value
+
+
 class Estate(_Strict):
     estate: EstateInfo
     aws: AwsSettings
@@ -451,6 +527,7 @@ class Estate(_Strict):
     slack: SlackSettings
     clients: list[Client]
     invoicing: EstateInvoicing = EstateInvoicing()
+    monitoring: EstateMonitoring = EstateMonitoring()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Estate:
