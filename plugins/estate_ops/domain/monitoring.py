@@ -305,7 +305,7 @@ def audit_monitoring(plan: Any, estate_name: str, account_id: str, resources: Se
                                 f"alarm {notifier.name} stands for {resource.kind} {resource.name}'s required "
                                 f"{requirement.name} ({requirement.severity}) but is tagged {severity}",
                                 required=requirement.severity, tagged=severity, requirement=requirement.name,
-                                resource=resource.id)
+                                resource_id=resource.id)
             else:
                 missing.append(requirement.name)
         if not on_it:
