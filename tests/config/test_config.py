@@ -243,7 +243,7 @@ BAD_ESTATES = [
                                   [ESTATE["monitoring"]["load_balancers"][0]["target_groups"][0]] * 2),
      ["monitoring.load_balancers[0].target_groups", "must be unique"]),
     ("load balancer twice", edited(ESTATE, "monitoring.load_balancers",
-                                   [dict(lb) for lb in ESTATE["monitoring"]["load_balancers"] * 2]),
+                                   [yaml.safe_load(yaml.safe_dump(lb)) for lb in ESTATE["monitoring"]["load_balancers"] * 2]),
      ["monitoring.load_balancers", "load balancers must be unique"]),
     ("unknown monitoring key", edited(ESTATE, "monitoring.alb", []), ["monitoring.alb", "unknown key"]),
 ]
