@@ -4,6 +4,7 @@ classification, routes and coverage, on hand-built alarms and topics."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from estate_ops.config import load_config
@@ -14,12 +15,14 @@ from estate_ops.domain.monitoring import (
     Subscription,
     Topic,
     alarm_severity,
+    audit_day,
     audit_monitoring,
     classify_endpoint,
     composite_references,
     estate_resources,
     topics_to_follow,
 )
+from estate_ops.domain.periods import PeriodError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -234,7 +237,8 @@ def test_a_topic_in_another_region_or_account(plan):
     west = f"arn:aws:sns:us-west-2:{ACCOUNT}:pager"
     theirs = f"arn:aws:sns:{REGION}:999999999999:pager"
     alarms = [health_alarm(actions=(west,)), health_alarm(name="web-health", resource=OTHER_HC, actions=(theirs,))]
-    assert topics_to_follow(alarms, ACCOUNT) == [west]  # the other account's topic is not ours to read
+    # Neither is read: CloudWatch cannot publish to the one, the other is not ours to read.
+    assert topics_to_follow(alarms, ACCOUNT) == []
     result = audit(plan, alarms, resources=(HC, OTHER_HC), topics={west: TOPICS[PAGER_TOPIC]})
     assert kinds(result) == [("alarm_not_paging", "api-health"), ("alarm_not_paging", "web-health"),
                              ("alarm_topic_foreign", theirs), ("alarm_topic_foreign", west)]
@@ -259,6 +263,24 @@ def test_alarms_outside_the_estate_are_counted_not_judged(plan):
     result = audit(plan, [health_alarm(), stranger])
     assert result.findings == []
     assert result.report["inputs"]["alarms_described"] == 2 and result.report["inputs"]["alarms_on_estate"] == 1
+
+
+def test_each_topic_is_followed_once_however_many_alarms_name_it():
+    alarms = [health_alarm(name=f"a{i}", actions=(PAGER_TOPIC, SLACK_TOPIC)) for i in range(5)]
+    assert topics_to_follow(alarms, ACCOUNT) == sorted([PAGER_TOPIC, SLACK_TOPIC])
+
+
+@pytest.mark.parametrize("param,expected", [(None, DAY), ("", DAY), ("2026-11-01", dt.date(2026, 11, 1)),
+                                            ("2026-11-02", DAY)])
+def test_audit_day(param, expected):
+    assert audit_day(AS_OF, param) == expected
+
+
+@pytest.mark.parametrize("param,message", [("2026-11-03", "after the run's day 2026-11-02"),
+                                           ("02/11/2026", "date must be YYYY-MM-DD, got '02/11/2026'")])
+def test_audit_day_refuses(param, message):
+    with pytest.raises(PeriodError, match=re.escape(message)):
+        audit_day(AS_OF, param)
 
 
 def test_estate_resources_name_the_cloudwatch_dimensions():

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from estate_ops.domain.findings import Finding, sort_findings
-from estate_ops.domain.periods import utc
+from estate_ops.domain.periods import PeriodError, utc
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
 PAGERDUTY, SLACK, EMAIL, UNKNOWN = "pagerduty", "slack", "email", "unknown"
@@ -281,11 +281,8 @@ def audit_monitoring(plan: Any, estate_name: str, account_id: str, resources: Se
         own = [alarm] if notifies_itself(alarm) else []
         return own + [c for c in wrapped_by.get(alarm.name, []) if notifies_itself(c)]
 
-    # The alarms about the estate: on one of its resources, or a composite over one of those.
-    estate_metric_alarms = [a for a in alarms if any(on_resource(a, r) for r in resources)]
-    in_scope = {a.name for a in estate_metric_alarms}
-    in_scope |= {c.name for a in estate_metric_alarms for c in wrapped_by.get(a.name, [])}
-    scoped = [a for a in alarms if a.name in in_scope]
+    scoped = estate_alarms(alarms, resources)
+    estate_metric_alarms = [a for a in scoped if a.kind == "metric"]
 
     # ---- required alarms per resource
     resource_rows = []
@@ -436,13 +433,37 @@ def audit_monitoring(plan: Any, estate_name: str, account_id: str, resources: Se
     return MonitoringAudit(report, findings)
 
 
+def audit_day(as_of: dt.datetime, param: str | None) -> dt.date:
+    """The day an audit is filed under: the `date` param, else the run's own UTC day. AWS shows only
+    the configuration of now, so a day after the run's cannot be audited."""
+    today = utc(as_of).date()
+    if param in (None, ""):
+        return today
+    try:
+        day = dt.date.fromisoformat(str(param))
+    except ValueError:
+        raise PeriodError(f"date must be YYYY-MM-DD, got {str(param)[:40]!r}") from None
+    if day > today:
+        raise PeriodError(f"date {day} is after the run's day {today}: the audit sees the configuration of now")
+    return day
+
+
+def estate_alarms(alarms: Iterable[Alarm], resources: Sequence[Resource]) -> list[Alarm]:
+    """The alarms about the estate: a metric alarm on one of its resources, or a composite over one."""
+    alarms = list(alarms)
+    on_estate = {a.name for a in alarms if any(on_resource(a, r) for r in resources)}
+    over = {c.name for c in alarms if c.kind == "composite" and composite_references(c.rule) & on_estate}
+    return sorted((a for a in alarms if a.name in on_estate | over), key=lambda a: a.arn)
+
+
 def topics_to_follow(alarms: Iterable[Alarm], account_id: str) -> list[str]:
-    """The distinct SNS topics in alarms' actions that can be read: this account, the alarm's region
-    (one ListSubscriptionsByTopic walk each, whatever the number of alarms naming it)."""
+    """The distinct SNS topics in alarms' actions worth reading: this account's, in the alarm's own
+    region (CloudWatch publishes nowhere else). One ListSubscriptionsByTopic walk each, however many
+    alarms name it."""
     wanted = set()
     for alarm in alarms:
         for arn in (*alarm.alarm_actions, *alarm.ok_actions):
-            if _is_sns(arn) and arn_part(arn, "account") == account_id:
+            if _is_sns(arn) and arn_part(arn, "account") == account_id and arn_part(arn, "region") == alarm.region:
                 wanted.add(arn)
     return sorted(wanted)
 
