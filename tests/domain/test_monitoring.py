@@ -321,3 +321,16 @@ def test_an_alarm_counts_as_routed_exactly_when_a_confirmed_subscription_reaches
     route_kinds = {f.kind for f in result.findings} & {"alarm_not_paging", "alarm_not_in_slack"}
     assert bool(route_kinds) == (enabled and wanted not in reaches)
     assert all(f.severity == plan.finding_severities[f.kind] for f in result.findings)
+
+
+def test_a_missing_required_alarm_is_as_severe_as_what_it_would_have_said(plan):
+    db = Resource("rds_instance", "db-1", "db-1", (("DBInstanceIdentifier", "db-1"),))
+    connections = Alarm(name="db-1-connections", arn=f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:db-1-connections",
+                        kind="metric", actions_enabled=True, alarm_actions=(SLACK_TOPIC,),
+                        comparison="GreaterThanThreshold", tags={"severity": "P2"},
+                        metrics=(MetricRef.of("AWS/RDS", "DatabaseConnections", "Maximum", dict(db.dimensions)),))
+    result = audit(plan, [connections], resources=(db,))
+    assert sorted((f.kind, f.resource, f.severity) for f in result.findings) == [
+        ("alarm_missing", "db-1/free_storage", "P1"), ("alarm_missing_minor", "db-1/cpu", "P2")]
+    row = result.report["items"]["resources"][0]
+    assert (row["present"], row["required"], row["covered"]) == (1, 3, False)

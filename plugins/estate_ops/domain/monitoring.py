@@ -317,7 +317,9 @@ def audit_monitoring(plan: Any, estate_name: str, account_id: str, resources: Se
                 why = (f"alarm(s) {', '.join(candidates)} match but notify nobody (actions disabled or none)"
                        if candidates else f"no alarm on {requirement.namespace} {requirement.metric} "
                                           f"{requirement.statistic} {requirement.comparison}")
-                finding("alarm_missing", f"{resource.id}/{name}",
+                # A required P0/P1 alarm missing is an outage unheard; a P2/P3 one, a warning unsaid.
+                kind = "alarm_missing" if requirement.severity in plan.alert_routing.pagerduty else "alarm_missing_minor"
+                finding(kind, f"{resource.id}/{name}",
                         f"{resource.kind} {resource.name} lacks its required alarm {name}: {why}",
                         resource_kind=resource.kind, requirement=name, severity_required=requirement.severity)
         resource_rows.append({"resource": resource.id, "name": resource.name, "kind": resource.kind,
