@@ -16,6 +16,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -232,10 +233,14 @@ class CloudWatchAlarmsHook(AwsBaseHook):
                 if not token:
                     return metric, composite
 
+    @cached_property
+    def tagging_conn(self) -> Any:
+        """The Resource Groups Tagging API client of the same connection and region."""
+        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="resourcegroupstaggingapi",
+                           region_name=self.region_name, **self._tagging_kwargs).conn
+
     def alarm_tags(self) -> dict[str, dict[str, str]]:
         """Alarm ARN -> its tags, for every tagged alarm of the region (an alarm absent has none)."""
-        tagging = AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="resourcegroupstaggingapi",
-                              region_name=self.region_name, **self._tagging_kwargs)
         tags: dict[str, dict[str, str]] = {}
         action = "tag:GetResources"
         with translate_connection_errors(f"Resource Groups Tagging API (connection {self.aws_conn_id!r})"):
@@ -243,7 +248,7 @@ class CloudWatchAlarmsHook(AwsBaseHook):
             while True:
                 try:
                     self.calls[action] += 1
-                    page = tagging.conn.get_resources(ResourceTypeFilters=["cloudwatch:alarm"],
+                    page = self.tagging_conn.get_resources(ResourceTypeFilters=["cloudwatch:alarm"],
                                                       ResourcesPerPage=MAX_TAGGED_PER_PAGE, PaginationToken=token)
                 except ClientError as exc:
                     raise CloudWatchError(describe_error(exc, action)) from exc
