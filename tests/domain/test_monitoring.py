@@ -293,10 +293,18 @@ def test_estate_resources_name_the_cloudwatch_dimensions():
     assert len(resources) == len(estate.health_checks) + 1 + len(lb.target_groups) + len(estate.databases)
 
 
-def test_hostile_names_stay_data(plan):
+def test_hostile_alarm_names_are_whole_in_the_json_and_escaped_and_bounded_where_rendered(plan):
+    from estate_ops.alerting import SeverityRouter
+    from estate_ops.reports.render import render_html
+
     name = "<!channel> & <script>alert(1)</script>" + "x" * 2000
     result = audit(plan, [health_alarm(name=name, severity=None)])
-    assert result.findings[0].resource == name  # whole in the JSON; escaped where it is rendered
+    assert result.findings[0].resource == name
+    html = render_html(result.report).decode()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+    assert "full text in report.json" in html and name not in html
+    slack = SeverityRouter.findings_text(result.findings, "monitoring_audit")
+    assert "<!channel>" not in slack and "&lt;!channel&gt; &amp; &lt;script&gt;" in slack
 
 
 # ------------------------------------------------------------------ property
