@@ -43,7 +43,7 @@ def test_describe_alarms_asks_for_both_types_and_follows_next_token(alarms_hook)
 
 
 def test_alarm_tags_come_100_alarms_a_page(alarms_hook):
-    asked = {"ResourceTypeFilters": ["cloudwatch:alarm"], "ResourcesPerPage": 100}
+    asked = {"ResourceTypeFilters": ["cloudwatch:alarm"], "ResourcesPerPage": 100, "TagsPerPage": 500}
     arn = _alarm("m0")["AlarmArn"]
     with Stubber(alarms_hook.tagging_conn) as stub:
         stub.add_response("get_resources", {"ResourceTagMappingList": [

@@ -195,6 +195,9 @@ class CloudWatchMetricsHook(AwsBaseHook):
 # DescribeAlarms returns at most 100 alarms a page; the Resource Groups Tagging API 100 resources.
 MAX_ALARMS_PER_PAGE = 100
 MAX_TAGGED_PER_PAGE = 100
+# A GetResources page also ends at TagsPerPage tags (100 to 500; a page of 100 alarms with a few tags
+# each would otherwise end early): the most, so that ResourcesPerPage decides.
+MAX_TAGS_PER_PAGE = 500
 ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]  # without AlarmTypes, composite alarms are left out
 
 
@@ -249,7 +252,8 @@ class CloudWatchAlarmsHook(AwsBaseHook):
                 try:
                     self.calls[action] += 1
                     page = self.tagging_conn.get_resources(ResourceTypeFilters=["cloudwatch:alarm"],
-                                                      ResourcesPerPage=MAX_TAGGED_PER_PAGE, PaginationToken=token)
+                                                      ResourcesPerPage=MAX_TAGGED_PER_PAGE,
+                                                      TagsPerPage=MAX_TAGS_PER_PAGE, PaginationToken=token)
                 except ClientError as exc:
                     raise CloudWatchError(describe_error(exc, action)) from exc
                 for mapping in page.get("ResourceTagMappingList", []):
