@@ -80,6 +80,8 @@ def test_coverage_figures(two_runs):
     assert report["headline"]["resources_fully_covered"] == {"value": 6, "unit": "of 8 resources"}
     assert report["inputs"]["alarms_described"] == report["inputs"]["alarms_on_estate"] + 1  # someone else's
     assert report["inputs"]["composite_alarms"] == 1 and report["inputs"]["topics"] == 3
+    assert report["inputs"]["alarms_via_composite"] == 1
+    assert report["inputs"]["alarms_judged_by_own_route"] == report["inputs"]["alarms_on_estate"] - 1
     assert report["figures"]["P1_alarms_routed"]["value"] == report["figures"]["P1_alarms"]["value"] - 1
     assert report["headline"]["status"]["value"] == "red"
     assert two_runs["manifest"]["status"] == "findings"

@@ -393,7 +393,7 @@ def audit_monitoring(plan: Any, estate_name: str, account_id: str, resources: Se
 
     findings = sort_findings(_unique(findings))
     covered = sum(r["covered"] for r in resource_rows)
-    tagged = sum(v["alarms"] for v in routed_by_severity.values())
+    judged = sum(v["alarms"] for v in routed_by_severity.values())
     routed_total = sum(r["routed"] for r in alarm_rows)
     figures: dict[str, Any] = {
         "resources_fully_covered_percent": _percent(covered, len(resource_rows)),
@@ -425,7 +425,10 @@ def audit_monitoring(plan: Any, estate_name: str, account_id: str, resources: Se
                    "metric_alarms": sum(a.kind == "metric" for a in alarms),
                    "composite_alarms": sum(a.kind == "composite" for a in alarms),
                    "alarms_on_estate": len(scoped), "alarms_untagged": untagged,
-                   "alarms_tagged": tagged, "topics": len(topic_rows),
+                   # judged by their own severity tag and route; the others notify through a composite
+                   "alarms_judged_by_own_route": judged,
+                   "alarms_via_composite": sum(r["status"] == "via_composite" for r in alarm_rows),
+                   "topics": len(topic_rows),
                    "subscriptions": sum(r["confirmed"] + r["pending"] for r in topic_rows.values())},
         "figures": figures,
         "items": {"resources": resource_rows, "alarms": alarm_rows, "topics": list(topic_rows.values())},
