@@ -57,3 +57,18 @@ def test_a_past_date_files_the_audit_under_that_day(sandbox):
     result = _audit({"date": "2026-11-01"})
     assert "monitoring/2026-11-01/audit.json" in result["artifacts"]
     assert "monitoring/2026-11-01/audit.json" in _keys(sandbox)
+
+
+@pytest.mark.parametrize("service,action,counted", [
+    ("cloudwatch", "DescribeAlarms", "cloudwatch:DescribeAlarms"),
+    ("sns", "ListSubscriptionsByTopic", "sns:ListSubscriptionsByTopic"),
+])
+def test_throttling_is_retried_and_the_audit_is_the_same(sandbox, service, action, counted):
+    calm = _audit({})
+    sandbox.reset()
+    sandbox.clear_request_counts()
+    sandbox.throttle_aws(service, count=2, action=action)
+    throttled = _audit({})
+    assert throttled["findings"] == calm["findings"]
+    made = sandbox.request_counts()["paths"]["aws"][counted]
+    assert made == calm["calls"][counted] + 2  # the two throttled requests were retried
