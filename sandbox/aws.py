@@ -247,6 +247,29 @@ def install_moto_patches() -> None:
     _install_fast_get_metric_data()
     _install_paged_describe_alarms()
     _install_pending_subscriptions()
+    _install_alarm_state_listeners()
+
+
+# Called as listener(alarm, region, account_id, old_state) after an alarm's state is set
+# (sandbox.server delivers the notification: sandbox/alarm_delivery.py).
+ALARM_STATE_LISTENERS: list[Any] = []
+
+
+def _install_alarm_state_listeners() -> None:
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    original = CloudWatchBackend.set_alarm_state
+    if getattr(original, "_sandbox_listened", False):
+        return
+
+    def set_alarm_state(self: Any, alarm_name: str, reason: str, reason_data: str, state_value: str) -> None:
+        old_state = self.alarms[alarm_name].state_value if alarm_name in self.alarms else None
+        original(self, alarm_name, reason, reason_data, state_value)
+        for listener in ALARM_STATE_LISTENERS:
+            listener(self.alarms[alarm_name], self.region_name, self.account_id, old_state)
+
+    set_alarm_state._sandbox_listened = True  # type: ignore[attr-defined]
+    CloudWatchBackend.set_alarm_state = set_alarm_state
 
 
 # DescribeAlarms: AWS's default and largest page.
