@@ -294,6 +294,14 @@ class RequiredAlarm(_Strict):
     severity: Severity
 
 
+class DrillTerms(_Strict):
+    """alert_route_drill: how long each route may take to deliver the canary, and how often to look."""
+
+    pagerduty_timeout_minutes: _whole(gt=0, le=240)
+    slack_timeout_minutes: _whole(gt=0, le=240)
+    poll_seconds: _whole(ge=5, le=3600)
+
+
 class MonitoringTerms(_Strict):
     """Plan §2.1 as the monitoring audit applies it (every value a default: the plan names the
     tools and the routes, not the alarms)."""
@@ -301,6 +309,7 @@ class MonitoringTerms(_Strict):
     severity_tag: str = Field(pattern=r"^[\w.:/=+@ -]{1,128}$")
     insufficient_data_hours: Hours
     required_alarms: dict[ResourceKind, list[RequiredAlarm]]
+    drill: DrillTerms
 
     @field_validator("required_alarms")
     @classmethod
@@ -500,10 +509,37 @@ class LoadBalancer(_Strict):
         return value
 
 
+ALARM_NAME = r"^[A-Za-z0-9_ .:/#+=@,()-]{1,255}$"
+
+
+class PagerDutyCanary(_Strict):
+    alarm: str = Field(pattern=ALARM_NAME)
+    service: str  # the PagerDuty service (pagerduty.services) its incident must appear on
+
+
+class SlackCanary(_Strict):
+    alarm: str = Field(pattern=ALARM_NAME)
+    channel: str = Field(pattern=r"^[#@A-Za-z0-9][\w.-]*$")  # where AWS Chatbot must post it
+
+
+class Canaries(_Strict):
+    """alert_route_drill: one canary alarm per route, each on a metric no other alarm uses."""
+
+    pagerduty: PagerDutyCanary
+    slack: SlackCanary
+
+    @model_validator(mode="after")
+    def _two_alarms(self) -> Canaries:
+        if self.pagerduty.alarm == self.slack.alarm:
+            raise ValueError(f"the two routes need two canary alarms, both are {self.pagerduty.alarm!r}")
+        return self
+
+
 class EstateMonitoring(_Strict):
     """What the estate's CloudWatch alarms watch beyond health checks and databases."""
 
     load_balancers: list[LoadBalancer] = []
+    canaries: Canaries | None = None
 
     @field_validator("load_balancers")
     @classmethod
@@ -539,6 +575,15 @@ class Estate(_Strict):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"{label}: ids must be unique, repeated {dupes}")
+        return self
+
+    @model_validator(mode="after")
+    def _canary_service_is_the_estates(self) -> Estate:
+        canaries = self.monitoring.canaries
+        services = [s.id for s in self.pagerduty.services]
+        if canaries is not None and canaries.pagerduty.service not in services:
+            raise ValueError(f"monitoring.canaries.pagerduty.service: {canaries.pagerduty.service!r} is not one of "
+                             f"pagerduty.services {services}")
         return self
 
     @model_validator(mode="after")

@@ -16,7 +16,9 @@ email). What is wrong, on purpose (each a finding `monitoring_audit` must raise)
 
 The first database's free-storage alarm has no actions of its own: a composite alarm over it pages
 (a composite over a matching alarm satisfies the requirement). One alarm watches something outside
-the estate (counted, not judged). Every alarm has been in its state since three days before now.
+the estate (counted, not judged), and so do alert_route_drill's two canaries (estate.yaml
+monitoring.canaries: a metric of their own each, notifying the PagerDuty and the Slack topic).
+Every alarm has been in its state since three days before now.
 
 moto lacks three behaviours, taught in sandbox/aws.py: DescribeAlarms paging and AlarmTypes,
 PutCompositeAlarm (made through the backend), and pending subscriptions.
@@ -34,6 +36,7 @@ CHATBOT_ENDPOINT = "https://global.sns-api.chatbot.amazonaws.com"
 PAGERDUTY_ENDPOINT = "https://events.pagerduty.com/integration/{key}/enqueue"
 TOPICS = ("legacy-alerts-pagerduty", "legacy-alerts-slack", "legacy-reporting-db-pager")
 STATE_AGE = dt.timedelta(days=3)
+CANARY_NAMESPACE = "EstateOps/Canary"  # a namespace of its own: no real alarm shares a canary's metric
 # Thresholds and periods a careful operator would pick; the audit checks metric, statistic and direction.
 THRESHOLDS = {"HealthCheckStatus": 1, "HTTPCode_ELB_5XX_Count": 10, "HTTPCode_Target_5XX_Count": 10,
               "TargetResponseTime": 2.0, "HealthyHostCount": 1, "DatabaseConnections": 180,
@@ -52,7 +55,7 @@ def seed(ctx: SeedContext) -> None:
     never_confirmed = sns.subscribe(TopicArn=pending, Protocol="https", ReturnSubscriptionArn=True,
                                     Endpoint=PAGERDUTY_ENDPOINT.format(key=routing_key_for(1)))["SubscriptionArn"]
     ctx.aws.set_subscription_pending(ctx.moto_backend("sns", region), never_confirmed)
-    route = {"pagerduty": pager, "slack": slack}
+    route = route_topic = {"pagerduty": pager, "slack": slack}
 
     required = ctx.plan.monitoring.required_alarms
     tag_key = ctx.plan.monitoring.severity_tag
@@ -113,6 +116,19 @@ def seed(ctx: SeedContext) -> None:
                    "ComparisonOperator": "GreaterThanThreshold", "Threshold": 1000, "Period": 300,
                    "EvaluationPeriods": 1, "Dimensions": [{"Name": "QueueName", "Value": "billing-batch"}],
                    "ActionsEnabled": True, "AlarmActions": [], "OKActions": [], "Tags": []})
+
+    # alert_route_drill's canaries: one per route, each on a metric of its own, notifying the route's topic.
+    canaries = ctx.estate.monitoring.canaries
+    if canaries is not None:
+        for route, canary, severity in (("pagerduty", canaries.pagerduty, "P1"), ("slack", canaries.slack, "P3")):
+            alarms.append({"region": region, "kind": "canary", "AlarmName": canary.alarm,
+                           "AlarmDescription": f"estate-ops alert_route_drill canary ({route} route): never real",
+                           "Namespace": CANARY_NAMESPACE, "MetricName": f"Canary-{route}", "Statistic": "Maximum",
+                           "ComparisonOperator": "GreaterThanThreshold", "Threshold": 0, "Period": 60,
+                           "EvaluationPeriods": 1, "TreatMissingData": "notBreaching", "Dimensions": [],
+                           "ActionsEnabled": True, "AlarmActions": [route_topic[route]],
+                           "OKActions": [route_topic[route]],
+                           "Tags": [{"Key": tag_key, "Value": severity}, {"Key": "estate-ops", "Value": "canary"}]})
 
     since = ctx.now - STATE_AGE
     for spec in alarms:

@@ -522,3 +522,118 @@ def _percent(part: int, whole: int) -> dict[str, Any]:
     if whole == 0:
         return {"value": None, "unit": "%"}
     return {"value": (Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP), "unit": "%"}
+
+
+# ------------------------------------------------------------------------------------- route drill
+#
+# alert_route_drill proves each route by a real delivery: the route's canary alarm (estate.yaml
+# monitoring.canaries) is set to ALARM, and the drill looks for it at the destination. Times are the
+# drill's own clock (when it set the alarm, when it first saw the delivery): the destinations' clocks
+# are not compared with ours, so a latency is an upper bound within one poll interval.
+
+ROUTES = (PAGERDUTY, SLACK)
+LATENCY_NOTE = ("Latency is measured on estate-ops' clock, from setting the alarm to first seeing the delivery: "
+                "an upper bound within one poll interval.")
+
+
+class CanaryError(ValueError):
+    """A canary that cannot be drilled: refused before anything is set."""
+
+
+def check_canary(route: str, name: str, raw: Mapping[str, Any] | None, alarms_on_its_metric: Iterable[str],
+                 composites_over_it: Iterable[str] = ()) -> None:
+    """Refuse a canary that does not exist, is not a metric alarm with enabled actions, or shares its
+    metric (or a composite) with other alarms: setting it to ALARM must page about the drill only."""
+    where = f"estate.yaml monitoring.canaries.{route}.alarm"
+    if raw is None:
+        raise CanaryError(f"{where}: CloudWatch has no alarm named {name!r}: create it (a metric alarm on a "
+                          f"metric no other alarm uses, notifying the {route} route's topic) before the drill")
+    if raw.get("AlarmRule") is not None:
+        raise CanaryError(f"{where}: {name!r} is a composite alarm; a canary is a metric alarm of its own")
+    if not raw.get("ActionsEnabled", True) or not raw.get("AlarmActions"):
+        raise CanaryError(f"{where}: {name!r} has its actions disabled or none: its ALARM would reach nobody")
+    others = sorted(set(alarms_on_its_metric) - {name})
+    if others:
+        raise CanaryError(f"{where}: {name!r} watches {raw.get('Namespace')} {raw.get('MetricName')}, which "
+                          f"{', '.join(others[:5])} also watch: a canary's metric must be its own")
+    over = sorted(set(composites_over_it))
+    if over:
+        raise CanaryError(f"{where}: composite alarm(s) {', '.join(over[:5])} fire on {name!r}: the drill would "
+                          "set them off too")
+
+
+def pagerduty_delivery(incidents: Iterable[Mapping[str, Any]], canary: str, service_id: str,
+                       known: Iterable[str]) -> Mapping[str, Any] | None:
+    """The first incident on `service_id`, not open before the drill, whose title names the canary."""
+    known = set(known)
+    for incident in incidents:
+        if incident.get("id") in known or (incident.get("service") or {}).get("id") != service_id:
+            continue
+        if canary in (incident.get("title") or ""):
+            return incident
+    return None
+
+
+def slack_delivery(messages: Iterable[Mapping[str, Any]], canary: str, after_ts: str | None) -> Mapping[str, Any] | None:
+    """The first message after `after_ts` (the channel's newest before the drill) that names the canary."""
+    floor = Decimal(after_ts) if after_ts else Decimal(0)
+    for message in sorted(messages, key=lambda m: Decimal(m["ts"])):
+        if Decimal(message["ts"]) > floor and canary in (message.get("text") or ""):
+            return message
+    return None
+
+
+@dataclass(frozen=True)
+class RouteDrill:
+    route: str  # "pagerduty" | "slack"
+    canary: str
+    destination: str  # the PagerDuty service id or the Slack channel
+    timeout_minutes: int
+    fired_at: dt.datetime | None = None
+    seen_at: dt.datetime | None = None
+    evidence: str | None = None  # the incident id or the message ts
+    error: str | None = None  # what went wrong firing, waiting or cleaning up
+
+    @property
+    def latency_seconds(self) -> int | None:
+        if self.fired_at is None or self.seen_at is None:
+            return None
+        return max(0, int((utc(self.seen_at) - utc(self.fired_at)).total_seconds()))
+
+
+def build_route_drill_report(plan: Any, estate_name: str, day: dt.date, as_of: dt.datetime,
+                             drills: Sequence[RouteDrill]) -> MonitoringAudit:
+    """The week's drill: per route, delivered or not and how fast; an undelivered route is a finding."""
+    period = day.isoformat()
+    findings = []
+    rows = []
+    for drill in sorted(drills, key=lambda d: ROUTES.index(d.route) if d.route in ROUTES else 99):
+        delivered = drill.seen_at is not None
+        if not delivered:
+            why = drill.error or f"not seen within {drill.timeout_minutes} min"
+            where = "PagerDuty service" if drill.route == PAGERDUTY else "Slack channel"
+            findings.append(Finding.of(
+                plan, f"alert_route_undelivered_{drill.route}", drill.canary,
+                f"the {drill.route} route did not deliver canary {drill.canary} to {where} {drill.destination} "
+                f"({why})", period, route=drill.route, destination=drill.destination, fired_at=drill.fired_at))
+        rows.append({"route": drill.route, "canary": drill.canary, "destination": drill.destination,
+                     "fired_at": drill.fired_at, "seen_at": drill.seen_at, "latency_seconds": drill.latency_seconds,
+                     "timeout_minutes": drill.timeout_minutes, "delivered": delivered, "evidence": drill.evidence,
+                     "error": drill.error})
+    findings = sort_findings(findings)
+    figures = {f"{r['route']}_latency": {"value": r["latency_seconds"], "unit": "s"} for r in rows}
+    report = {
+        "kind": "monitoring_drill",
+        "title": f"Alert route drill - {estate_name} - {period}",
+        "period": {"date": period, "as_of": utc(as_of)},
+        "plan_version": plan.plan.version,
+        "headline": {"routes_delivered": {"value": sum(r["delivered"] for r in rows), "unit": f"of {len(rows)} routes"},
+                     **{f"{r['route']}_delivered": {"value": "yes" if r["delivered"] else "NO", "unit": None}
+                        for r in rows}},
+        "inputs": {"routes": len(rows)},
+        "figures": figures,
+        "items": {"routes": rows},
+        "findings": [f.as_dict() for f in findings],
+        "warnings": [LATENCY_NOTE],
+    }
+    return MonitoringAudit(report, findings)

@@ -261,3 +261,40 @@ class CloudWatchAlarmsHook(AwsBaseHook):
                 token = page.get("PaginationToken") or ""
                 if not token:
                     return tags
+
+    # ------------------------------------------------------------------ the route drill's canaries
+
+    def alarm(self, name: str) -> dict[str, Any] | None:
+        """One alarm by name (metric or composite, as DescribeAlarms gives it), or None."""
+        action = "cloudwatch:DescribeAlarms"
+        with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
+            try:
+                self.calls[action] += 1
+                page = self.conn.describe_alarms(AlarmNames=[name], AlarmTypes=ALARM_TYPES)
+            except ClientError as exc:
+                raise CloudWatchError(describe_error(exc, action)) from exc
+        found = page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
+        return found[0] if found else None
+
+    def alarms_on_metric(self, raw: dict[str, Any]) -> list[str]:
+        """The names of every alarm on the metric `raw` (a metric alarm) watches, itself included."""
+        action = "cloudwatch:DescribeAlarmsForMetric"
+        kwargs: dict[str, Any] = {"Namespace": raw.get("Namespace"), "MetricName": raw.get("MetricName"),
+                                  "Dimensions": raw.get("Dimensions") or []}
+        with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
+            try:
+                self.calls[action] += 1
+                page = self.conn.describe_alarms_for_metric(**kwargs)
+            except ClientError as exc:
+                raise CloudWatchError(describe_error(exc, action)) from exc
+        return sorted(a["AlarmName"] for a in page.get("MetricAlarms", []))
+
+    def set_alarm_state(self, name: str, state: str, reason: str) -> None:
+        """SetAlarmState: the alarm acts as if its metric had crossed (ALARM) or come back (OK)."""
+        action = "cloudwatch:SetAlarmState"
+        with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
+            try:
+                self.calls[action] += 1
+                self.conn.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason[:1023])
+            except ClientError as exc:
+                raise CloudWatchError(describe_error(exc, action)) from exc
