@@ -103,3 +103,21 @@ def test_a_missing_sns_permission_names_the_action(sns_hook):
         stub.add_client_error("list_subscriptions_by_topic", "AuthorizationError", "not authorized", 403)
         with pytest.raises(SnsError, match="the IAM policy must allow sns:ListSubscriptionsByTopic "):
             sns_hook.subscriptions(TOPIC)
+
+
+def test_a_missing_set_alarm_state_permission_names_the_action(alarms_hook):
+    with Stubber(alarms_hook.conn) as stub:
+        stub.add_client_error("set_alarm_state", "AccessDenied", "not authorized", 403)
+        with pytest.raises(CloudWatchError, match="the IAM policy must allow cloudwatch:SetAlarmState "):
+            alarms_hook.set_alarm_state("estate-ops-canary-pagerduty", "ALARM", "drill")
+
+
+def test_the_drill_asks_for_one_alarm_by_name_and_for_the_alarms_on_its_metric(alarms_hook):
+    raw = {**_alarm("canary"), "Namespace": "EstateOps/Canary", "MetricName": "Canary-pagerduty", "Dimensions": []}
+    with Stubber(alarms_hook.conn) as stub:
+        stub.add_response("describe_alarms", {"MetricAlarms": [raw], "CompositeAlarms": []},
+                          {"AlarmNames": ["canary"], "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]})
+        stub.add_response("describe_alarms_for_metric", {"MetricAlarms": [_alarm("canary"), _alarm("other")]},
+                          {"Namespace": "EstateOps/Canary", "MetricName": "Canary-pagerduty", "Dimensions": []})
+        assert alarms_hook.alarm("canary") == raw
+        assert alarms_hook.alarms_on_metric(raw) == ["canary", "other"]

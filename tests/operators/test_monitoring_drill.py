@@ -95,3 +95,20 @@ def test_restore_is_a_teardown_of_fire_and_publish_runs_whatever_happened():
         assert restore.is_teardown and fire.is_setup and fire.task_id in restore.upstream_task_ids
         assert dag.get_task(f"{route}.wait_for_delivery").task_id in restore.upstream_task_ids
     assert str(dag.get_task("publish_drill").trigger_rule) in ("all_done", "TriggerRule.ALL_DONE")
+
+
+def test_a_slack_token_without_channels_history_is_named(sandbox):
+    import json
+    import urllib.request
+
+    from estate_ops.hooks.slack import SlackMessageHook, SlackScopeError
+
+    request = urllib.request.Request(f"{sandbox.slack_url}/_sandbox/slack/deny_history", method="POST",
+                                     data=json.dumps({"channel": "#legacy-ops"}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).close()
+    with pytest.raises(SlackScopeError, match="lacks the channels:history scope that conversations.history needs"):
+        SlackMessageHook("slack_api_default").recent_messages("#legacy-ops")
+    with pytest.raises(SlackScopeError):
+        _check()  # refused at the check: before any canary is set
+    assert _nothing_set(sandbox)
