@@ -199,6 +199,10 @@ BAD_PLANS = [
      ["monitoring.insufficient_data_hours", "greater than 0"]),
     ("blank severity tag key", edited(PLAN, "monitoring.severity_tag", ""), ["monitoring.severity_tag", "pattern"]),
     ("no monitoring section", edited(PLAN, "monitoring", delete=True), ["monitoring", "Field required"]),
+    ("drill timeout of zero", edited(PLAN, "monitoring.drill.pagerduty_timeout_minutes", 0),
+     ["monitoring.drill.pagerduty_timeout_minutes", "greater than 0"]),
+    ("drill polling every second", edited(PLAN, "monitoring.drill.poll_seconds", 1),
+     ["monitoring.drill.poll_seconds", "greater than or equal to 5"]),
 ]
 
 BAD_ESTATES = [
@@ -246,6 +250,16 @@ BAD_ESTATES = [
                                    [yaml.safe_load(yaml.safe_dump(lb)) for lb in ESTATE["monitoring"]["load_balancers"] * 2]),
      ["monitoring.load_balancers", "load balancers must be unique"]),
     ("unknown monitoring key", edited(ESTATE, "monitoring.alb", []), ["monitoring.alb", "unknown key"]),
+    # monitoring.canaries (alert_route_drill): one alarm per route, on the estate's own service.
+    ("canary on a service the estate does not have", edited(ESTATE, "monitoring.canaries.pagerduty.service", "PNOPE"),
+     ["monitoring.canaries.pagerduty.service: 'PNOPE' is not one of pagerduty.services ['PLEGAPI', 'PLEGWEB']"]),
+    ("one canary for both routes", edited(ESTATE, "monitoring.canaries.slack.alarm",
+                                          ESTATE["monitoring"]["canaries"]["pagerduty"]["alarm"]),
+     ["monitoring.canaries", "the two routes need two canary alarms"]),
+    ("canary without a channel", edited(ESTATE, "monitoring.canaries.slack.channel", delete=True),
+     ["monitoring.canaries.slack.channel", "Field required"]),
+    ("canary alarm name with a newline", edited(ESTATE, "monitoring.canaries.slack.alarm", "canary\nslack"),
+     ["monitoring.canaries.slack.alarm", "pattern"]),
 ]
 
 
@@ -315,7 +329,7 @@ def test_missing_file(monkeypatch, tmp_path):
 def test_unquoted_impossible_date_is_named(files):
     # YAML would parse an unquoted date itself and fail with a bare ValueError.
     text = yaml.safe_dump(edited(ESTATE, "pagerduty.releases", delete=True)).replace(
-        "pagerduty:\n", "pagerduty:\n  releases: [2026-10-13, 2026-13-01]\n", 1)
+        "\npagerduty:\n", "\npagerduty:\n  releases: [2026-10-13, 2026-13-01]\n", 1)  # the top-level key
     _, estate_file = files(estate_text=text)
     with pytest.raises(ConfigError) as raised:
         load_config()
