@@ -71,3 +71,26 @@ def test_one_drill_incident_and_one_slack_canary_per_run(two_runs):
     canary_posts = [m for m in two_runs["slack_second"] if CANARIES["slack"] in (m["text"] or "")]
     assert len(canary_posts) == 4  # ALARM and OK, twice
     assert two_runs["report_second"]["findings"] == []
+
+
+def test_when_the_wait_fails_the_canary_still_returns_to_ok_and_the_route_is_reported(sandbox, monkeypatch):
+    from estate_ops.triggers import monitoring as drill_trigger
+
+    real = drill_trigger.look_for_delivery
+
+    def broken_for_pagerduty(route, *args):
+        if route == "pagerduty":
+            raise RuntimeError("PagerDuty unreachable (simulated)")
+        return real(route, *args)
+
+    monkeypatch.setattr(drill_trigger, "look_for_delivery", broken_for_pagerduty)
+    run = run_dag("alert_route_drill", LOGICAL)
+    states = task_states(run)
+    assert states["pagerduty.wait_for_delivery"] == "failed", states
+    assert states["pagerduty.restore_canary"] == "success" and states["publish_drill"] == "success", states
+    assert _states(sandbox) == {name: "OK" for name in CANARIES.values()}
+    report = _report(sandbox)
+    assert [(f["kind"], f["severity"]) for f in report["findings"]] == [("alert_route_undelivered_pagerduty", "P1")]
+    assert "the wait for delivery failed" in report["findings"][0]["summary"]
+    paged = [e for e in sandbox.pagerduty_events() if e["dedup_key"] == report["findings"][0]["dedup_key"]]
+    assert len(paged) == 1

@@ -342,3 +342,12 @@ def test_a_missing_required_alarm_is_as_severe_as_what_it_would_have_said(plan):
         ("alarm_missing", "db-1/free_storage", "P1"), ("alarm_missing_minor", "db-1/cpu", "P2")]
     row = result.report["items"]["resources"][0]
     assert (row["present"], row["required"], row["covered"]) == (1, 3, False)
+
+
+def test_insufficient_data_details_are_plain_json(plan):
+    import json
+
+    stuck = health_alarm(state="INSUFFICIENT_DATA", state_since=AS_OF - dt.timedelta(days=3))
+    [finding] = audit(plan, [stuck]).findings
+    assert json.loads(json.dumps(finding.details)) == {"since": (AS_OF - dt.timedelta(days=3)).isoformat(),
+                                                        "hours": 72}

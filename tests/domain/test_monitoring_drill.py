@@ -74,3 +74,12 @@ def test_latency_is_from_firing_to_first_seen():
                        evidence="Q1")
     result = build_route_drill_report(plan, "Test", AT.date(), AT, [drill])
     assert result.findings == [] and result.report["figures"]["pagerduty_latency"] == {"value": 42, "unit": "s"}
+
+
+def test_finding_details_are_plain_json_for_the_events_api():
+    import json
+
+    plan = load_config()[0]
+    result = build_route_drill_report(plan, "Test", AT.date(), AT,
+                                      [RouteDrill("pagerduty", CANARY, "PLEGAPI", 10, fired_at=AT)])
+    assert json.loads(json.dumps(result.findings[0].details))["fired_at"] == AT.isoformat()

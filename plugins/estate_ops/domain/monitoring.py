@@ -362,7 +362,7 @@ def audit_monitoring(plan: Any, estate_name: str, account_id: str, resources: Se
                 finding("alarm_insufficient_data", alarm.name,
                         f"alarm {alarm.name} has been in INSUFFICIENT_DATA for {int(hours)} h (more than "
                         f"{terms.insufficient_data_hours} h): it is watching no data",
-                        since=alarm.state_since, hours=int(hours))
+                        since=alarm.state_since.isoformat(), hours=int(hours))  # details go out as JSON
                 problem = problem or "insufficient data"
         if via_composite:
             status = "via_composite"
@@ -615,7 +615,8 @@ def build_route_drill_report(plan: Any, estate_name: str, day: dt.date, as_of: d
             findings.append(Finding.of(
                 plan, f"alert_route_undelivered_{drill.route}", drill.canary,
                 f"the {drill.route} route did not deliver canary {drill.canary} to {where} {drill.destination} "
-                f"({why})", period, route=drill.route, destination=drill.destination, fired_at=drill.fired_at))
+                f"({why})", period, route=drill.route, destination=drill.destination,
+                fired_at=drill.fired_at.isoformat() if drill.fired_at else None))  # details go out as JSON
         rows.append({"route": drill.route, "canary": drill.canary, "destination": drill.destination,
                      "fired_at": drill.fired_at, "seen_at": drill.seen_at, "latency_seconds": drill.latency_seconds,
                      "timeout_minutes": drill.timeout_minutes, "delivered": delivered, "evidence": drill.evidence,
