@@ -63,6 +63,8 @@ DEMO_RUNS = [
     DemoRun("incident_sla_report", conf=_month_conf),
     DemoRun("backup_verification", period=lambda month, now: now.date().isoformat()),
     DemoRun("restore_drill", period=lambda month, now: now.date().isoformat()),
+    DemoRun("monitoring_audit", period=lambda month, now: now.date().isoformat()),
+    DemoRun("alert_route_drill", period=lambda month, now: now.date().isoformat()),
     # The seeded backlog is over the 20 % cap, which a scheduled run refuses (P2); the demo confirms
     # it as a support engineer would from the form, so the run shows real deletions.
     DemoRun("retention_pruning", conf=lambda month, now: {"confirm_over_cap": True},

@@ -18,7 +18,7 @@ from devtools.localenv import ROOT
 POLICY_FILE = ROOT / "include" / "iam" / "estate-ops-policy.json"
 
 # botocore signing names that differ from the IAM service prefix.
-IAM_PREFIX = {"monitoring": "cloudwatch"}
+IAM_PREFIX = {"monitoring": "cloudwatch", "tagging": "tag"}
 # API operations whose IAM action has another name (S3 mostly).
 IAM_ACTION = {
     ("s3", "ListObjectsV2"): "ListBucket",

@@ -245,6 +245,119 @@ def install_moto_patches() -> None:
     DBInstance.latest_restorable_time = property(latest_restorable_time)
     DBCluster.latest_restorable_time = property(latest_restorable_time)
     _install_fast_get_metric_data()
+    _install_paged_describe_alarms()
+    _install_pending_subscriptions()
+    _install_alarm_state_listeners()
+
+
+# Called as listener(alarm, region, account_id, old_state) after an alarm's state is set
+# (sandbox.server delivers the notification: sandbox/alarm_delivery.py).
+ALARM_STATE_LISTENERS: list[Any] = []
+
+
+def _install_alarm_state_listeners() -> None:
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    original = CloudWatchBackend.set_alarm_state
+    if getattr(original, "_sandbox_listened", False):
+        return
+
+    def set_alarm_state(self: Any, alarm_name: str, reason: str, reason_data: str, state_value: str) -> None:
+        old_state = self.alarms[alarm_name].state_value if alarm_name in self.alarms else None
+        original(self, alarm_name, reason, reason_data, state_value)
+        for listener in ALARM_STATE_LISTENERS:
+            listener(self.alarms[alarm_name], self.region_name, self.account_id, old_state)
+
+    set_alarm_state._sandbox_listened = True  # type: ignore[attr-defined]
+    CloudWatchBackend.set_alarm_state = set_alarm_state
+
+
+# DescribeAlarms: AWS's default and largest page.
+DESCRIBE_ALARMS_DEFAULT_RECORDS, DESCRIBE_ALARMS_MAX_RECORDS = 50, 100
+
+
+def _install_paged_describe_alarms() -> None:
+    """DescribeAlarms as AWS answers it: `AlarmTypes` decides which types come back (metric alarms
+    only when it is absent), in name order, `MaxRecords` (default 50, at most 100) a page with a
+    NextToken. moto returns every alarm of both types in one page whatever is asked."""
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.core.responses import ActionResult
+
+    original = CloudWatchResponse.describe_alarms
+    if getattr(original, "_sandbox_paged", False):
+        return
+
+    def describe_alarms(self: Any) -> Any:
+        answer = original(self).result
+        types = self._get_param("AlarmTypes") or ["MetricAlarm"]
+        alarms = [("MetricAlarms", a) for a in answer["MetricAlarms"] if "MetricAlarm" in types]
+        alarms += [("CompositeAlarms", a) for a in answer["CompositeAlarms"] if "CompositeAlarm" in types]
+        alarms.sort(key=lambda item: item[1].name)
+        size = min(int(self._get_param("MaxRecords") or DESCRIBE_ALARMS_DEFAULT_RECORDS), DESCRIBE_ALARMS_MAX_RECORDS)
+        start = int(self._get_param("NextToken") or 0)
+        page = alarms[start:start + size]
+        result: dict[str, Any] = {"MetricAlarms": [a for k, a in page if k == "MetricAlarms"],
+                                  "CompositeAlarms": [a for k, a in page if k == "CompositeAlarms"]}
+        if start + size < len(alarms):
+            result["NextToken"] = str(start + size)
+        return ActionResult(result)
+
+    describe_alarms._sandbox_paged = True  # type: ignore[attr-defined]
+    CloudWatchResponse.describe_alarms = describe_alarms
+
+
+def _install_pending_subscriptions() -> None:
+    """A subscription marked pending (`set_subscription_pending`) is listed as AWS lists one that
+    was never confirmed: SubscriptionArn "PendingConfirmation". moto confirms every subscription."""
+    from moto.core.responses import ActionResult
+    from moto.sns.responses import SNSResponse
+
+    original = SNSResponse.list_subscriptions_by_topic
+    if getattr(original, "_sandbox_pending", False):
+        return
+
+    def list_subscriptions_by_topic(self: Any) -> Any:
+        answer = original(self).result
+        listed = []
+        for sub in answer["Subscriptions"]:
+            if getattr(sub, "sandbox_pending", False):
+                listed.append({"SubscriptionArn": "PendingConfirmation", "Owner": sub.attributes["Owner"],
+                               "Protocol": sub.protocol, "Endpoint": sub.endpoint, "TopicArn": sub.topic.arn})
+            else:
+                listed.append(sub)
+        return ActionResult({**answer, "Subscriptions": listed})
+
+    list_subscriptions_by_topic._sandbox_pending = True  # type: ignore[attr-defined]
+    SNSResponse.list_subscriptions_by_topic = list_subscriptions_by_topic
+
+
+def set_subscription_pending(sns: Any, subscription_arn: str) -> None:
+    """Make a subscription unconfirmed, as an https endpoint that never answered SNS's confirmation."""
+    subscription = sns.subscriptions[subscription_arn]
+    subscription.sandbox_pending = True
+    subscription.attributes["PendingConfirmation"] = "true"
+
+
+def set_alarm_state_time(cloudwatch: Any, alarm_name: str, state: str, since: dt.datetime) -> None:
+    """An alarm's state and when it entered it (moto stamps the real clock; PutMetricAlarm cannot set it)."""
+    alarm = cloudwatch.alarms[alarm_name]
+    alarm.state_value = state
+    alarm.state_updated_timestamp = _utc(since)
+    alarm.configuration_updated_timestamp = _utc(since)
+
+
+def put_composite_alarm(cloudwatch: Any, name: str, rule: str, *, alarm_actions: list[str],
+                        ok_actions: list[str] | None = None, actions_enabled: bool = True,
+                        description: str = "", tags: list[dict[str, str]] | None = None) -> None:
+    """A composite alarm through moto's backend (moto's API does not implement PutCompositeAlarm;
+    its backend stores one as an alarm with a rule, and DescribeAlarms lists it as composite)."""
+    cloudwatch.put_metric_alarm(
+        name=name, namespace=None, metric_name=None, metric_data_queries=None, comparison_operator=None,
+        evaluation_periods=None, datapoints_to_alarm=None, period=None, threshold=None, statistic=None,
+        extended_statistic=None, description=description, dimensions=[], alarm_actions=alarm_actions,
+        ok_actions=ok_actions or [], insufficient_data_actions=[], unit=None, actions_enabled=actions_enabled,
+        treat_missing_data=None, evaluate_low_sample_count_percentile=None, threshold_metric_id=None,
+        rule=rule, tags=tags or [])
 
 
 _RESET_PROPERLY = {"s3", "s3tables", "s3control"}

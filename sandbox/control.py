@@ -137,6 +137,15 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             return _bad(f"no {kind} {id_!r}", 404)
         return jsonify({"ok": True})
 
+    @bp.post("/slack/deny_history")
+    def slack_deny_history() -> Any:
+        """The token may not read this channel's history (a token without channels:history), until reset."""
+        channel = sandbox.slack_store.find_channel(_body().get("channel"))
+        if channel is None:
+            return _bad("channel: no such Slack channel", 404)
+        sandbox.slack_store.history_denied.add(channel["id"])
+        return jsonify({"ok": True})
+
     @bp.get("/pagerduty/events")
     def pagerduty_events() -> Response:
         store = sandbox.pagerduty_store

@@ -186,10 +186,23 @@ class Sandbox:
                                              self.settings.ports["pagerduty"], self.tls)
         self.urls["slack"] = self._serve("slack", slack_app, self.settings.ports["slack"])
 
+        aws.ALARM_STATE_LISTENERS.append(self._deliver_alarm_notification)
+
         # Same moto id generator state as after a reset, so start and reset seed identically.
         aws.reset_moto()
         self.seed()
         self._write_ready_file()
+
+    def _deliver_alarm_notification(self, alarm: Any, region: str, account_id: str, old_state: str | None) -> None:
+        """CloudWatch -> SNS -> PagerDuty / Slack, as AWS delivers an alarm's state change."""
+        from sandbox import alarm_delivery
+
+        if self.pagerduty_store is None or self.slack_store is None:
+            return  # seeding: nothing listens yet
+        alarm_delivery.deliver(alarm, region, account_id, old_state or "", sns=aws.backend("sns", region),
+                               pagerduty=self.pagerduty_store, slack=self.slack_store,
+                               default_channel=self.estate.slack.channel, event_sink=self.events_sink,
+                               message_sink=self.messages_sink, now=self.clock.now())
 
     def _serve(self, what: str, app: Any, port: int, tls: TlsFiles | None = None) -> str:
         server = net.make_server(what, self.settings.host, port, app, threaded=True,

@@ -35,6 +35,8 @@ class SlackStore:
         self.lock = threading.RLock()
         self.channels: dict[str, dict[str, Any]] = {}
         self.messages: list[dict[str, Any]] = []
+        # Channels whose history the token may not read (a token without channels:history).
+        self.history_denied: set[str] = set()
         self._ts_counter = itertools.count(1)
 
     def add_channel(self, name: str, *, id: str | None = None, is_private: bool = False,
@@ -122,6 +124,12 @@ def _fail(error: str, status: int = 200, headers: dict | None = None) -> Respons
                     mimetype="application/json", headers=headers or {})
 
 
+def _missing_scope(needed: str) -> Response:
+    """Slack's answer to a token without the scope a method needs (HTTP 200, ok false)."""
+    return Response(json.dumps({"ok": False, "error": "missing_scope", "needed": needed,
+                                "provided": "chat:write,channels:read"}), mimetype="application/json")
+
+
 def _maybe_json(value: Any) -> Any:
     # Form-encoded calls carry blocks/attachments as JSON text.
     if isinstance(value, str) and value[:1] in "[{":
@@ -204,6 +212,31 @@ def create_app(get_store: Callable[[], SlackStore], gate: Gate, counter: Request
             store.messages.append(record)
         app.config["MESSAGE_SINK"](record)
         return _ok({"channel": channel["id"], "ts": ts, "message": message})
+
+    @app.route("/api/conversations.history", methods=["GET", "POST"])
+    def conversations_history() -> Response:
+        """A channel's messages, newest first; `oldest`/`latest` bound them (exclusive), `limit` (default
+        100, at most 999) and `cursor` page them."""
+        store = get_store()
+        args = _args()
+        channel = store.find_channel(args.get("channel"))
+        if channel is None:
+            return _fail("channel_not_found")
+        if channel["id"] in store.history_denied:
+            return _missing_scope("channels:history")
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+        with store.lock:
+            found = [m for m in store.messages if m["channel"] == channel["id"]
+                     and oldest < float(m["ts"]) < latest]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        limit = max(1, min(int(args.get("limit") or 100), 999))
+        start = int(args.get("cursor") or 0)
+        page = found[start:start + limit]
+        more = start + limit < len(found)
+        messages = [{"type": "message", "subtype": "bot_message", "text": m["text"] or "", "ts": m["ts"],
+                     "bot_id": BOT_ID, **({"blocks": m["blocks"]} if m.get("blocks") else {})} for m in page]
+        return _ok({"messages": messages, "has_more": more,
+                    "response_metadata": {"next_cursor": str(start + limit) if more else ""}})
 
     @app.route("/api/conversations.list", methods=["GET", "POST"])
     def conversations_list() -> Response:

@@ -26,6 +26,8 @@ def test_policy_is_a_valid_least_privilege_document():
     ("s3", "PutObject", "s3:PutObject"),
     ("monitoring", "GetMetricData", "cloudwatch:GetMetricData"),
     ("rds", "DescribeDBSnapshots", "rds:DescribeDBSnapshots"),
+    ("tagging", "GetResources", "tag:GetResources"),
+    ("sns", "ListSubscriptionsByTopic", "sns:ListSubscriptionsByTopic"),
 ])
 def test_iam_action_of_an_api_call(signing, operation, action):
     assert iam_action(signing, operation) == action

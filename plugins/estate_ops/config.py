@@ -286,6 +286,56 @@ class InvoicingTerms(_Strict):
         return value
 
 
+# CloudWatch's comparison operators (PutMetricAlarm ComparisonOperator).
+COMPARISON_OPERATORS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
+                        "LessThanOrEqualToThreshold", "LessThanLowerOrGreaterThanUpperThreshold",
+                        "LessThanLowerThreshold", "GreaterThanUpperThreshold")
+# CloudWatch statistics: the five simple ones, or a percentile (p0-p100, e.g. p99, p99.9).
+STATISTIC = r"^(SampleCount|Average|Sum|Minimum|Maximum|p(100|[0-9]{1,2})(\.[0-9]{1,3})?)$"
+# The kinds of estate resource a required alarm can be about (domain/monitoring.py builds their
+# CloudWatch dimensions from estate.yaml).
+ResourceKind = Literal["route53_health_check", "load_balancer", "target_group", "rds_instance"]
+
+
+class RequiredAlarm(_Strict):
+    """One alarm a kind of resource must have: any enabled alarm on this metric of that resource."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    namespace: str = Field(pattern=r"^[A-Za-z0-9/_.#:-]{1,255}$")
+    metric: str = Field(min_length=1, max_length=255)
+    statistic: str = Field(pattern=STATISTIC)
+    comparison: Literal[COMPARISON_OPERATORS]  # type: ignore[valid-type]
+    severity: Severity
+
+
+class DrillTerms(_Strict):
+    """alert_route_drill: how long each route may take to deliver the canary, and how often to look."""
+
+    pagerduty_timeout_minutes: _whole(gt=0, le=240)
+    slack_timeout_minutes: _whole(gt=0, le=240)
+    poll_seconds: _whole(ge=5, le=3600)
+
+
+class MonitoringTerms(_Strict):
+    """Plan §2.1 as the monitoring audit applies it (every value a default: the plan names the
+    tools and the routes, not the alarms)."""
+
+    severity_tag: str = Field(pattern=r"^[\w.:/=+@ -]{1,128}$")
+    insufficient_data_hours: Hours
+    required_alarms: dict[ResourceKind, list[RequiredAlarm]]
+    drill: DrillTerms
+
+    @field_validator("required_alarms")
+    @classmethod
+    def _unique_names(cls, value: dict[str, list[RequiredAlarm]]) -> dict[str, list[RequiredAlarm]]:
+        for kind, alarms in value.items():
+            names = [a.name for a in alarms]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{kind}: required alarm names must be unique, repeated {dupes}")
+        return value
+
+
 class Plan(_Strict):
     plan: PlanInfo
     availability: AvailabilityTerms
@@ -299,6 +349,7 @@ class Plan(_Strict):
     retention_pruning: RetentionPruningTerms
     tiers: dict[str, TierTerms] = Field(min_length=1)
     invoicing: InvoicingTerms
+    monitoring: MonitoringTerms
 
     @field_validator("severities")
     @classmethod
@@ -461,6 +512,67 @@ class EstateInvoicing(_Strict):
     approval_required: bool | None = None
 
 
+class LoadBalancer(_Strict):
+    """An Application Load Balancer and its target groups, as CloudWatch names them in the
+    `LoadBalancer` and `TargetGroup` dimensions (the last part of their ARNs)."""
+
+    load_balancer: str = Field(pattern=r"^app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$")
+    target_groups: list[str] = []
+
+    @field_validator("target_groups")
+    @classmethod
+    def _dimension_values(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if not re.fullmatch(r"targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}", t)]
+        if bad:
+            raise ValueError(f"target group dimension values like targetgroup/<name>/<16 hex digits> "
+                             f"(the end of the target group's ARN), got {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"target groups must be unique, got {value}")
+        return value
+
+
+ALARM_NAME = r"^[A-Za-z0-9_ .:/#+=@,()-]{1,255}$"
+
+
+class PagerDutyCanary(_Strict):
+    alarm: str = Field(pattern=ALARM_NAME)
+    service: str  # the PagerDuty service (pagerduty.services) its incident must appear on
+
+
+class SlackCanary(_Strict):
+    alarm: str = Field(pattern=ALARM_NAME)
+    channel: str = Field(pattern=r"^[#@A-Za-z0-9][\w.-]*$")  # where AWS Chatbot must post it
+
+
+class Canaries(_Strict):
+    """alert_route_drill: one canary alarm per route, each on a metric no other alarm uses."""
+
+    pagerduty: PagerDutyCanary
+    slack: SlackCanary
+
+    @model_validator(mode="after")
+    def _two_alarms(self) -> Canaries:
+        if self.pagerduty.alarm == self.slack.alarm:
+            raise ValueError(f"the two routes need two canary alarms, both are {self.pagerduty.alarm!r}")
+        return self
+
+
+class EstateMonitoring(_Strict):
+    """What the estate's CloudWatch alarms watch beyond health checks and databases."""
+
+    load_balancers: list[LoadBalancer] = []
+    canaries: Canaries | None = None
+
+    @field_validator("load_balancers")
+    @classmethod
+    def _unique_load_balancers(cls, value: list[LoadBalancer]) -> list[LoadBalancer]:
+        names = [lb.load_balancer for lb in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"load balancers must be unique, repeated {dupes}")
+        return value
+
+
 class Estate(_Strict):
     estate: EstateInfo
     aws: AwsSettings
@@ -473,6 +585,7 @@ class Estate(_Strict):
     slack: SlackSettings
     clients: list[Client]
     invoicing: EstateInvoicing = EstateInvoicing()
+    monitoring: EstateMonitoring = EstateMonitoring()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Estate:
@@ -484,6 +597,15 @@ class Estate(_Strict):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"{label}: ids must be unique, repeated {dupes}")
+        return self
+
+    @model_validator(mode="after")
+    def _canary_service_is_the_estates(self) -> Estate:
+        canaries = self.monitoring.canaries
+        services = [s.id for s in self.pagerduty.services]
+        if canaries is not None and canaries.pagerduty.service not in services:
+            raise ValueError(f"monitoring.canaries.pagerduty.service: {canaries.pagerduty.service!r} is not one of "
+                             f"pagerduty.services {services}")
         return self
 
     @model_validator(mode="after")

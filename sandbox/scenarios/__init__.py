@@ -17,7 +17,7 @@ from sandbox.context import SeedContext
 
 __all__ = ["AREAS", "SeedContext", "available_scenarios", "run_all"]
 
-AREAS = ("availability", "incidents", "backups", "retention", "invoicing")
+AREAS = ("availability", "incidents", "backups", "retention", "invoicing", "monitoring")
 
 log = logging.getLogger("sandbox.scenarios")
 

@@ -73,6 +73,17 @@ def test_shipped_files_load_with_the_plans_figures():
         "basic": (20, Decimal("5000.00")), "standard": (40, Decimal("10000.00")), "premium": (80, Decimal("18000.00"))}
     assert plan.backups.logs.retention_days == 365 and plan.backups.database.retention_days == 30
     assert estate.reports_bucket and estate.databases and estate.health_checks
+    assert plan.monitoring.severity_tag == "severity" and plan.monitoring.insufficient_data_hours == 24
+    assert set(plan.monitoring.required_alarms) == {"route53_health_check", "load_balancer", "target_group",
+                                                    "rds_instance"}
+    assert {"resource_unmonitored", "alarm_missing", "alarm_not_paging", "alarm_not_in_slack",
+            "alarm_actions_disabled", "alarm_topic_unconfirmed"} <= set(plan.finding_severities)
+    assert estate.monitoring.load_balancers and estate.monitoring.load_balancers[0].target_groups
+
+
+def test_an_estate_without_a_monitoring_section_has_no_load_balancers(files):
+    files(estate=edited(ESTATE, "monitoring", delete=True))
+    assert load_config()[1].monitoring.load_balancers == []
 
 
 def test_client_tier_follows_its_changes():
@@ -169,6 +180,29 @@ BAD_PLANS = [
      ["availability.target_percent: a plain decimal number more than 0 and at most 100", "got '9.99e1'"]),
     ("fraction infinite", edited(PLAN, "retention_pruning.max_fraction_per_database", "Infinity"),
      ["retention_pruning.max_fraction_per_database: a plain decimal number at least 0 and at most 1"]),
+    # monitoring (issue 16): the required-alarm table and its thresholds.
+    ("unknown resource kind for required alarms", edited(PLAN, "monitoring.required_alarms.elasticache",
+                                                         PLAN["monitoring"]["required_alarms"]["rds_instance"]),
+     ["monitoring.required_alarms.elasticache", "route53_health_check"]),
+    ("required alarm with an unknown comparison",
+     edited(PLAN, "monitoring.required_alarms.rds_instance.0.comparison", "Above"),
+     ["monitoring.required_alarms.rds_instance[0].comparison", "GreaterThanThreshold", "Above"]),
+    ("required alarm with a statistic CloudWatch lacks",
+     edited(PLAN, "monitoring.required_alarms.target_group.1.statistic", "p999"),
+     ["monitoring.required_alarms.target_group[1].statistic", "pattern", "p999"]),
+    ("required alarm with an unknown severity",
+     edited(PLAN, "monitoring.required_alarms.route53_health_check.0.severity", "critical"),
+     ["monitoring.required_alarms.route53_health_check[0].severity", "'P0', 'P1', 'P2' or 'P3'"]),
+    ("required alarm named twice", edited(PLAN, "monitoring.required_alarms.rds_instance.1.name", "cpu"),
+     ["monitoring.required_alarms", "rds_instance: required alarm names must be unique, repeated ['cpu']"]),
+    ("insufficient-data threshold of zero", edited(PLAN, "monitoring.insufficient_data_hours", 0),
+     ["monitoring.insufficient_data_hours", "greater than 0"]),
+    ("blank severity tag key", edited(PLAN, "monitoring.severity_tag", ""), ["monitoring.severity_tag", "pattern"]),
+    ("no monitoring section", edited(PLAN, "monitoring", delete=True), ["monitoring", "Field required"]),
+    ("drill timeout of zero", edited(PLAN, "monitoring.drill.pagerduty_timeout_minutes", 0),
+     ["monitoring.drill.pagerduty_timeout_minutes", "greater than 0"]),
+    ("drill polling every second", edited(PLAN, "monitoring.drill.poll_seconds", 1),
+     ["monitoring.drill.poll_seconds", "greater than or equal to 5"]),
 ]
 
 BAD_ESTATES = [
@@ -202,6 +236,30 @@ BAD_ESTATES = [
      edited(ESTATE, "logs.archive_bucket", ESTATE["documents"][0]["replica_bucket"]),
      [f"logs.archive_bucket: {ESTATE['documents'][0]['replica_bucket']!r} is also documents[0].replica_bucket",
       "kept indefinitely"]),
+    # monitoring.load_balancers: CloudWatch's dimension values, as the end of each ARN.
+    ("load balancer given as a full ARN",
+     edited(ESTATE, "monitoring.load_balancers.0.load_balancer",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/legacy-web/5d1c0a8f3e2b4c6d"),
+     ["monitoring.load_balancers[0].load_balancer", "pattern"]),
+    ("target group by name only", edited(ESTATE, "monitoring.load_balancers.0.target_groups", ["legacy-api"]),
+     ["monitoring.load_balancers[0].target_groups", "targetgroup/<name>/<16 hex digits>", "legacy-api"]),
+    ("target group twice", edited(ESTATE, "monitoring.load_balancers.0.target_groups",
+                                  [ESTATE["monitoring"]["load_balancers"][0]["target_groups"][0]] * 2),
+     ["monitoring.load_balancers[0].target_groups", "must be unique"]),
+    ("load balancer twice", edited(ESTATE, "monitoring.load_balancers",
+                                   [yaml.safe_load(yaml.safe_dump(lb)) for lb in ESTATE["monitoring"]["load_balancers"] * 2]),
+     ["monitoring.load_balancers", "load balancers must be unique"]),
+    ("unknown monitoring key", edited(ESTATE, "monitoring.alb", []), ["monitoring.alb", "unknown key"]),
+    # monitoring.canaries (alert_route_drill): one alarm per route, on the estate's own service.
+    ("canary on a service the estate does not have", edited(ESTATE, "monitoring.canaries.pagerduty.service", "PNOPE"),
+     ["monitoring.canaries.pagerduty.service: 'PNOPE' is not one of pagerduty.services ['PLEGAPI', 'PLEGWEB']"]),
+    ("one canary for both routes", edited(ESTATE, "monitoring.canaries.slack.alarm",
+                                          ESTATE["monitoring"]["canaries"]["pagerduty"]["alarm"]),
+     ["monitoring.canaries", "the two routes need two canary alarms"]),
+    ("canary without a channel", edited(ESTATE, "monitoring.canaries.slack.channel", delete=True),
+     ["monitoring.canaries.slack.channel", "Field required"]),
+    ("canary alarm name with a newline", edited(ESTATE, "monitoring.canaries.slack.alarm", "canary\nslack"),
+     ["monitoring.canaries.slack.alarm", "pattern"]),
 ]
 
 
@@ -271,7 +329,7 @@ def test_missing_file(monkeypatch, tmp_path):
 def test_unquoted_impossible_date_is_named(files):
     # YAML would parse an unquoted date itself and fail with a bare ValueError.
     text = yaml.safe_dump(edited(ESTATE, "pagerduty.releases", delete=True)).replace(
-        "pagerduty:\n", "pagerduty:\n  releases: [2026-10-13, 2026-13-01]\n", 1)
+        "\npagerduty:\n", "\npagerduty:\n  releases: [2026-10-13, 2026-13-01]\n", 1)  # the top-level key
     _, estate_file = files(estate_text=text)
     with pytest.raises(ConfigError) as raised:
         load_config()

@@ -28,7 +28,9 @@ def is_not_found(exc: ClientError) -> bool:
 
 
 def is_access_denied(exc: ClientError) -> bool:
-    return error_code(exc) in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403")
+    # SNS says AuthorizationError where the other services say AccessDenied.
+    return error_code(exc) in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
+                               "403")
 
 
 def describe_error(exc: ClientError, action: str) -> str:

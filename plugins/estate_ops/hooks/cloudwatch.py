@@ -16,6 +16,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -187,3 +188,113 @@ class CloudWatchMetricsHook(AwsBaseHook):
             except ClientError as exc:
                 raise CloudWatchError(describe_error(exc, "cloudwatch:ListMetrics")) from exc
         return found
+
+
+# --------------------------------------------------------------------------- alarms
+
+# DescribeAlarms returns at most 100 alarms a page; the Resource Groups Tagging API 100 resources.
+MAX_ALARMS_PER_PAGE = 100
+MAX_TAGGED_PER_PAGE = 100
+# A GetResources page also ends at TagsPerPage tags (100 to 500; a page of 100 alarms with a few tags
+# each would otherwise end early): the most, so that ResourcesPerPage decides.
+MAX_TAGS_PER_PAGE = 500
+ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]  # without AlarmTypes, composite alarms are left out
+
+
+class CloudWatchAlarmsHook(AwsBaseHook):
+    """Every alarm of one region (metric and composite) and their tags, in as few calls as AWS allows:
+    DescribeAlarms at 100 a page, and every alarm's tags from the Resource Groups Tagging API at 100
+    alarms a page (one ListTagsForResource per alarm would be 2,000 calls for 2,000 alarms).
+
+    `calls` counts requests per IAM action, for the benchmark and the task log."""
+
+    def __init__(self, aws_conn_id: str = "aws_default", region_name: str = "us-east-1", **kwargs: Any) -> None:
+        kwargs.setdefault("config", ADAPTIVE_RETRIES)
+        super().__init__(aws_conn_id=aws_conn_id, client_type="cloudwatch", region_name=region_name, **kwargs)
+        self._tagging_kwargs = kwargs
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def describe_alarms(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(metric alarms, composite alarms) as DescribeAlarms returns them, every page followed."""
+        metric: list[dict[str, Any]] = []
+        composite: list[dict[str, Any]] = []
+        action = "cloudwatch:DescribeAlarms"
+        with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
+            token = None
+            while True:
+                kwargs: dict[str, Any] = {"AlarmTypes": ALARM_TYPES, "MaxRecords": MAX_ALARMS_PER_PAGE}
+                if token:
+                    kwargs["NextToken"] = token
+                try:
+                    self.calls[action] += 1
+                    page = self.conn.describe_alarms(**kwargs)
+                except ClientError as exc:
+                    raise CloudWatchError(describe_error(exc, action)) from exc
+                metric.extend(page.get("MetricAlarms", []))
+                composite.extend(page.get("CompositeAlarms", []))
+                token = page.get("NextToken")
+                if not token:
+                    return metric, composite
+
+    @cached_property
+    def tagging_conn(self) -> Any:
+        """The Resource Groups Tagging API client of the same connection and region."""
+        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="resourcegroupstaggingapi",
+                           region_name=self.region_name, **self._tagging_kwargs).conn
+
+    def alarm_tags(self) -> dict[str, dict[str, str]]:
+        """Alarm ARN -> its tags, for every tagged alarm of the region (an alarm absent has none)."""
+        tags: dict[str, dict[str, str]] = {}
+        action = "tag:GetResources"
+        with translate_connection_errors(f"Resource Groups Tagging API (connection {self.aws_conn_id!r})"):
+            token = ""
+            while True:
+                try:
+                    self.calls[action] += 1
+                    page = self.tagging_conn.get_resources(ResourceTypeFilters=["cloudwatch:alarm"],
+                                                      ResourcesPerPage=MAX_TAGGED_PER_PAGE,
+                                                      TagsPerPage=MAX_TAGS_PER_PAGE, PaginationToken=token)
+                except ClientError as exc:
+                    raise CloudWatchError(describe_error(exc, action)) from exc
+                for mapping in page.get("ResourceTagMappingList", []):
+                    tags[mapping["ResourceARN"]] = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
+                token = page.get("PaginationToken") or ""
+                if not token:
+                    return tags
+
+    # ------------------------------------------------------------------ the route drill's canaries
+
+    def alarm(self, name: str) -> dict[str, Any] | None:
+        """One alarm by name (metric or composite, as DescribeAlarms gives it), or None."""
+        action = "cloudwatch:DescribeAlarms"
+        with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
+            try:
+                self.calls[action] += 1
+                page = self.conn.describe_alarms(AlarmNames=[name], AlarmTypes=ALARM_TYPES)
+            except ClientError as exc:
+                raise CloudWatchError(describe_error(exc, action)) from exc
+        found = page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
+        return found[0] if found else None
+
+    def alarms_on_metric(self, raw: dict[str, Any]) -> list[str]:
+        """The names of every alarm on the metric `raw` (a metric alarm) watches, itself included."""
+        action = "cloudwatch:DescribeAlarmsForMetric"
+        kwargs: dict[str, Any] = {"Namespace": raw.get("Namespace"), "MetricName": raw.get("MetricName"),
+                                  "Dimensions": raw.get("Dimensions") or []}
+        with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
+            try:
+                self.calls[action] += 1
+                page = self.conn.describe_alarms_for_metric(**kwargs)
+            except ClientError as exc:
+                raise CloudWatchError(describe_error(exc, action)) from exc
+        return sorted(a["AlarmName"] for a in page.get("MetricAlarms", []))
+
+    def set_alarm_state(self, name: str, state: str, reason: str) -> None:
+        """SetAlarmState: the alarm acts as if its metric had crossed (ALARM) or come back (OK)."""
+        action = "cloudwatch:SetAlarmState"
+        with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
+            try:
+                self.calls[action] += 1
+                self.conn.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason[:1023])
+            except ClientError as exc:
+                raise CloudWatchError(describe_error(exc, action)) from exc
