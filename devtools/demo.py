@@ -70,6 +70,9 @@ DEMO_RUNS = [
     DemoRun("retention_pruning", conf=lambda month, now: {"confirm_over_cap": True},
             period=lambda month, now: now.date().isoformat()),
     DemoRun("support_invoicing", conf=_month_conf),
+    # The reference month as it stood on its 20th: the clients' hours so far against their tiers.
+    DemoRun("support_hours_watch", conf=lambda month, now: {"date": month.replace(day=20).isoformat()},
+            period=lambda month, now: month.replace(day=20).isoformat()),
 ]
 
 

@@ -497,6 +497,7 @@ class SupportHoursWatchOperator(BaseOperator):
         from estate_ops.domain.periods import Month, PeriodError
         from estate_ops.domain.timesheets import TimesheetError
         from estate_ops.hooks.artifacts import ArtifactStore
+        from estate_ops.reports.publish import write_run_manifest
 
         plan, estate = load_config()
         tz = plan.contract_month_timezone
@@ -536,6 +537,10 @@ class SupportHoursWatchOperator(BaseOperator):
                 posted.append({"client_id": draft.client_id, "percent": top})
         key = f"invoices/{month}/hours-watch/{watched_day.isoformat()}.json"
         store.put_json(key, {"month": str(month), "as_of": as_of, "clients": watches})
+        headline = {"hours_used": {"value": ", ".join(f"{w['client_id']} {w['used_hours']}/{w['included_hours']}"
+                                                      for w in watches), "unit": "h"},
+                    "messages_posted": {"value": len(posted), "unit": ""}}
+        write_run_manifest(store, self.dag_id, watched_day.isoformat(), [key], headline)
         self.log.info("%s as of %s: %s", month, as_of.isoformat(),
                       "; ".join(f"{w['client_id']} {w['used_hours']}/{w['included_hours']} h" for w in watches))
         return {"month": str(month), "key": key, "clients": [w["client_id"] for w in watches], "posted": posted}
