@@ -5,7 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import DAG, CronTriggerTimetable
-from estate_ops.dag_defaults import ET, default_args, month_param, tags
+from estate_ops.dag_defaults import (
+    ET,
+    default_args,
+    month_close_asset,
+    month_param,
+    tags,
+)
 from estate_ops.operators.availability import AvailabilityReportOperator
 
 with DAG(
@@ -37,4 +43,5 @@ docstring of `estate_ops.domain.availability`.
                              "run. It must have ended, and so must the UTC day of its last minute."),
     },
 ) as dag:
-    AvailabilityReportOperator(task_id="availability_report")
+    AvailabilityReportOperator(task_id="availability_report",
+                               outlets=[month_close_asset("estate_ops_availability_month")])

@@ -5,7 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import DAG, CronTriggerTimetable
-from estate_ops.dag_defaults import ET, default_args, month_param, tags
+from estate_ops.dag_defaults import (
+    ET,
+    default_args,
+    month_close_asset,
+    month_param,
+    tags,
+)
 from estate_ops.operators.incidents import IncidentSlaReportOperator
 
 with DAG(
@@ -47,4 +53,5 @@ policy id fails the run with a message naming it, and nothing is written.
         "month": month_param("YYYY-MM to report; empty = the calendar month before the run"),
     },
 ) as dag:
-    IncidentSlaReportOperator(task_id="report_incident_sla", pool="pagerduty_api")
+    IncidentSlaReportOperator(task_id="report_incident_sla", pool="pagerduty_api",
+                              outlets=[month_close_asset("estate_ops_incidents_month")])

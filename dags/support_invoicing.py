@@ -5,7 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param
-from estate_ops.dag_defaults import ET, default_args, month_param, tags
+from estate_ops.dag_defaults import (
+    ET,
+    default_args,
+    month_close_asset,
+    month_param,
+    tags,
+)
 from estate_ops.operators.invoicing import (
     DRAFT_TASK,
     ISSUE_TASK,
@@ -60,6 +66,7 @@ A failed run is P3.
     # Unanswered for a week, the run fails (a P3 alert) rather than waiting forever.
     approve = ApproveInvoicesOperator(task_id="approve_invoices", draft_task_id=DRAFT_TASK,
                                       response_timeout=dt.timedelta(days=7))
-    issue = IssueInvoicesOperator(task_id=ISSUE_TASK, draft_task_id=DRAFT_TASK)
+    issue = IssueInvoicesOperator(task_id=ISSUE_TASK, draft_task_id=DRAFT_TASK,
+                                  outlets=[month_close_asset("estate_ops_invoices_month")])
     reject = RecordRejectionOperator(task_id=REJECT_TASK, draft_task_id=DRAFT_TASK)
     draft >> approve >> [issue, reject]

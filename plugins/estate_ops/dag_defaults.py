@@ -32,6 +32,19 @@ def default_args(failure_severity: str) -> dict[str, Any]:
     }
 
 
+# The month's outputs the service review waits for (issue #18): each monthly DAG's last task emits
+# its asset, and `service_review` runs when all of them have (a URI would load every provider).
+MONTH_CLOSE_ASSETS = ("estate_ops_availability_month", "estate_ops_incidents_month", "estate_ops_invoices_month")
+
+
+def month_close_asset(name: str) -> Any:
+    from airflow.sdk import Asset
+
+    if name not in MONTH_CLOSE_ASSETS:
+        raise KeyError(f"{name!r} is not one of {MONTH_CLOSE_ASSETS}")
+    return Asset(name=name)
+
+
 def tags(*area: str) -> list[str]:
     return ["estate-ops", *area]
 

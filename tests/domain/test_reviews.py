@@ -65,7 +65,11 @@ def test_a_complete_month_quotes_every_section():
     r = review()
     assert r["complete"] is True and r["incomplete_sections"] == []
     s = r["sections"]
+    assert {name: sec["status"] for name, sec in s.items()} == {
+        "availability": "complete", "incidents": "complete", "backups": "complete", "drills": "complete",
+        "retention": "not measured", "metrics": "not measured", "support": "complete"}
     assert s["availability"]["composite_percent"] == "99.7557"
+    assert s["availability"]["target_status"] == "below target"
     assert s["availability"]["error_budget_exhausted_at"] == "2026-10-09T06:44:00Z"
     assert [w["id"] for w in s["availability"]["excluded_maintenance"]] == ["mw-1"]  # a non-qualifying one is not
     assert s["incidents"]["per_severity"][0]["compliance_percent"] == "75.0"

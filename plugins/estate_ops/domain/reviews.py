@@ -61,7 +61,16 @@ def dig(report: Mapping[str, Any], path: str, *, source: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A source whose bytes are not JSON: its section says why."""
+
+    reason: str
+
+
 def check_contract(kind: str, report: Any, *, source: str) -> None:
+    if isinstance(report, Unreadable):
+        raise SourceError(f"{source}: {report.reason}")
     if not isinstance(report, Mapping):
         raise SourceError(f"{source}: expected a JSON object, got {type(report).__name__}")
     for path in CONTRACTS[kind]:
@@ -87,7 +96,7 @@ def _section(kind: str, sources: Sequence[Source], build) -> dict[str, Any]:
         body = build([s.report for s in sources])
     except SourceError as exc:
         return {"status": "incomplete", "note": str(exc), "sources": [s.key for s in sources]}
-    return {"status": "complete", **body, "sources": [s.key for s in sources]}
+    return {**body, "status": "complete", "sources": [s.key for s in sources]}
 
 
 def _availability(reports: list[dict]) -> dict[str, Any]:
@@ -95,7 +104,7 @@ def _availability(reports: list[dict]) -> dict[str, Any]:
     f, h = r["figures"], r["headline"]
     return {
         "composite_percent": h["composite_availability"]["value"], "target_percent": h["target"]["value"],
-        "status": h["status"]["value"],
+        "target_status": h["status"]["value"],
         "error_budget_allowed_minutes": f["error_budget_allowed"]["value"],
         "error_budget_used_minutes": f["error_budget_used"]["value"],
         "error_budget_exhausted_at": f["error_budget_exhausted_at"]["value"],
@@ -183,6 +192,8 @@ def build_review(*, client: Mapping[str, Any], month: str, bounds: Mapping[str, 
         "incomplete_sections": incomplete,
         "sections": sections,
         "next_month_maintenance": [dict(w) for w in next_maintenance],
+        "findings": [],  # a review raises none: each source report routed its own
+        "warnings": [],
     }
 
 

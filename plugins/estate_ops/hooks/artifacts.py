@@ -144,6 +144,17 @@ class ArtifactStore:
                 raise KeyError(f"s3://{self.bucket}/{key} does not exist") from None
             raise
 
+    def get_versioned(self, key: str) -> tuple[bytes, str | None]:
+        """The object's bytes and S3 version id (None when the bucket is not versioned); KeyError when absent."""
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise KeyError(f"s3://{self.bucket}/{key} does not exist") from None
+            raise
+        version = obj.get("VersionId")
+        return obj["Body"].read(), (None if version in (None, "null") else version)
+
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))
 

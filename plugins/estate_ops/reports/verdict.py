@@ -192,6 +192,20 @@ def preflight_verdict(report: Report) -> str:
     return f"{head}: not ready — {missing} of {_plural(checked, 'resource')} missing."
 
 
+def review_verdict(report: Report) -> str:
+    """e.g. "October 2026 for Northwind: complete — availability 99.7557 % (below target); 58 incidents,
+    9 breaches; 17.50 of 20.00 h in scope; invoice INV-2026-0003." """
+    head = f"{period_text(report)} for {(report.get('cover') or {}).get('client', '')}"
+    if not report.get("complete"):
+        return _sentence(f"{head}: incomplete — {', '.join(report.get('incomplete_sections') or [])} "
+                         "not available; not for sending")
+    s = report.get("sections") or {}
+    a, i, h = s.get("availability") or {}, s.get("incidents") or {}, s.get("support") or {}
+    return _sentence(f"{head}: complete — availability {_number(a.get('composite_percent'))} % ({a.get('target_status')}); "
+                     f"{_plural(i.get('incidents'), 'incident')}, {_plural(i.get('breaches'), 'breach', 'breaches')}; "
+                     f"{h.get('used_in_scope_hours')} of {h.get('included_hours')} h in scope; invoice {h.get('number')}")
+
+
 def generic_verdict(report: Report) -> str:
     """A kind without its own sentence: its headline figures in words, then its findings."""
     head = period_text(report)
@@ -220,6 +234,7 @@ VERDICTS: dict[str, Callable[[Report], str]] = {
     "drill": drill_verdict,
     "retention": retention_verdict,
     "preflight": preflight_verdict,
+    "review": review_verdict,
 }
 
 
