@@ -1,6 +1,6 @@
 """Thin operators over the hooks, one module per plan area (the same name as its DAG files,
 `domain/` module, templates and tests: preflight, availability, maintenance, incidents, backups,
-drill, retention, invoicing).
+drill, monitoring, retention, invoicing, reviews).
 
 `run_as_of` is here because every area needs the same answer to "which instant does this run
 judge by"; it imports nothing heavy.
