@@ -5,9 +5,9 @@ snapshots per database spread over 120 days, green verification statuses), then 
 with confirm_over_cap goes through plan -> settings + delete -> report, driving the operators
 directly (no scheduler, no metadata DB).
 
-Each task runs in a process of its own, as on a worker (the deletions 12 at a time, as the
-`rds_api` pool allows), so each task's peak RSS is its own; a process that only imports the same
-modules gives the baseline.
+Each task runs in a process of its own, as on a worker: the deletions in the plan's mapped tasks
+(at most PRUNE_TASKS), side by side with apply_settings as the DAG runs them, so each task's peak
+RSS is its own; a process that only imports the same modules gives the baseline.
 
 Figures: RDS calls made against the minimum (DescribeDBSnapshots pages of 100 — the bulk
 scenario makes the sandbox page as AWS does — + one DescribeDBInstances page + one
@@ -38,7 +38,6 @@ DATABASES, PER_DATABASE = (int(x) for x in os.environ.get("BENCH_PRUNING_SIZE", 
 SPREAD_DAYS = 120
 NOW = "2026-11-02T12:00:00Z"
 LOGICAL_DATE = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
-POOL_SLOTS = 12  # include/pools.json rds_api
 
 
 def _estate_file(folder: Path) -> Path:
@@ -118,15 +117,17 @@ def _in_child(env: dict[str, str], step: str, arg: dict | None = None) -> dict:
 
 
 def _run_pruning(env: dict[str, str]) -> dict:
-    """plan -> settings + one process per database's deletions (12 at a time, the pool) -> report."""
+    """plan -> settings beside one process per mapped delete task (PRUNE_TASKS of them) -> report."""
     steps: dict[str, dict] = {}
     started = time.perf_counter()
     steps["plan"] = plan = _in_child(env, "plan")
     times = {"plan": time.perf_counter() - started}
     started = time.perf_counter()
-    steps["settings"] = _in_child(env, "settings", {"plan_key": plan["plan_key"]})
-    with ThreadPoolExecutor(max_workers=POOL_SLOTS) as pool:
+    # apply_settings and the mapped delete tasks all follow plan in the DAG: they run side by side
+    with ThreadPoolExecutor(max_workers=1 + len(plan["batches"])) as pool:
+        settings = pool.submit(_in_child, env, "settings", {"plan_key": plan["plan_key"]})
         deletes = list(pool.map(lambda b: _in_child(env, "delete", {"batch": b}), plan["batches"]))
+        steps["settings"] = settings.result()
     times["delete"] = time.perf_counter() - started
     started = time.perf_counter()
     xcoms = {"plan": plan["batches"], "plan|plan_key": plan["plan_key"],
