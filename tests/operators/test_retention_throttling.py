@@ -18,7 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from botocore.awsrequest import AWSResponse
 from estate_ops.hooks.aws import ADAPTIVE_RETRIES
 from estate_ops.hooks.rds import RdsBackupsHook
-from estate_ops.operators.retention import PruneRdsSnapshotsOperator
+from estate_ops.operators.retention import PRUNE_THREADS, PruneRdsSnapshotsOperator
 
 from tests.operators.test_retention import DAY, Run, approved, read_json, snapshot_ids
 
@@ -121,11 +121,10 @@ def test_a_throttling_storm_on_the_threaded_path_retries_names_what_failed_and_f
     plan[hopeless] = ALWAYS
     weather = storm(plan)
     run.settings()
-    # One delete task holding every database: the databases run in threads sharing one client.
-    group = {"databases": [d for b in batches for d in b["databases"]]}
-    run.ti.returns["plan"] = [group]  # as if the plan had grouped them into one mapped task
-    result = PruneRdsSnapshotsOperator(task_id="delete_snapshots", batch=group,
-                                       threads=len(group["databases"])).execute(run.context)
+    # The plan's one delete task holds both databases: they run in threads sharing one client.
+    [group] = batches
+    assert sorted(d["db_id"] for d in group["databases"]) == sorted(by_db) and PRUNE_THREADS >= len(by_db)
+    result = PruneRdsSnapshotsOperator(task_id="delete_snapshots", batch=group).execute(run.context)
     run.ti.returns["delete_snapshots"] = [result]
 
     with pytest.raises(AirflowFailException, match=rf"1 pruning action\(s\) failed.*{hopeless}: .*Throttling"):

@@ -263,11 +263,15 @@ class _ActOnPlan(BaseOperator):
         return AuditWriter(store, day, group, context["run_id"], int(getattr(ti, "try_number", 1) or 1))
 
 
-# How the deletions are spread: at most PRUNE_TASKS mapped tasks (each pays a worker's process start
-# once), each deleting PRUNE_THREADS databases at a time, one thread per database and one call at a
-# time per database; the DAG gives each task PRUNE_THREADS slots of the rds_api pool, so
-# PRUNE_TASKS x PRUNE_THREADS = the pool's 12 callers (include/pools.json).
-PRUNE_TASKS = 2
+# How the deletions are spread: at most PRUNE_TASKS mapped tasks, each deleting PRUNE_THREADS databases
+# at a time, one thread per database and one call at a time per database; the DAG gives each task
+# PRUNE_THREADS slots of the rds_api pool (12, include/pools.json). One task of 6: the deletions are
+# bound by RDS's side (its ~12 requests/s account throttle on AWS; the sandbox's one server process),
+# and 1x3 ... 2x6 callers measured the same wall time at 20 x 500 (bench/pruning.py); each further task
+# costs a worker's process start (~2 s of CPU importing Airflow, competing with the deletions on a busy
+# worker) and a client of its own, whose adaptive rate limiter would not see the other's throttling;
+# 6 slots leave half the pool to backup verification and drills.
+PRUNE_TASKS = 1
 PRUNE_THREADS = 6
 
 
