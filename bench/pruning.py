@@ -182,6 +182,9 @@ def _crash_and_rerun(handle, env: dict[str, str], planned: set[str], bucket: str
     if done.returncode != -9:
         raise RuntimeError(f"the killed delete task was not killed ({done.returncode}):\n{done.stderr[-3000:]}")
     answered = {line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("ANSWER ")}
+    # The calls the killed worker had in flight are still being answered by the sandbox (moto's listing
+    # and its deletes are not thread-safe with each other): let them land before listing.
+    time.sleep(2)
     gone_at_kill = planned - _snapshot_ids(handle)
     handle.clear_request_counts()
     started = time.perf_counter()
