@@ -5,9 +5,9 @@ snapshots per database spread over 120 days, green verification statuses), then 
 with confirm_over_cap goes through plan -> settings + delete -> report, driving the operators
 directly (no scheduler, no metadata DB).
 
-Each task runs in a process of its own, as on a worker (the deletions 12 at a time, as the
-`rds_api` pool allows), so each task's peak RSS is its own; a process that only imports the same
-modules gives the baseline.
+Each task runs in a process of its own, as on a worker: the deletions in the plan's mapped tasks
+(at most PRUNE_TASKS), side by side with apply_settings as the DAG runs them, so each task's peak
+RSS is its own; a process that only imports the same modules gives the baseline.
 
 Figures: RDS calls made against the minimum (DescribeDBSnapshots pages of 100 — the bulk
 scenario makes the sandbox page as AWS does — + one DescribeDBInstances page + one
@@ -35,10 +35,12 @@ from devtools.localenv import ROOT, airflow_environment
 
 # BENCH_PRUNING_SIZE="<databases>:<snapshots per database>" runs a reduced estate (default 20:500).
 DATABASES, PER_DATABASE = (int(x) for x in os.environ.get("BENCH_PRUNING_SIZE", "20:500").split(":"))
+# The crash-rerun figures: the first delete task is killed after this many AWS answers
+# (BENCH_PRUNING_CRASH=0 skips it).
+CRASH_AFTER = int(os.environ.get("BENCH_PRUNING_CRASH_AFTER", "1000"))
 SPREAD_DAYS = 120
 NOW = "2026-11-02T12:00:00Z"
 LOGICAL_DATE = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
-POOL_SLOTS = 12  # include/pools.json rds_api
 
 
 def _estate_file(folder: Path) -> Path:
@@ -63,10 +65,10 @@ class _TI:
         return self.values.get((task_ids, key))
 
 
-def _context(xcoms: dict) -> dict:
+def _context(xcoms: dict, run_id: str = "manual__bench") -> dict:
     ti = _TI()
     ti.values.update({tuple(k.split("|")) if "|" in k else (k, None): v for k, v in xcoms.items()})
-    return {"logical_date": LOGICAL_DATE, "run_id": "manual__bench", "ti": ti,
+    return {"logical_date": LOGICAL_DATE, "run_id": run_id, "ti": ti,
             "dag_run": SimpleNamespace(run_type="manual", run_after=LOGICAL_DATE),
             "params": {"dry_run": False, "databases": "", "confirm_over_cap": True}}
 
@@ -80,7 +82,10 @@ def _step(step: str, arg: dict) -> dict:
         from estate_ops.hooks.rds import RdsBackupsHook  # noqa: F401
 
         return {}
-    context = _context(arg.get("xcoms", {}))
+    context = _context(arg.get("xcoms", {}), arg.get("run_id", "manual__bench"))
+    if step == "killed_delete":
+        _kill_after_answers(arg["kill_after"])
+        step = "delete"
     if step == "plan":
         batches = ops.PlanRetentionPruningOperator(task_id="plan").execute(context)
         return {"batches": batches, "plan_key": context["ti"].values[("plan", "plan_key")]}
@@ -92,6 +97,28 @@ def _step(step: str, arg: dict) -> dict:
     result = ops.PublishRetentionReportOperator(task_id="report", plan_key=arg["plan_key"], plan_task_id="plan",
                                                 act_task_ids=["apply_settings", "delete_snapshots"]).execute(context)
     return {"deleted": result["deleted"]}
+
+
+def _kill_after_answers(k: int) -> None:
+    """The crash: this worker SIGKILLs itself right after AWS's k-th answer to DeleteDBSnapshot, before
+    that answer is written down (nothing in memory survives: no flush, no finally)."""
+    import signal
+    import threading
+
+    from estate_ops.hooks.rds import RdsBackupsHook
+
+    original, lock, answers = RdsBackupsHook.delete_manual_snapshot, threading.Lock(), []
+
+    def delete(self, snapshot_id):
+        outcome = original(self, snapshot_id)
+        with lock:
+            answers.append(snapshot_id)
+            print("ANSWER " + snapshot_id, flush=True)
+            if len(answers) >= k:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return outcome
+
+    RdsBackupsHook.delete_manual_snapshot = delete
 
 
 def _child(step: str, arg_json: str) -> None:
@@ -117,25 +144,62 @@ def _in_child(env: dict[str, str], step: str, arg: dict | None = None) -> dict:
     return json.loads(line[len("BENCH "):])
 
 
-def _run_pruning(env: dict[str, str]) -> dict:
-    """plan -> settings + one process per database's deletions (12 at a time, the pool) -> report."""
+def _run_pruning(env: dict[str, str], run_id: str = "manual__bench") -> dict:
+    """plan -> settings beside one process per mapped delete task (PRUNE_TASKS of them) -> report."""
     steps: dict[str, dict] = {}
     started = time.perf_counter()
-    steps["plan"] = plan = _in_child(env, "plan")
+    steps["plan"] = plan = _in_child(env, "plan", {"run_id": run_id})
     times = {"plan": time.perf_counter() - started}
     started = time.perf_counter()
-    steps["settings"] = _in_child(env, "settings", {"plan_key": plan["plan_key"]})
-    with ThreadPoolExecutor(max_workers=POOL_SLOTS) as pool:
-        deletes = list(pool.map(lambda b: _in_child(env, "delete", {"batch": b}), plan["batches"]))
+    # apply_settings and the mapped delete tasks all follow plan in the DAG: they run side by side
+    with ThreadPoolExecutor(max_workers=1 + len(plan["batches"])) as pool:
+        settings = pool.submit(_in_child, env, "settings", {"plan_key": plan["plan_key"], "run_id": run_id})
+        deletes = list(pool.map(lambda b: _in_child(env, "delete", {"batch": b, "run_id": run_id}), plan["batches"]))
+        steps["settings"] = settings.result()
     times["delete"] = time.perf_counter() - started
     started = time.perf_counter()
     xcoms = {"plan": plan["batches"], "plan|plan_key": plan["plan_key"],
              "apply_settings": steps["settings"]["result"], "delete_snapshots": [d["result"] for d in deletes]}
-    steps["report"] = _in_child(env, "report", {"plan_key": plan["plan_key"], "xcoms": xcoms})
+    steps["report"] = _in_child(env, "report", {"plan_key": plan["plan_key"], "xcoms": xcoms, "run_id": run_id})
     times["report"] = time.perf_counter() - started
     return {"times": times, "deleted": steps["report"]["deleted"], "plan_rss": plan["peak_rss_mib"],
             "delete_rss": max(d["peak_rss_mib"] for d in deletes), "report_rss": steps["report"]["peak_rss_mib"],
             "delete_task_seconds": max(d["seconds"] for d in deletes)}
+
+
+def _crash_and_rerun(handle, env: dict[str, str], planned: set[str], bucket: str) -> dict:
+    """On the sandbox as seeded: plan, then the first delete task is SIGKILLed after CRASH_AFTER answers
+    (the other never starts), then a rerun of the day finishes. Checked against the listing and the
+    day's audit JSONL: every planned snapshot deleted, each line once."""
+    import json
+    import subprocess
+
+    plan = _in_child(env, "plan", {"run_id": "manual__crashed"})
+    code = "import sys; from bench.pruning import _child; _child('killed_delete', sys.stdin.read())"
+    arg = {"batch": plan["batches"][0], "run_id": "manual__crashed", "kill_after": CRASH_AFTER}
+    done = subprocess.run([sys.executable, "-c", code], env=env, input=json.dumps(arg), capture_output=True,
+                          text=True, check=False)
+    if done.returncode != -9:
+        raise RuntimeError(f"the killed delete task was not killed ({done.returncode}):\n{done.stderr[-3000:]}")
+    answered = {line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("ANSWER ")}
+    # The calls the killed worker had in flight are still being answered by the sandbox (moto's listing
+    # and its deletes are not thread-safe with each other): let them land before listing.
+    time.sleep(2)
+    gone_at_kill = planned - _snapshot_ids(handle)
+    handle.clear_request_counts()
+    started = time.perf_counter()
+    rerun = _run_pruning(env, run_id="manual__rerun")
+    seconds = time.perf_counter() - started
+    sent = handle.request_counts()["paths"].get("aws", {}).get("rds:DeleteDBSnapshot", 0)
+    lines = [json.loads(x) for x in handle.boto3_client("s3").get_object(
+        Bucket=bucket, Key=f"retention/audit/{LOGICAL_DATE.date()}.jsonl")["Body"].read().splitlines()]
+    deletions = [x for x in lines if x["kind"] == "delete_db_snapshot"]
+    targets = [x["target"] for x in deletions]
+    return {"answered_before_kill": len(answered), "gone_at_kill": len(gone_at_kill), "rerun_delete_calls": sent,
+            "settled_on_rerun": sum("settled on rerun" in x["detail"] for x in deletions),
+            "deleted_after_rerun": rerun["deleted"], "left_after_rerun": len(planned & _snapshot_ids(handle)),
+            "audit_lines": len(targets), "audit_duplicates": len(targets) - len(set(targets)),
+            "audit_missing": len(planned - set(targets)), "rerun_seconds": seconds}
 
 
 C7N_VENV = Path("/tmp/c7n-venv")
@@ -218,6 +282,11 @@ def run() -> list[dict]:
                 assert _snapshot_ids(handle) == before
                 custodian = _custodian(handle, folder)
                 custodian["deleted"] = before - _snapshot_ids(handle)
+            crash = None
+            if os.environ.get("BENCH_PRUNING_CRASH", "1") == "1":
+                handle.reset()
+                assert _snapshot_ids(handle) == before
+                crash = _crash_and_rerun(handle, env, ours, yaml.safe_load(estate.read_text())["reports_bucket"])
         finally:
             handle.stop()
 
@@ -239,6 +308,28 @@ def run() -> list[dict]:
             record("pruning.wall_vs_custodian", round(ratio, 2), "x", "<= 1.0", ratio <= 1.0),
             record("pruning.same_deletions_as_custodian", custodian["deleted"] == ours, "bool", "== True",
                    custodian["deleted"] == ours),
+        ]
+    crashed = []
+    if crash is not None:
+        k = min(CRASH_AFTER, deleted)
+        crashed = [
+            record("pruning.crash_killed_after_answers", crash["answered_before_kill"], "deletions", f"== {k}",
+                   crash["answered_before_kill"] == k),
+            # gone when the worker died: its k answers, and the calls in flight in its other threads
+            record("pruning.crash_gone_at_kill", crash["gone_at_kill"], "snapshots", f">= {k}", crash["gone_at_kill"] >= k),
+            record("pruning.crash_rerun_delete_calls", crash["rerun_delete_calls"], "calls",
+                   f"== {deleted - crash['gone_at_kill']}", crash["rerun_delete_calls"] == deleted - crash["gone_at_kill"]),
+            # what the worker had not written down, found gone in the rerun's listing: recorded, no call
+            record("pruning.crash_settled_on_rerun", crash["settled_on_rerun"], "snapshots"),
+            record("pruning.crash_deleted_after_rerun", crash["deleted_after_rerun"], "snapshots", f"== {deleted}",
+                   crash["deleted_after_rerun"] == deleted),
+            record("pruning.crash_left_after_rerun", crash["left_after_rerun"], "snapshots", "== 0",
+                   crash["left_after_rerun"] == 0),
+            record("pruning.crash_audit_lines", crash["audit_lines"], "lines", f"== {deleted}",
+                   crash["audit_lines"] == deleted),
+            record("pruning.crash_audit_duplicates_or_missing", crash["audit_duplicates"] + crash["audit_missing"],
+                   "lines", "== 0", crash["audit_duplicates"] + crash["audit_missing"] == 0),
+            record("pruning.crash_rerun_seconds", round(crash["rerun_seconds"], 1), "s"),
         ]
     return [
         record("pruning.snapshots_listed", listed, "snapshots"),
@@ -264,4 +355,5 @@ def run() -> list[dict]:
         record("pruning.report_task_peak_rss_mib", round(outcome["report_rss"], 1), "MiB", "<= 512",
                outcome["report_rss"] <= 512),
         *compared,
+        *crashed,
     ]

@@ -32,7 +32,7 @@ The only job here that destroys data, so it plans before it acts:
    snapshots) deletes nothing (P2) unless a manual run sets *confirm over cap*.
    Writes `retention/YYYY-MM-DD/plan.json` with the reason for every candidate and protection.
 2. **apply_settings** sets log retention and the lifecycle rule.
-3. **delete_snapshots** (at most 2 mapped tasks, each deleting 6 databases at a time with 6 slots of
+3. **delete_snapshots** (one mapped task deleting 6 databases at a time with 6 of the 12 slots of
    pool `rds_api`, adaptive retries) deletes, writing one intents object per batch before it and the
    results in bundles; a rerun after a crash settles what was in flight from its listing and
    finishes the rest without repeating.

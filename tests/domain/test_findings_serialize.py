@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from estate_ops.config import load_plan
 from estate_ops.domain.findings import Finding, sort_findings
-from estate_ops.domain.serialize import canonical_json
+from estate_ops.domain.serialize import canonical_json, json_data
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,3 +53,21 @@ def test_canonical_json_is_order_independent_and_exact():
 def test_canonical_json_refuses(value, error):
     with pytest.raises((TypeError, ValueError), match=error):
         canonical_json({"v": value})
+
+
+def test_json_data_is_what_canonical_json_reads_back():
+    value = {"b": Decimal("0.10"), "a": dt.datetime(2026, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+             "day": dt.date(2026, 1, 2), "ids": {"z", "x"}, "text": "Zoë → ☃", "n": [1, None, True],
+             "nested": {"when": dt.datetime(2026, 3, 1, tzinfo=dt.UTC), "gap": dt.timedelta(minutes=90)}}
+    assert json_data(value) == json.loads(canonical_json(value))
+    assert json_data(value)["a"] == "2026-01-01T10:00:00Z" and json_data(value)["ids"] == ["x", "z"]
+
+
+@pytest.mark.parametrize("value,error", [
+    (dt.datetime(2026, 1, 1), "naive datetime"),
+    (float("nan"), "Out of range float"),
+    (object(), "cannot write object"),
+])
+def test_json_data_refuses_what_canonical_json_refuses(value, error):
+    with pytest.raises((TypeError, ValueError), match=error):
+        json_data({"v": value})

@@ -124,3 +124,56 @@ def test_lifecycle_rules_of_a_bucket_without_any_is_empty_and_put_replaces_with_
         assert hook.put_lifecycle_rules("legacy-log-archive", rules)[0] == "applied"
         outcome, detail = hook.put_lifecycle_rules("legacy-log-archive", rules)
     assert outcome == "failed" and "s3:PutLifecycleConfiguration" in detail
+
+
+# ------------------------------------------------------------------------- timestamps
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-02T11:00:00.000Z", "2026-11-02T11:00:00Z", "2026-11-02T11:00:00.123456Z",
+    "2026-11-02T11:00:00.1234567Z", "2026-11-02T06:00:00-05:00", "2026-11-02T11:00:00+00:00",
+    "2026-11-02T11:00:00", "1793617200", "1793617200.5", "Mon, 02 Nov 2026 11:00:00 GMT",
+])
+def test_the_fast_timestamp_parser_reads_what_botocores_reads(text):
+    from botocore.utils import parse_timestamp
+    from estate_ops.hooks.aws import parse_aws_timestamp
+
+    ours, theirs = parse_aws_timestamp(text), parse_timestamp(text)
+    assert ours == theirs and ours.utcoffset() == theirs.utcoffset()
+
+
+def _describe_response(created: str) -> bytes:
+    return (
+        '<DescribeDBSnapshotsResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBSnapshotsResult>'
+        "<DBSnapshots><DBSnapshot><DBSnapshotIdentifier>snap-1</DBSnapshotIdentifier>"
+        "<DBInstanceIdentifier>legacy-prod-db</DBInstanceIdentifier><SnapshotType>manual</SnapshotType>"
+        f"<Status>available</Status><SnapshotCreateTime>{created}</SnapshotCreateTime></DBSnapshot></DBSnapshots>"
+        "</DescribeDBSnapshotsResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>"
+        "</DescribeDBSnapshotsResponse>").encode()
+
+
+def test_the_rds_hooks_client_parses_listing_times_without_dateutil(monkeypatch):
+    import botocore.parsers
+    from botocore.awsrequest import AWSResponse
+
+    def refuse(text):
+        raise AssertionError(f"botocore's default (dateutil) parser was used for {text!r}")
+
+    monkeypatch.setattr(botocore.parsers, "DEFAULT_TIMESTAMP_PARSER", refuse)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+
+    class Raw:
+        def __init__(self, body):
+            self.body = body
+
+        def stream(self, **_):
+            yield self.body
+
+    hook = RdsBackupsHook(aws_conn_id=None, region_name="us-east-1")
+    body = _describe_response("2026-11-02T06:00:00.250-05:00")
+    hook.conn.meta.events.register("before-send.rds.DescribeDBSnapshots",
+                                   lambda request, **_: AWSResponse(request.url, 200, {}, Raw(body)))
+    [snapshot] = list(hook.iter_db_snapshots())
+    created = snapshot["SnapshotCreateTime"]
+    assert created == dt.datetime(2026, 11, 2, 11, 0, 0, 250000, tzinfo=dt.UTC) and created.utcoffset() is not None

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from estate_ops.domain.serialize import canonical_json
+from estate_ops.domain.serialize import json_data
 
 UTC = dt.UTC
 
@@ -588,7 +588,7 @@ def audit_jsonl(records: Iterable[Mapping[str, Any]]) -> bytes:
     """The day's JSONL: one canonical JSON object per line, in time order (stable for equal times)."""
     lines = []
     for rec in sorted(records, key=lambda r: (str(r.get("at")), r["action_id"], r["result"])):
-        lines.append(json.dumps(json.loads(canonical_json(rec)), sort_keys=True, ensure_ascii=False,
+        lines.append(json.dumps(json_data(rec), sort_keys=True, ensure_ascii=False,
                                 separators=(",", ":")))
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 

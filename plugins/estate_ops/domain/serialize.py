@@ -40,3 +40,12 @@ def canonical_json(data: Any) -> bytes:
     """Sorted keys, two-space indent, UTF-8, trailing newline; floats are refused for money's sake."""
     text = json.dumps(data, default=_default, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     return (text + "\n").encode("utf-8")
+
+
+def json_data(data: Any) -> Any:
+    """`data` as JSON reads it back: what `canonical_json(data)` holds, as plain Python values.
+
+    With json's C encoder (the indented `canonical_json` runs the pure-Python one): for the many small
+    records a run normalises, e.g. one per deletion.
+    """
+    return json.loads(json.dumps(data, default=_default, ensure_ascii=False, allow_nan=False))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
@@ -12,6 +14,34 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 # Adaptive mode adds client-side rate limiting to standard retries: the right answer to RDS's
 # ~12 requests/s account throttle and CloudWatch's GetMetricData limits.
 ADAPTIVE_RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
+
+
+def parse_aws_timestamp(text: str) -> dt.datetime:
+    """botocore's timestamp parser, without dateutil for what AWS sends: ISO 8601 with an offset.
+
+    botocore parses every timestamp with dateutil (about 0.1 ms each): a listing of 10,000 snapshots
+    has 30,000 of them. An aware ISO 8601 string is read by `datetime.fromisoformat` to the same
+    instant; anything else (epoch seconds, no offset, other formats) goes to botocore's own parser,
+    so the result is what botocore would return.
+    """
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value.utcoffset() is None:
+        from botocore.utils import parse_timestamp
+
+        return parse_timestamp(text)
+    return value
+
+
+def use_fast_timestamps(session: Any) -> Any:
+    """Make the clients of a boto3 (or botocore) session parse timestamps with `parse_aws_timestamp`."""
+    core = getattr(session, "_session", session)  # boto3.Session wraps a botocore session
+    get_component = getattr(core, "get_component", None)
+    if get_component is not None:
+        get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_aws_timestamp)
+    return session
 
 NOT_FOUND_CODES = frozenset({
     "404", "NoSuchBucket", "NoSuchKey", "NotFound", "DBInstanceNotFound", "DBInstanceNotFoundFault",

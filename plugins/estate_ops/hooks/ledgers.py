@@ -14,7 +14,6 @@ resumable and exactly-once. Operators call these; none of them decides anything 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 # --------------------------------------------------------------------------- retention audit
@@ -121,11 +120,11 @@ class AuditWriter:
 
     def write(self, action: dict[str, Any], entry: dict[str, Any] | None, result: str, detail: str) -> bool:
         from estate_ops.domain.retention import TERMINAL_RESULTS, audit_record
-        from estate_ops.domain.serialize import canonical_json
+        from estate_ops.domain.serialize import json_data
 
         record = audit_record(action, result, dt.datetime.now(dt.UTC), detail, self.run_id)
         key = self.key(action["action_id"], result, result in TERMINAL_RESULTS)
-        obj = json.loads(canonical_json({"record": record, "action": action, "entry": entry}))
+        obj = json_data({"record": record, "action": action, "entry": entry})
         with self._lock:
             if key in self.written or key in self._pending:
                 return False
@@ -136,13 +135,13 @@ class AuditWriter:
 
     def write_intents(self, items: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> str | None:
         """Before a batch's AWS calls: if the process dies after AWS acted, the rerun finds these."""
-        from estate_ops.domain.serialize import canonical_json
+        from estate_ops.domain.serialize import json_data
 
         if not items:
             return None
         at = dt.datetime.now(dt.UTC)
-        records = {self.key(a["action_id"], "started", True): json.loads(canonical_json(
-            {"intent": a, "entry": e, "run_id": self.run_id, "at": at})) for a, e in items}
+        records = {self.key(a["action_id"], "started", True): json_data(
+            {"intent": a, "entry": e, "run_id": self.run_id, "at": at}) for a, e in items}
         with self._lock:
             key = self._put_bundle("intents", records)
             self.written.update(records)

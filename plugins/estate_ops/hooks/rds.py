@@ -7,13 +7,18 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from botocore.exceptions import ClientError
 
-from estate_ops.hooks.aws import ADAPTIVE_RETRIES, is_not_found
+from estate_ops.hooks.aws import ADAPTIVE_RETRIES, is_not_found, use_fast_timestamps
 
 
 class RdsBackupsHook(RdsHook):
     def __init__(self, aws_conn_id: str = "aws_default", region_name: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("config", ADAPTIVE_RETRIES)
         super().__init__(aws_conn_id=aws_conn_id, region_name=region_name, **kwargs)
+
+    def get_session(self, region_name: str | None = None, deferrable: bool = False):
+        """The provider's session, whose clients read AWS timestamps without dateutil (a listing of
+        10,000 snapshots spent more time parsing dates than waiting for RDS)."""
+        return use_fast_timestamps(super().get_session(region_name=region_name, deferrable=deferrable))
 
     def describe_instance(self, db_instance_id: str) -> dict[str, Any] | None:
         """The instance's description, or None when it does not exist."""

@@ -70,6 +70,8 @@ class PlanRetentionPruningOperator(BaseOperator):
     """List, decide, guard, gate; write the plan. Changes nothing in AWS."""
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
+        from concurrent.futures import ThreadPoolExecutor
+
         from airflow.sdk.exceptions import AirflowFailException
 
         from estate_ops.config import load_config
@@ -98,13 +100,24 @@ class PlanRetentionPruningOperator(BaseOperator):
 
         conn_id, region = estate.aws.conn_id, estate.aws.region
         store = ArtifactStore.for_estate(estate)
-        with translate_connection_errors(f"AWS (connection {conn_id!r})"):
+        day_text = day.isoformat()
+        with translate_connection_errors(f"AWS (connection {conn_id!r})"), ThreadPoolExecutor(max_workers=8) as pool:
             rds = RdsBackupsHook(aws_conn_id=conn_id, region_name=region)
-            existing = rds.db_instance_ids()
-            listed = [R.Snapshot.from_aws(item) for item in rds.iter_db_snapshots()]
             logs = LogGroupsHook(aws_conn_id=conn_id, region_name=region)
-            groups = [g for prefix in estate.logs.group_prefixes for g in logs.log_groups(prefix)]
-            rules = BucketsHook(aws_conn_id=conn_id, region_name=region).lifecycle_rules(estate.logs.archive_bucket)
+            buckets = BucketsHook(aws_conn_id=conn_id, region_name=region)
+            for hook in (rds, logs, buckets):
+                hook.conn  # noqa: B018 - each client made once, here, before the threads share it
+            store.client  # noqa: B018
+            # The snapshot listing is one page after another (each needs the last one's Marker): the
+            # plan's other reads go on beside it instead of after it.
+            listing = pool.submit(lambda: [R.Snapshot.from_aws(item) for item in rds.iter_db_snapshots()])
+            instances = pool.submit(rds.db_instance_ids)
+            groups_read = pool.submit(lambda: [g for prefix in estate.logs.group_prefixes for g in logs.log_groups(prefix)])
+            rules_read = pool.submit(buckets.lifecycle_rules, estate.logs.archive_bucket)
+            earlier_read = pool.submit(_settled_today, store, day_text, scope) if not params["dry_run"] else None
+            existing, listed = instances.result(), listing.result()
+            groups, rules = groups_read.result(), rules_read.result()
+            earlier = earlier_read.result() if earlier_read else []
 
         # Snapshots of databases that no longer exist are shown too (kept, with why: their final
         # snapshot, or not in estate.yaml); other systems' snapshots are only counted.
@@ -123,10 +136,8 @@ class PlanRetentionPruningOperator(BaseOperator):
         except R.DocumentGuardError as exc:
             raise AirflowFailException(str(exc)) from None
 
-        # The day's plan: what is listed now plus what earlier runs of the day already settled, so
-        # a rerun writes the same plan and only the unfinished part is left to do.
-        day_text = day.isoformat()
-        earlier = [] if params["dry_run"] else _settled_today(store, day_text, scope)
+        # The day's plan: what is listed now plus what earlier runs of the day already settled
+        # (`earlier`, read above), so a rerun writes the same plan and only the unfinished part is left to do.
         snapshot_entries = {d.snapshot.snapshot_id: d.as_dict() for d in decisions}
         actions = {a.action_id: a.as_dict() for a in snapshot_actions + setting_actions}
         log_entries = {g["log_group"]: g for g in log_groups}
@@ -141,10 +152,11 @@ class PlanRetentionPruningOperator(BaseOperator):
         all_decisions.sort(key=lambda d: (d.snapshot.db_id, d.snapshot.created_at or dt.datetime.max.replace(
             tzinfo=dt.UTC), d.snapshot.snapshot_id))
 
-        refusals = {}
-        for db_id in sorted({d.snapshot.db_id for d in all_decisions if d.delete}):
-            refusals[db_id] = R.verification_refusal(db_id, _verification_status(R, store, db_id), reference,
-                                                     policy.verification_max_age_hours)
+        candidates_of = sorted({d.snapshot.db_id for d in all_decisions if d.delete})
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(lambda db_id: _verification_status(R, store, db_id), candidates_of))
+        refusals = {db_id: R.verification_refusal(db_id, status, reference, policy.verification_max_age_hours)
+                    for db_id, status in zip(candidates_of, statuses, strict=True)}
         done = {obj["action"]["target"] for obj in earlier
                 if obj["settled"] and obj["action"]["kind"] == "delete_db_snapshot"}
         result = R.gate(all_decisions, refusals, policy, confirm_over_cap=confirm, done=done)
@@ -167,7 +179,6 @@ class PlanRetentionPruningOperator(BaseOperator):
                        "db_instances": len(existing), "log_groups": len(log_entries)},
         }
         key = f"{plan_prefix(day_text, params['dry_run'])}/plan.json"
-        store.put_json(key, plan_doc)
         to_delete = [] if params["dry_run"] else sorted(
             db for db, ds in result.approved.items() if any(d.snapshot.snapshot_id not in done for d in ds))
         self.log.info("plan %s: %d candidate(s), %d protected, refused %s, cap %s, databases to act on %s",
@@ -178,17 +189,20 @@ class PlanRetentionPruningOperator(BaseOperator):
         listed_ids = {s.snapshot_id for s in listed}
         in_flight = {obj["action"]["target"] for obj in earlier
                      if not obj["answered"] and obj["action"]["kind"] == "delete_db_snapshot"}
+        writes = {key: plan_doc}
         batches = []
         for db in to_delete:
             ids = set(plan_doc["gate"]["approved"][db])
             batch_key = f"retention/{day_text}/batches/{db}.json"
-            store.put_json(batch_key, {
+            writes[batch_key] = {
                 "day": day_text, "db_id": db, "plan_key": key,
                 "actions": [a for a in plan_doc["actions"] if a["kind"] == "delete_db_snapshot" and a["target"] in ids],
                 "entries": {sid: snapshot_entries[sid] for sid in sorted(ids)},
                 "gone_in_flight": sorted((ids & in_flight) - listed_ids),
-            })
+            }
             batches.append({"db_id": db, "batch_key": batch_key})
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda item: store.put_json(*item), writes.items()))
         context["ti"].xcom_push(key="plan_key", value=key)
         return group_batches(batches, {db: len(plan_doc["gate"]["approved"][db]) for db in to_delete})
 
@@ -249,11 +263,15 @@ class _ActOnPlan(BaseOperator):
         return AuditWriter(store, day, group, context["run_id"], int(getattr(ti, "try_number", 1) or 1))
 
 
-# How the deletions are spread: at most PRUNE_TASKS mapped tasks (each pays a worker's process start
-# once), each deleting PRUNE_THREADS databases at a time, one thread per database and one call at a
-# time per database; the DAG gives each task PRUNE_THREADS slots of the rds_api pool, so
-# PRUNE_TASKS x PRUNE_THREADS = the pool's 12 callers (include/pools.json).
-PRUNE_TASKS = 2
+# How the deletions are spread: at most PRUNE_TASKS mapped tasks, each deleting PRUNE_THREADS databases
+# at a time, one thread per database and one call at a time per database; the DAG gives each task
+# PRUNE_THREADS slots of the rds_api pool (12, include/pools.json). One task of 6: the deletions are
+# bound by RDS's side (its ~12 requests/s account throttle on AWS; the sandbox's one server process),
+# and 1x3 ... 2x6 callers measured the same wall time at 20 x 500 (bench/pruning.py); each further task
+# costs a worker's process start (~2 s of CPU importing Airflow, competing with the deletions on a busy
+# worker) and a client of its own, whose adaptive rate limiter would not see the other's throttling;
+# 6 slots leave half the pool to backup verification and drills.
+PRUNE_TASKS = 1
 PRUNE_THREADS = 6
 
 
