@@ -106,7 +106,7 @@ def _headline(manifest: dict | None) -> str:
     parts = []
     for name, figure in (manifest.get("headline") or {}).items():
         value = figure.get("value") if isinstance(figure, dict) else figure
-        unit = figure.get("unit", "") if isinstance(figure, dict) else ""
+        unit = (figure.get("unit") or "") if isinstance(figure, dict) else ""
         parts.append(f"{name.replace('_', ' ')}: {value}{(' ' + unit) if unit and unit != '%' else unit}")
     return "; ".join(parts[:3]) or "—"
 
