@@ -19,6 +19,7 @@ PAGERDUTY_TOKEN = "sandbox-pagerduty-token"
 # PagerDuty integration (routing) keys are 32 characters.
 PAGERDUTY_ROUTING_KEY = "R0SANDBOXR0UT1NGKEY0000000000001"
 SLACK_TOKEN = "xoxb-sandbox"
+STATUSPAGE_KEY = "sandbox-statuspage-key"
 
 READY_FILE = "ready.json"
 LOG_FILE = "sandbox.log"

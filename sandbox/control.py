@@ -49,6 +49,7 @@ PAGERDUTY_KINDS = ("service", "incident", "schedule", "escalation_policy", "user
 def blueprint(sandbox: Sandbox) -> Blueprint:
     bp = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
     gates = {"pagerduty": sandbox.pagerduty_gate, "events": sandbox.events_gate,
+             "statuspage": sandbox.statuspage_gate,
              "slack": sandbox.slack_gate}
 
     @bp.get("/health")
