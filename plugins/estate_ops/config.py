@@ -203,6 +203,14 @@ class PostmortemTerms(_Strict):
     required_for: list[Severity]
 
 
+class CommunicationTerms(_Strict):
+    """§3.2 "communicate: update status page": which incidents, and the targets (all defaults)."""
+
+    required_for: list[Severity] = ["P0", "P1"]
+    first_update_within: Literal["response_time"] = "response_time"
+    resolved_within_minutes: int = Field(default=60, gt=0, le=1440)
+
+
 class DatabaseBackupTerms(_Strict):
     frequency: list[Literal["daily", "continuous"]]
     retention_days: _whole(ge=1, le=35)  # RDS BackupRetentionPeriod range
@@ -344,6 +352,7 @@ class Plan(_Strict):
     finding_severities: dict[str, Severity]
     on_call: OnCallTerms
     postmortem: PostmortemTerms
+    communication: CommunicationTerms = CommunicationTerms()
     backups: BackupTerms
     recovery: RecoveryTerms
     retention_pruning: RetentionPruningTerms

@@ -42,7 +42,7 @@ def _maintenance(hook: StatuspageHook, n: int, components: list[str]) -> dict:
     return hook.create_scheduled_maintenance(
         name=f"Maintenance {n}", body="Planned work", scheduled_for=start,
         scheduled_until=start + dt.timedelta(hours=2), component_ids=components,
-        metadata={"window_id": f"w{n}"})
+        metadata={"window_id": f"win-{n}-x"})
 
 
 def test_page_and_components_with_the_oauth_key(sp_sandbox):
@@ -68,9 +68,8 @@ def test_lists_page_until_a_short_page(sandbox):
     assert len(found) == PER_PAGE + 5 and len({i["id"] for i in found}) == len(found)
     assert hook.calls == 2 == _routes(sandbox)["GET /statuspage/v1/pages/<page_id>/incidents"]
     # A query narrows the list to the marked one.
-    marked = hook.incidents("w7")
-    assert sorted(i["metadata"]["estate_ops"]["window_id"] for i in marked) == sorted(
-        f"w{n}" for n in range(PER_PAGE + 5 - before) if "w7" in f"w{n}")
+    marked = hook.incidents("win-7-x")
+    assert [i["metadata"]["estate_ops"]["window_id"] for i in marked] == ["win-7-x"]
 
 
 @pytest.mark.parametrize("status_code", [420, 429])
@@ -157,3 +156,17 @@ def test_server_errors_are_retried_then_named():
     ({"Retry-After": "soon"}, 1.0), ({"Retry-After": "0"}, 1.0), ({"Retry-After": "9999"}, 60.0)])
 def test_wait_seconds(headers, wait):
     assert _wait_seconds(type("R", (), {"headers": headers})()) == wait
+
+
+def test_incidents_since_stops_at_the_first_page_reaching_back_before_it(sandbox):
+    _, estate = load_config()
+    hook = _hook()
+    seeded = hook.incidents()
+    assert seeded and all(i["created_at"] < "2026-11-01" for i in seeded)  # the reference month's
+    for n in range(PER_PAGE + 5):
+        _maintenance(hook, n, estate.statuspage.components_of(["PLEGAPI"]))
+    hook.calls = 0
+    recent = hook.incidents_since(dt.datetime(2026, 11, 1, tzinfo=UTC))
+    assert len(recent) == PER_PAGE + 5 and hook.calls == 2  # page 2 reaches into October: no page 3
+    since_oct = hook.incidents_since(dt.datetime(2026, 10, 1, tzinfo=UTC))
+    assert len(since_oct) == PER_PAGE + 5 + sum(i["created_at"] >= "2026-10-01" for i in seeded)

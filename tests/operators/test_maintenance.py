@@ -46,7 +46,8 @@ def status_page_maintenances() -> list[dict]:
 
     settings = load_config()[1].statuspage
     return [i for i in StatuspageHook(settings.page_id, settings.conn_id).incidents()
-            if ((i.get("metadata") or {}).get("estate_ops") or {}).get("window_id")]
+            if not str(((i.get("metadata") or {}).get("estate_ops") or {}).get("window_id", "mw-sbx")
+                       ).startswith("mw-sbx")]  # not the sandbox's seeded ones
 
 
 def pd_windows() -> list[dict]:

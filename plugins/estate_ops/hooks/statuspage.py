@@ -202,6 +202,22 @@ class StatuspageHook(HttpHook):
         params = {"q": query} if query else {}
         return list(self.iter_list(f"{self._page}/incidents", params, what=f"page {self.page_id!r}"))
 
+    def incidents_since(self, since: dt.datetime) -> list[dict[str, Any]]:
+        """The page's incidents created at or after `since`: pages newest first, and stops after the
+        first page that reaches back before `since`."""
+        found: list[dict[str, Any]] = []
+        path = f"{self._page}/incidents"
+        for page in range(1, MAX_PAGES + 1):
+            items = self.request("GET", path, params={"page": page, "per_page": PER_PAGE}, what=f"page {self.page_id!r}")
+            if not isinstance(items, list):
+                raise StatuspageApiError(f"GET {path}: expected a JSON list, got {type(items).__name__}")
+            seen = {i.get("id") for i in found}
+            found.extend(i for i in items if i.get("id") not in seen
+                         and (parse_time(i.get("created_at")) or since) >= since)
+            if len(items) < PER_PAGE or any((parse_time(i.get("created_at")) or since) < since for i in items):
+                return found
+        raise StatuspageApiError(f"GET {path}: more than {MAX_PAGES} pages")
+
     def scheduled_maintenances(self) -> list[dict[str, Any]]:
         """The page's upcoming scheduled maintenances (`/incidents/scheduled`)."""
         return list(self.iter_list(f"{self._page}/incidents/scheduled", what=f"page {self.page_id!r}"))
