@@ -27,6 +27,7 @@ from sandbox import (
     SLACK_MESSAGES_FILE,
     SLACK_TOKEN,
     STATUSPAGE_KEY,
+    STATUSPAGE_READONLY_KEY,
     aws,
     control,
     net,
@@ -161,7 +162,7 @@ class Sandbox:
         self.pagerduty_gate = Gate({PAGERDUTY_TOKEN}, PAGERDUTY_RATE_LIMIT)
         self.events_gate = Gate({PAGERDUTY_ROUTING_KEY}, EVENTS_RATE_LIMIT)
         self.slack_gate = Gate({SLACK_TOKEN}, SLACK_RATE_LIMIT)
-        self.statuspage_gate = Gate({STATUSPAGE_KEY}, STATUSPAGE_RATE_LIMIT)
+        self.statuspage_gate = Gate({STATUSPAGE_KEY, STATUSPAGE_READONLY_KEY}, STATUSPAGE_RATE_LIMIT)
         self.statuspage_store: statuspage.StatuspageStore | None = None
         self.pagerduty_store: PagerDutyStore | None = None
         self.slack_store: SlackStore | None = None

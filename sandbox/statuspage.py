@@ -10,7 +10,8 @@ page, component or incident, 422 for a component id the page does not have, and 
 
 Endpoints: `GET /pages/{page}`, `GET /pages/{page}/components`, `GET|POST /pages/{page}/incidents`
 (`q` filters by name, body and metadata text), `GET /pages/{page}/incidents/{scheduled,unresolved}`,
-`GET|PATCH|DELETE /pages/{page}/incidents/{id}`.
+`GET|PATCH|DELETE /pages/{page}/incidents/{id}`. The key `STATUSPAGE_READONLY_KEY` reads but
+may not write (403, as for a user without write access to the page).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from sandbox import STATUSPAGE_READONLY_KEY
 from sandbox.state import Gate, RequestCounter
 from sandbox.timeutil import Clock, iso, parse_time
 
@@ -141,8 +143,11 @@ def create_app(get_store: Callable[[], StatuspageStore | None], gate: Gate, coun
             return _error("Rate limit exceeded", 420, {"Retry-After": str(reset), "X-RateLimit-Limit": str(limit),
                                                        "X-RateLimit-Remaining": str(remaining)})
         auth = request.headers.get("Authorization", "")
-        if not auth.startswith("OAuth ") or not gate.token_ok(auth[len("OAuth "):].strip()):
+        key = auth[len("OAuth "):].strip() if auth.startswith("OAuth ") else ""
+        if not gate.token_ok(key):
             return _error("Could not authenticate", 401)
+        if key == STATUSPAGE_READONLY_KEY and request.method != "GET":
+            return _error("You are not authorized to access this resource.", 403)
         if get_store() is None:
             return _error("the sandbox is seeding", 503)
         return None

@@ -170,3 +170,18 @@ def test_incidents_since_stops_at_the_first_page_reaching_back_before_it(sandbox
     assert len(recent) == PER_PAGE + 5 and hook.calls == 2  # page 2 reaches into October: no page 3
     since_oct = hook.incidents_since(dt.datetime(2026, 10, 1, tzinfo=UTC))
     assert len(since_oct) == PER_PAGE + 5 + sum(i["created_at"] >= "2026-10-01" for i in seeded)
+
+
+def test_a_key_without_write_access_is_named_and_nothing_is_posted(sandbox, monkeypatch):
+    import json
+
+    from sandbox import STATUSPAGE_READONLY_KEY
+
+    conn = json.loads(sandbox.airflow_connections_env()["AIRFLOW_CONN_STATUSPAGE_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_STATUSPAGE_DEFAULT", json.dumps({**conn, "password": STATUSPAGE_READONLY_KEY}))
+    _, estate = load_config()
+    hook = _hook()
+    before = hook.incidents()  # reading is allowed
+    with pytest.raises(StatuspageAuthError, match="'statuspage_default' may not POST .*\\(403\\).*write access"):
+        _maintenance(hook, 1, estate.statuspage.components_of(["PLEGAPI"]))
+    assert hook.incidents() == before
