@@ -178,7 +178,8 @@ class SandboxHandle:
     def remove(self, kind: str, id: str, region: str | None = None) -> None:
         """Make a resource missing. Kinds: pagerduty_{service,incident,schedule,
         escalation_policy,user,priority,maintenance_window}, slack_channel, rds_instance,
-        rds_snapshot, rds_subnet_group, s3_bucket, log_group, health_check."""
+        rds_snapshot, rds_subnet_group, s3_bucket, log_group, health_check, statuspage_component,
+        statuspage_incident."""
         self._control("POST", "/remove", {"kind": kind, "id": id, "region": region})
 
     # ------------------------------------------------------------------ lifecycle
