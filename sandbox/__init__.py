@@ -19,6 +19,9 @@ PAGERDUTY_TOKEN = "sandbox-pagerduty-token"
 # PagerDuty integration (routing) keys are 32 characters.
 PAGERDUTY_ROUTING_KEY = "R0SANDBOXR0UT1NGKEY0000000000001"
 SLACK_TOKEN = "xoxb-sandbox"
+STATUSPAGE_KEY = "sandbox-statuspage-key"
+# A key whose user may read the page but not write to it: writes answer 403.
+STATUSPAGE_READONLY_KEY = "sandbox-statuspage-readonly-key"
 
 READY_FILE = "ready.json"
 LOG_FILE = "sandbox.log"

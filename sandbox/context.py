@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from sandbox.pagerduty_store import PagerDutyStore
     from sandbox.slack import SlackStore
+    from sandbox.statuspage import StatuspageStore
 
 
 @dataclass
@@ -33,6 +34,8 @@ class SeedContext:
     pagerduty: PagerDutyStore
     slack: SlackStore
     pagerduty_routing_key: str
+    statuspage: StatuspageStore | None = None
+    """The Statuspage stand-in's page (None when the estate has no `statuspage` section)."""
     scenario: str = "base"
     """The scenario being seeded (set by the registry before each `seed`)."""
     _clients: dict = field(default_factory=dict, repr=False)

@@ -49,6 +49,7 @@ PAGERDUTY_KINDS = ("service", "incident", "schedule", "escalation_policy", "user
 def blueprint(sandbox: Sandbox) -> Blueprint:
     bp = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
     gates = {"pagerduty": sandbox.pagerduty_gate, "events": sandbox.events_gate,
+             "statuspage": sandbox.statuspage_gate,
              "slack": sandbox.slack_gate}
 
     @bp.get("/health")
@@ -127,10 +128,13 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
             found = sandbox.pagerduty_store.remove(kind[len("pagerduty_"):], id_)
         elif kind == "slack_channel":
             found = sandbox.slack_store.remove(id_)
+        elif kind in ("statuspage_component", "statuspage_incident") and sandbox.statuspage_store is not None:
+            found = sandbox.statuspage_store.remove(kind[len("statuspage_"):], id_)
         elif kind in (removers := _aws_removers(body.get("region") or sandbox.estate.aws.region)):
             found = removers[kind](id_)
         else:
-            kinds = sorted([f"pagerduty_{k}" for k in PAGERDUTY_KINDS] + ["slack_channel"]
+            kinds = sorted([f"pagerduty_{k}" for k in PAGERDUTY_KINDS] + ["slack_channel", "statuspage_component",
+                                                                            "statuspage_incident"]
                            + list(removers))
             return _bad(f"unknown kind {kind!r}; one of {kinds}")
         if not found:

@@ -77,6 +77,15 @@ class SandboxHandle:
         return self.info["slack_token"]
 
     @property
+    def statuspage_url(self) -> str:
+        """The Statuspage stand-in's API base URL (`.../statuspage/v1`, on the Slack port)."""
+        return self.info["statuspage_url"]
+
+    @property
+    def statuspage_key(self) -> str:
+        return self.info["statuspage_key"]
+
+    @property
     def ca_bundle(self) -> str:
         """PEM bundle (public roots + the sandbox CA) to verify the https PagerDuty stand-in."""
         return self.info["ca_bundle"]
@@ -96,6 +105,8 @@ class SandboxHandle:
             "AIRFLOW_CONN_SLACK_API_DEFAULT": json.dumps({
                 "conn_type": "slack", "password": self.slack_token,
                 "extra": {"base_url": self.slack_url + "/api/"}}),
+            "AIRFLOW_CONN_STATUSPAGE_DEFAULT": json.dumps({
+                "conn_type": "http", "host": self.statuspage_url, "password": self.statuspage_key}),
             # Restore drills (sandbox/postgres.py): the scratch instance's endpoint replaces the
             # host and port; the database is the restored instance's DBName.
             "AIRFLOW_CONN_RESTORE_DRILL_DB": json.dumps({
@@ -167,7 +178,8 @@ class SandboxHandle:
     def remove(self, kind: str, id: str, region: str | None = None) -> None:
         """Make a resource missing. Kinds: pagerduty_{service,incident,schedule,
         escalation_policy,user,priority,maintenance_window}, slack_channel, rds_instance,
-        rds_snapshot, rds_subnet_group, s3_bucket, log_group, health_check."""
+        rds_snapshot, rds_subnet_group, s3_bucket, log_group, health_check, statuspage_component,
+        statuspage_incident."""
         self._control("POST", "/remove", {"kind": kind, "id": id, "region": region})
 
     # ------------------------------------------------------------------ lifecycle

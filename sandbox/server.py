@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer
 
 from sandbox import (
@@ -25,11 +26,14 @@ from sandbox import (
     READY_FILE,
     SLACK_MESSAGES_FILE,
     SLACK_TOKEN,
+    STATUSPAGE_KEY,
+    STATUSPAGE_READONLY_KEY,
     aws,
     control,
     net,
     pagerduty,
     slack,
+    statuspage,
 )
 from sandbox.context import SeedContext
 from sandbox.pagerduty_store import PagerDutyStore
@@ -44,6 +48,7 @@ DEFAULT_PORTS = {"aws": 5100, "pagerduty": 5101, "slack": 5102}
 PAGERDUTY_RATE_LIMIT = 960
 EVENTS_RATE_LIMIT = 120
 SLACK_RATE_LIMIT = 50
+STATUSPAGE_RATE_LIMIT = 60  # about 1 request/s per key
 
 log = logging.getLogger("sandbox")
 
@@ -93,7 +98,8 @@ def seed_month(reference_month: dt.date, state_dir: Path, now: dt.datetime, seed
     ctx = SeedContext(reference_month=reference_month, seed=seed, estate=estate, plan=plan,
                       state_dir=state_dir, now=clock.anchor, aws_url="http://127.0.0.1:0",
                       pagerduty=PagerDutyStore("https://127.0.0.1:0", estate.pagerduty.web_url, clock),
-                      slack=SlackStore(clock), pagerduty_routing_key=PAGERDUTY_ROUTING_KEY)
+                      slack=SlackStore(clock), pagerduty_routing_key=PAGERDUTY_ROUTING_KEY,
+                      statuspage=statuspage.new_store(estate, clock))
     registry.run_all(ctx, scenarios)
     return ctx
 
@@ -112,6 +118,18 @@ class Settings:
     tls_names: tuple[str, ...] = ()
     """DNS names / IP addresses the PagerDuty certificate is also valid for (besides 127.0.0.1,
     localhost and the advertised host)."""
+
+
+def _mounted(app: Any) -> Any:
+    """`app` under a DispatcherMiddleware prefix, routing on the full path (its routes name the
+    prefix, as Statuspage's do)."""
+
+    def wsgi(environ: dict, start_response: Any) -> Any:
+        environ = {**environ, "PATH_INFO": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                   "SCRIPT_NAME": ""}
+        return app(environ, start_response)
+
+    return wsgi
 
 
 class _JsonlSink:
@@ -144,6 +162,8 @@ class Sandbox:
         self.pagerduty_gate = Gate({PAGERDUTY_TOKEN}, PAGERDUTY_RATE_LIMIT)
         self.events_gate = Gate({PAGERDUTY_ROUTING_KEY}, EVENTS_RATE_LIMIT)
         self.slack_gate = Gate({SLACK_TOKEN}, SLACK_RATE_LIMIT)
+        self.statuspage_gate = Gate({STATUSPAGE_KEY, STATUSPAGE_READONLY_KEY}, STATUSPAGE_RATE_LIMIT)
+        self.statuspage_store: statuspage.StatuspageStore | None = None
         self.pagerduty_store: PagerDutyStore | None = None
         self.slack_store: SlackStore | None = None
         self.seed_timings: dict[str, float] = {}
@@ -178,6 +198,9 @@ class Sandbox:
         slack_app = slack.create_app(lambda: self.slack_store, self.slack_gate, self.counter)
         slack_app.config["MESSAGE_SINK"] = self.messages_sink
         slack_app.register_blueprint(control.blueprint(self))
+        # The Statuspage stand-in shares the (plain http) Slack port, under /statuspage/v1.
+        statuspage_app = statuspage.create_app(lambda: self.statuspage_store, self.statuspage_gate, self.counter)
+        slack_app.wsgi_app = DispatcherMiddleware(slack_app.wsgi_app, {"/statuspage": _mounted(statuspage_app)})
         # HTTPS for PagerDuty: its client library refuses plain http base URLs.
         names = [net.advertised_host(self.settings.host), *self.settings.tls_names]
         self.tls = (make_tls_files(state_dir, self.settings.ca_dir, names=names)
@@ -185,6 +208,7 @@ class Sandbox:
         self.urls["pagerduty"] = self._serve("pagerduty", pd_app,
                                              self.settings.ports["pagerduty"], self.tls)
         self.urls["slack"] = self._serve("slack", slack_app, self.settings.ports["slack"])
+        self.urls["statuspage"] = self.urls["slack"] + statuspage.PREFIX
 
         aws.ALARM_STATE_LISTENERS.append(self._deliver_alarm_notification)
 
@@ -237,6 +261,7 @@ class Sandbox:
             estate=self.estate, plan=self.plan, state_dir=self.settings.state_dir,
             now=self.clock.anchor, aws_url=self.urls["aws"], pagerduty=pd_store,
             slack=slack_store, pagerduty_routing_key=PAGERDUTY_ROUTING_KEY,
+            statuspage=statuspage.new_store(self.estate, self.clock),
             _clients=self._boto_clients)
 
     def seed(self) -> None:
@@ -246,6 +271,7 @@ class Sandbox:
         self.seed_timings = scenarios.run_all(ctx, self.settings.scenarios)
         # Publish the new stores only once fully seeded; seeding's own AWS calls do not count.
         self.pagerduty_store, self.slack_store = ctx.pagerduty, ctx.slack
+        self.statuspage_store = ctx.statuspage
         self.counter.clear()
 
     def reset(self) -> float:
@@ -254,7 +280,7 @@ class Sandbox:
         with self._reset_lock:
             aws.reset_moto()
             self.aws_throttle.clear()
-            for gate in (self.pagerduty_gate, self.events_gate, self.slack_gate):
+            for gate in (self.pagerduty_gate, self.events_gate, self.slack_gate, self.statuspage_gate):
                 gate.reset()
             self.clock.restart()
             self.events_sink.truncate()
@@ -272,6 +298,7 @@ class Sandbox:
             "aws_url": self.urls["aws"],
             "pagerduty_url": self.urls["pagerduty"],
             "slack_url": self.urls["slack"],
+            "statuspage_url": self.urls["statuspage"],
             # Also served on the PagerDuty port; the Slack one is plain http, simpler to call.
             "control_url": self.urls["slack"] + "/_sandbox",
             "ca_file": str(self.tls.ca_file) if self.tls else None,
@@ -287,6 +314,7 @@ class Sandbox:
             "pagerduty_token": PAGERDUTY_TOKEN,
             "pagerduty_routing_key": PAGERDUTY_ROUTING_KEY,
             "slack_token": SLACK_TOKEN,
+            "statuspage_key": STATUSPAGE_KEY,
             "scenarios": [s for s in scenarios.available_scenarios()
                           if self.settings.scenarios is None or s == "base"
                           or s in self.settings.scenarios],

@@ -203,6 +203,14 @@ class PostmortemTerms(_Strict):
     required_for: list[Severity]
 
 
+class CommunicationTerms(_Strict):
+    """§3.2 "communicate: update status page": which incidents, and the targets (all defaults)."""
+
+    required_for: list[Severity] = ["P0", "P1"]
+    first_update_within: Literal["response_time"] = "response_time"
+    resolved_within_minutes: int = Field(default=60, gt=0, le=1440)
+
+
 class DatabaseBackupTerms(_Strict):
     frequency: list[Literal["daily", "continuous"]]
     retention_days: _whole(ge=1, le=35)  # RDS BackupRetentionPeriod range
@@ -344,6 +352,7 @@ class Plan(_Strict):
     finding_severities: dict[str, Severity]
     on_call: OnCallTerms
     postmortem: PostmortemTerms
+    communication: CommunicationTerms = CommunicationTerms()
     backups: BackupTerms
     recovery: RecoveryTerms
     retention_pruning: RetentionPruningTerms
@@ -469,6 +478,37 @@ class PagerDutySettings(_Strict):
         return self
 
 
+class StatuspageSettings(_Strict):
+    """The client-facing status page (Atlassian Statuspage): its id and, per PagerDuty service,
+    the status-page components an incident or a maintenance of that service affects."""
+
+    conn_id: str = "statuspage_default"
+    page_id: str = Field(pattern=r"^[a-z0-9]{6,32}$")
+    web_url: str = Field(pattern=r"^https?://\S+$")
+    components: dict[str, list[Annotated[str, Field(pattern=r"^[a-z0-9]{6,32}$")]]]
+
+    @field_validator("components")
+    @classmethod
+    def _each_service_has_components(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not value:
+            raise ValueError("map each PagerDuty service id to its status-page component ids")
+        for service, ids in value.items():
+            if not ids:
+                raise ValueError(f"{service}: give at least one status-page component id")
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"{service}: component ids must be unique, got {ids}")
+        return value
+
+    def components_of(self, service_ids: list[str]) -> list[str]:
+        """The components of these services, each once, in the estate's order."""
+        seen: list[str] = []
+        for service in service_ids:
+            for cid in self.components.get(service, []):
+                if cid not in seen:
+                    seen.append(cid)
+        return seen
+
+
 class SlackSettings(_Strict):
     conn_id: str
     channel: str = Field(pattern=r"^[#@A-Za-z0-9][\w.-]*$")
@@ -582,6 +622,7 @@ class Estate(_Strict):
     logs: LogSettings
     health_checks: list[HealthCheck] = Field(min_length=1)
     pagerduty: PagerDutySettings
+    statuspage: StatuspageSettings | None = None  # no status page: nothing is posted or checked
     slack: SlackSettings
     clients: list[Client]
     invoicing: EstateInvoicing = EstateInvoicing()
@@ -606,6 +647,16 @@ class Estate(_Strict):
         if canaries is not None and canaries.pagerduty.service not in services:
             raise ValueError(f"monitoring.canaries.pagerduty.service: {canaries.pagerduty.service!r} is not one of "
                              f"pagerduty.services {services}")
+        return self
+
+    @model_validator(mode="after")
+    def _statuspage_services_are_the_estates(self) -> Estate:
+        if self.statuspage is None:
+            return self
+        services = [s.id for s in self.pagerduty.services]
+        unknown = sorted(set(self.statuspage.components) - set(services))
+        if unknown:
+            raise ValueError(f"statuspage.components: {unknown} are not pagerduty.services {services}")
         return self
 
     @model_validator(mode="after")

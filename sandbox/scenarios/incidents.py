@@ -16,6 +16,13 @@ acknowledge, resolve, notes). Cases the report must get right, by title prefix:
   `[pm-bucket]`     post-mortem as an object under postmortems/<id>/ in the reports bucket;
   every other resolved P0/P1 has a note "Post-mortem: <url>" within 48 h.
 
+Status page (when the estate has one): every P0/P1 incident of the month has a status-page
+incident on its service's components, explicitly referencing it (its id in the metadata, or its URL
+in the first update), first update within the response time and resolved 10-30 min after PagerDuty —
+except `[resol-breach]` (first public update 90 min in: late), `[pm-missing]` (never communicated)
+and `[pm-bucket]` (no reference: linked by component and time only). A completed scheduled
+maintenance in the month must link to nothing.
+
 Also a few incidents just outside the month (late September, early November), and the
 secondary schedule with a 6-hour gap (two layers, the second starting 6 h after the first
 ends) in the month. The escalation policy is the base scenario's (primary, secondary, Tech
@@ -77,6 +84,8 @@ def seed(ctx: SeedContext) -> None:
     store = ctx.aws_client("s3", ctx.estate.aws.region)
     backend = ctx.moto_backend("s3")
 
+    communicated: list[tuple[str, dict]] = []  # (title, incident) of the month's P0/P1 incidents
+
     def add(title, severity, created, ack_after, resolve_after, postmortem, service=None):
         priority = (unmapped if severity == "unmapped" else by_severity.get(severity)) if severity else None
         engineer = rng.choice(ENGINEERS)
@@ -88,6 +97,8 @@ def seed(ctx: SeedContext) -> None:
             service_id=service or rng.choice(services), title=title, created_at=created,
             priority_id=priority, assignee_id=engineer, acknowledged_at=ack, acknowledged_by=engineer,
             resolved_at=resolved, urgency="high" if severity in ("P0", "P1") else "low")
+        if severity in ("P0", "P1") and start <= created < end:
+            communicated.append((title, incident))
         # PagerDuty notifies the assignee at once, and escalates when nobody acknowledges in time.
         pd.add_log_entry(incident["id"], "notify_log_entry", created + dt.timedelta(seconds=5),
                          summary=f"Notified {engineer} by push", user=pd.ref("user", engineer))
@@ -141,6 +152,57 @@ def seed(ctx: SeedContext) -> None:
             "note" if severity in ("P0", "P1") else None)
 
     _secondary_with_gap(ctx)
+    _status_page(ctx, communicated)
+
+
+STATUS_NAMES = ["Degraded performance", "Elevated error rates", "Partial outage", "Service disruption"]
+
+
+def _status_page(ctx: SeedContext, communicated: list[tuple[str, dict]]) -> None:
+    """Status-page incidents for the month's P0/P1 incidents (see the module docstring). Generic
+    names: never the PagerDuty title."""
+    sp = ctx.statuspage
+    if sp is None:
+        return
+    rng = ctx.rng("statuspage")
+    settings = ctx.estate.statuspage
+    names = {s.id: s.name for s in ctx.estate.pagerduty.services}
+    for n, (title, incident) in enumerate(communicated):
+        if title.startswith("[pm-missing]"):
+            continue
+        created = _time(incident["created_at"])
+        resolved = _time(incident["resolved_at"]) if incident.get("resolved_at") else None
+        service = incident["service"]["id"]
+        first = created + dt.timedelta(minutes=90 if title.startswith("[resol-breach]") else rng.randint(4, 12))
+        if resolved is not None and first >= resolved:
+            first = created + dt.timedelta(minutes=2)
+        body = f"We are investigating {rng.choice(['errors', 'slowness', 'failures'])} on {names[service]}."
+        metadata: dict = {}
+        if title.startswith("[pm-bucket]"):
+            pass  # no reference: linked by component and time
+        elif n % 2:
+            metadata = {"pagerduty": {"incident_id": incident["id"]}}
+        else:
+            body += f" (ref {incident['html_url']})"
+        updates = [(first, "investigating", body)]
+        if resolved is not None:
+            updates.append((resolved + dt.timedelta(minutes=rng.randint(10, 30)), "resolved",
+                            "This incident has been resolved."))
+        sp.add_incident(name=f"{rng.choice(STATUS_NAMES)} on {names[service]}", status=updates[-1][1],
+                        created_at=first, component_ids=settings.components.get(service, []), updates=updates,
+                        metadata=metadata)
+    day = ctx.contract_bounds.start + dt.timedelta(days=20, hours=7)
+    api = ctx.estate.pagerduty.services[0].id
+    sp.add_incident(name=f"Planned maintenance: {names[api]}", status="completed", created_at=day - dt.timedelta(days=3),
+                    component_ids=settings.components.get(api, []), scheduled_for=day,
+                    scheduled_until=day + dt.timedelta(hours=2), impact="maintenance",
+                    updates=[(day - dt.timedelta(days=3), "scheduled", "Planned maintenance."),
+                             (day + dt.timedelta(hours=2), "completed", "Completed.")],
+                    metadata={"estate_ops": {"window_id": "mw-sbx-statuspage"}})
+
+
+def _time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
 
 
 def special_time(ctx: SeedContext, day: int, hour: int, minute: int) -> dt.datetime:

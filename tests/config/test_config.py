@@ -86,6 +86,19 @@ def test_an_estate_without_a_monitoring_section_has_no_load_balancers(files):
     assert load_config()[1].monitoring.load_balancers == []
 
 
+def test_an_estate_without_a_status_page_loads_without_one(files):
+    files(estate=edited(ESTATE, "statuspage", delete=True))
+    _, estate = load_config()
+    assert estate.statuspage is None
+
+
+def test_status_page_components_of_services_in_order_once(files):
+    files(estate=edited(ESTATE, "statuspage.components.PLEGWEB", ["cmpweb0legacy", "cmpapi0legacy"]))
+    _, estate = load_config()
+    assert estate.statuspage.components_of(["PLEGWEB", "PLEGAPI"]) == ["cmpweb0legacy", "cmpapi0legacy"]
+    assert estate.statuspage.components_of(["PNOPE"]) == []
+
+
 def test_client_tier_follows_its_changes():
     _, estate = load_config()
     contoso = next(c for c in estate.clients if c.tier_changes)
@@ -258,6 +271,16 @@ BAD_ESTATES = [
      ["monitoring.canaries", "the two routes need two canary alarms"]),
     ("canary without a channel", edited(ESTATE, "monitoring.canaries.slack.channel", delete=True),
      ["monitoring.canaries.slack.channel", "Field required"]),
+    # statuspage: the page id and, per PagerDuty service of the estate, its component ids.
+    ("status page for a service the estate does not have", edited(ESTATE, "statuspage.components.PNOPE", ["cmpx00001"]),
+     ["statuspage.components: ['PNOPE'] are not pagerduty.services ['PLEGAPI', 'PLEGWEB']"]),
+    ("status page id with a slash", edited(ESTATE, "statuspage.page_id", "../pages"),
+     ["statuspage.page_id", "pattern"]),
+    ("a service without components", edited(ESTATE, "statuspage.components.PLEGAPI", []),
+     ["statuspage.components", "PLEGAPI: give at least one status-page component id"]),
+    ("a component id with markup", edited(ESTATE, "statuspage.components.PLEGWEB", ["<b>x</b>"]),
+     ["statuspage.components.PLEGWEB[0]", "pattern"]),
+    ("unknown statuspage key", edited(ESTATE, "statuspage.pageid", "x"), ["statuspage.pageid", "unknown key"]),
     ("canary alarm name with a newline", edited(ESTATE, "monitoring.canaries.slack.alarm", "canary\nslack"),
      ["monitoring.canaries.slack.alarm", "pattern"]),
 ]

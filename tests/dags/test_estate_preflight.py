@@ -21,7 +21,8 @@ def test_healthy_estate_twice_is_identical(sandbox):
     report = read_json(sandbox, REPORT)
     estate = load_estate()
     expected = (len(estate.databases) + 2 + 2 * len(estate.documents) + len(estate.logs.group_prefixes)
-                + len(estate.health_checks) + len(estate.pagerduty.services) + 3 + 1)
+                + len(estate.health_checks) + len(estate.pagerduty.services) + 3 + 1
+                + 1 + sum(len(ids) for ids in estate.statuspage.components.values()))
     assert report["headline"]["resources_checked"]["value"] == expected
     assert report["headline"]["resources_missing"]["value"] == 0
     assert report["findings"] == []
@@ -40,17 +41,21 @@ def test_missing_resources_are_reported_and_routed_once(sandbox):
     estate = load_estate()
     sandbox.remove("rds_instance", estate.databases[1].id)
     sandbox.remove("pagerduty_schedule", estate.pagerduty.schedules.secondary)
+    component = estate.statuspage.components["PLEGWEB"][0]
+    sandbox.remove("statuspage_component", component)
     run = run_dag("estate_preflight", DAY)
     assert run.state == "success", task_states(run)
     report = read_json(sandbox, REPORT)
     missing = {(c["kind"], c["resource"]) for c in report["items"]["checks"] if not c["ok"]}
     assert missing == {("rds_instance", estate.databases[1].id),
-                       ("pagerduty_schedule", estate.pagerduty.schedules.secondary)}
+                       ("pagerduty_schedule", estate.pagerduty.schedules.secondary),
+                       ("statuspage_component", component)}
     assert {f["kind"] for f in report["findings"]} == {"preflight_missing"}
     messages = sandbox.slack_messages()
     assert len(messages) == 1
     assert estate.databases[1].id in messages[0]["text"]
     assert estate.pagerduty.schedules.secondary in messages[0]["text"]
+    assert component in messages[0]["text"]
 
     run_dag("estate_preflight", DAY)
     assert len(sandbox.slack_messages()) == 1  # a rerun does not repeat the alert

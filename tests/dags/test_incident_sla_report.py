@@ -144,3 +144,70 @@ def test_html_links_every_breach_and_pdf_is_a_pdf(two_runs, sandbox_session):
     assert "<h2>Response and resolution (plan §1.2)</h2>" in html and 'src="response.png"' in html
     pdf = s3.get_object(Bucket=bucket, Key=PREFIX + "report.pdf")["Body"].read()
     assert pdf.startswith(b"%PDF-")
+
+
+# --- plan §3.2 communicate: the status page (sandbox/scenarios/incidents.py seeds it)
+
+def _communication(report, prefix):
+    (incident,) = [r for r in report["items"]["incidents"] if r["title"].startswith(prefix)]
+    (row,) = [r for r in report["items"]["communication"] if r["id"] == incident["id"]]
+    return row
+
+
+def test_status_page_on_time_late_never_as_seeded(two_runs):
+    report = two_runs["report"]
+    late = _communication(report, "[resol-breach]")  # first public update 90 min into a P1 (target 60)
+    assert (late["first_update"], late["communication"], late["linked_by"]) == ("late", "late", "explicit reference")
+    never = _communication(report, "[pm-missing]")
+    assert (never["communication"], never["status_page_incident"], never["linked_by"]) == ("never", None, "not linked")
+    by_time = _communication(report, "[pm-bucket]")  # no reference: its service's component, overlapping
+    assert by_time["linked_by"] == "component and overlapping time" and by_time["communication"] == "on_time"
+    rows = report["items"]["communication"]
+    p0_p1 = [r for r in report["items"]["incidents"] if r["severity"] in ("P0", "P1")]
+    assert len(rows) == len(p0_p1)
+    assert sum(r["communication"] == "on_time" for r in rows) == len(rows) - 2
+    assert all(r["linked_by"] == "explicit reference" for r in rows
+               if r["id"] not in (never["id"], by_time["id"]))
+    per = {r["severity"]: r for r in report["items"]["communication_per_severity"]}
+    assert per["P1"]["late"] == per["P1"]["never"] == 1 and per["P0"]["late"] == per["P0"]["never"] == 0
+    assert report["figures"]["communication_never"]["value"] == 1
+    assert report["headline"]["status_page_late_or_never"]["value"] == 2
+
+
+def test_late_and_missing_communication_are_p2_findings_with_both_links(two_runs):
+    report = two_runs["report"]
+    found = {f["kind"]: f for f in report["findings"] if f["kind"].startswith("status_page_")}
+    assert set(found) == {"status_page_late", "status_page_missing"}
+    assert {f["severity"] for f in found.values()} == {"P2"}
+    late = _communication(report, "[resol-breach]")
+    assert found["status_page_late"]["resource"] == late["id"]
+    assert found["status_page_late"]["details"]["link"] == late["pagerduty_link"]
+    assert found["status_page_late"]["details"]["status_page_link"] == late["status_page_link"]
+    assert found["status_page_missing"]["details"]["status_page_link"] is None
+
+
+def test_five_step_timeline_per_p0_p1_incident(two_runs):
+    report = two_runs["report"]
+    steps = {}
+    for row in report["items"]["timeline"]:
+        steps.setdefault(row["id"], []).append(row)
+    assert set(steps) == {r["id"] for r in report["items"]["communication"]}
+    for rows in steps.values():
+        assert [r["step"] for r in rows] == ["detect", "triage", "communicate", "resolve", "review"]
+        assert rows[0]["minutes_after_detect"] == 0
+    late = _communication(report, "[resol-breach]")
+    communicate = steps[late["id"]][2]
+    assert communicate["at"] == late["first_update_at"] and communicate["minutes_after_detect"] == 90
+    assert "explicit reference" in communicate["source"]
+    never = steps[_communication(report, "[pm-missing]")["id"]]
+    assert never[2]["at"] is None and never[2]["source"] == "none"
+    assert never[4]["at"] is None  # no post-mortem either
+
+
+def test_timeline_chart_and_section_in_the_html(two_runs, sandbox_session):
+    from tests.reports_bucket import read_bytes
+
+    assert PREFIX + "timeline.png" in two_runs["after_first"]
+    html = read_bytes(sandbox_session, PREFIX + "report.html").decode()
+    assert "Communicate: the status page (plan §3.2)" in html
+    assert "Incident timeline: the five steps of plan §3.2" in html

@@ -26,6 +26,14 @@ def _ours(sandbox) -> dict[str, bytes]:
     return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys if "mw-sbx" not in k}
 
 
+def _status_page_maintenances(wid: str) -> list[dict]:
+    from estate_ops.domain.statuspage import marked
+    from estate_ops.hooks.statuspage import StatuspageHook
+
+    settings = load_config()[1].statuspage
+    return marked(StatuspageHook(settings.page_id, settings.conn_id).incidents(), "window_id", wid)
+
+
 def _pd_windows(wid: str) -> list[dict]:
     return PagerDutyRestHook(load_config()[1].pagerduty.conn_id).maintenance_windows(wid)
 
@@ -39,11 +47,13 @@ def runs(sandbox_session):
     wid = key.rsplit("/", 1)[1].removesuffix(".json")
     out["wid"] = wid
     out["pd_after_announce"] = _pd_windows(wid)
+    out["sp_after_announce"] = _status_page_maintenances(wid)
     out["slack_after_announce"] = sandbox_session.slack_messages()
     cancel = {"action": "cancel", "window_id": wid, "announced_by": "blake.okafor@legacy.example"}
     out["cancel"] = [run_dag("maintenance_announce", CANCELLED, cancel) for _ in range(2)]
     out["after_cancel"] = _ours(sandbox_session)
     out["pd_after_cancel"] = _pd_windows(wid)
+    out["sp_after_cancel"] = _status_page_maintenances(wid)
     out["slack_after_cancel"] = sandbox_session.slack_messages()
     return out
 
@@ -87,3 +97,26 @@ def test_cancel_keeps_the_record_and_removes_the_pagerduty_window(runs):
     assert record["announced_at"] == "2026-11-02T12:00:00Z"  # the audit trail survives
     assert record["pagerduty_delete"] == "deleted"
     assert runs["pd_after_cancel"] == []
+
+
+def test_announce_schedules_one_status_page_maintenance_and_records_its_id(runs):
+    import json
+
+    (maintenance,) = runs["sp_after_announce"]  # two runs, one maintenance
+    (record,) = [json.loads(b) for b in runs["after_announce"].values()]
+    assert record["statuspage_incident_id"] == maintenance["id"]
+    assert maintenance["status"] == "scheduled"
+    assert (maintenance["scheduled_for"], maintenance["scheduled_until"]) == (record["start"], record["end"])
+    estate = load_config()[1]
+    expected = estate.statuspage.components_of([s.id for s in estate.pagerduty.services])
+    assert [c["id"] for c in maintenance["components"]] == expected == record["statuspage_components"]
+    body = maintenance["incident_updates"][0]["body"]
+    assert "Thu 05 Nov 2026 02:00-06:00 EST (07:00-11:00 UTC)" in body and "kernel patching" in body
+
+
+def test_cancel_removes_the_status_page_maintenance(runs):
+    import json
+
+    (record,) = [json.loads(b) for b in runs["after_cancel"].values()]
+    assert record["statuspage_delete"] == "deleted"  # the second cancel did not try again
+    assert runs["sp_after_cancel"] == []

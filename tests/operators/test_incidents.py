@@ -16,6 +16,7 @@ from estate_ops.hooks.pagerduty import (
     PagerDutyNotFoundError,
     PagerDutyRestHook,
 )
+from estate_ops.hooks.statuspage import StatuspageAuthError, StatuspageNotFoundError
 from estate_ops.operators.incidents import IncidentSlaReportOperator
 
 LOGICAL = dt.datetime(2026, 11, 1, 11, tzinfo=dt.UTC)
@@ -50,6 +51,9 @@ def _written(sandbox):
 def _estate_with(tmp_path, monkeypatch, change):
     data = yaml.safe_load(DEFAULT_ESTATE_PATH.read_text())
     change(data["pagerduty"])
+    # The status page maps the estate's services (a renamed service keeps its components).
+    services = [s["id"] for s in data["pagerduty"]["services"]]
+    data["statuspage"]["components"] = dict(zip(services, data["statuspage"]["components"].values(), strict=True))
     path = tmp_path / "estate.yaml"
     path.write_text(yaml.safe_dump(data))
     monkeypatch.setenv("ESTATE_OPS_ESTATE", str(path))
@@ -61,6 +65,18 @@ def _revoke(sandbox, tmp_path, monkeypatch):
 
 def _unknown_service(sandbox, tmp_path, monkeypatch):
     _estate_with(tmp_path, monkeypatch, lambda pd: pd["services"][1].update(id="PNOSVC1"))
+
+
+def _wrong_status_page(sandbox, tmp_path, monkeypatch):
+    data = yaml.safe_load(DEFAULT_ESTATE_PATH.read_text())
+    data["statuspage"]["page_id"] = "nosuchpage1"
+    path = tmp_path / "estate.yaml"
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("ESTATE_OPS_ESTATE", str(path))
+
+
+def _revoke_status_page(sandbox, tmp_path, monkeypatch):
+    sandbox.revoke_token("statuspage")
 
 
 def _unknown_schedule(sandbox, tmp_path, monkeypatch):
@@ -106,10 +122,12 @@ def _malformed_log_entry(sandbox, tmp_path, monkeypatch):
      r"incident PBADTIME created_at: expected an ISO 8601 date-time, got '31/10/2026 10:00'"),
     (_malformed_log_entry, None, IncidentDataError,
      r"log entry RBADTIME created_at: expected an ISO 8601 date-time, got 'not a time'"),
+    (_wrong_status_page, None, StatuspageNotFoundError, r"Statuspage has no page 'nosuchpage1'"),
+    (_revoke_status_page, None, StatuspageAuthError, r"connection 'statuspage_default' \(401\)"),
     (None, "2026-13", PeriodError, r"month must be YYYY-MM \(e.g. 2026-10\), got '2026-13'"),
     (None, "2099-01", PeriodError, r"month 2099-01 has not ended yet"),
 ], ids=["revoked-token", "unknown-service", "unknown-schedule", "unknown-policy", "malformed-created-at",
-        "malformed-log-entry", "bad-month", "month-not-over"])
+        "malformed-log-entry", "wrong-status-page", "revoked-status-page-key", "bad-month", "month-not-over"])
 def test_bad_input_fails_clearly_and_writes_nothing(sandbox, tmp_path, monkeypatch, breakage, month, error, message):
     before, slack_before = _written(sandbox), sandbox.slack_messages()
     if breakage:
@@ -120,7 +138,7 @@ def test_bad_input_fails_clearly_and_writes_nothing(sandbox, tmp_path, monkeypat
         assert _written(sandbox) == before
         assert sandbox.slack_messages() == slack_before
     finally:
-        if breakage is _revoke:
+        if breakage in (_revoke, _revoke_status_page):
             sandbox.reset()
 
 

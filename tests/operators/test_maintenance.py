@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import types
+from pathlib import Path
 
 import pytest
 from estate_ops.config import load_config
@@ -39,6 +40,16 @@ def our_records(sandbox) -> dict[str, dict]:
     return {k: json.loads(s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in keys if "mw-sbx" not in k}
 
 
+def status_page_maintenances() -> list[dict]:
+    """The status page's incidents estate-ops marked as a maintenance window's."""
+    from estate_ops.hooks.statuspage import StatuspageHook
+
+    settings = load_config()[1].statuspage
+    return [i for i in StatuspageHook(settings.page_id, settings.conn_id).incidents()
+            if not str(((i.get("metadata") or {}).get("estate_ops") or {}).get("window_id", "mw-sbx")
+                       ).startswith("mw-sbx")]  # not the sandbox's seeded ones
+
+
 def pd_windows() -> list[dict]:
     return PagerDutyRestHook(load_config()[1].pagerduty.conn_id).maintenance_windows("estate-ops mw-2")
 
@@ -69,6 +80,7 @@ def test_refusals_leave_no_trace(sandbox, params, error, message):
         run(params, logical=logical)
     assert our_records(sandbox) == {}
     assert pd_windows() == []
+    assert status_page_maintenances() == []
     assert sandbox.slack_messages() == []
 
 
@@ -89,6 +101,8 @@ def test_a_retried_run_reuses_its_window_and_pagerduty_window(sandbox):
     again = run({})  # the same run id: a retry
     assert first["window_id"] == again["window_id"]
     assert first["pagerduty_window_id"] == again["pagerduty_window_id"]
+    assert first["statuspage_incident_id"] == again["statuspage_incident_id"]
+    assert [m["id"] for m in status_page_maintenances()] == [first["statuspage_incident_id"]]
     assert len(our_records(sandbox)) == 1 and len(pd_windows()) == 1
     assert len(sandbox.slack_messages()) == 1
     other = run({}, run_id="manual__t2")  # another run for the same window: already announced
@@ -122,3 +136,56 @@ def test_outside_text_in_the_announcement_and_cancellation_is_escaped(sandbox):
     # the record keeps the original text
     (record,) = our_records(sandbox).values()
     assert record["reason"] == "<!here> patching & <https://evil|click>"
+
+
+def test_status_page_maintenance_made_but_not_recorded_is_found_not_made_again(sandbox, monkeypatch):
+    """A run that created the maintenance and then failed before writing the record: the retry finds
+    it by the window id in its metadata."""
+    from estate_ops.hooks.artifacts import ArtifactStore
+
+    real_put = ArtifactStore.put_json
+    monkeypatch.setattr(ArtifactStore, "put_json", lambda *a, **k: (_ for _ in ()).throw(OSError("bucket down")))
+    with pytest.raises(OSError, match="bucket down"):
+        run({})
+    (made,) = status_page_maintenances()
+    monkeypatch.setattr(ArtifactStore, "put_json", real_put)
+    result = run({})
+    assert result["statuspage_incident_id"] == made["id"]
+    assert [m["id"] for m in status_page_maintenances()] == [made["id"]]
+
+
+def test_status_page_rate_limit_is_waited_out_and_one_maintenance_made(sandbox):
+    sandbox.simulate_rate_limit(1, reset_seconds=1, api="statuspage")
+    result = run({})
+    assert [m["id"] for m in status_page_maintenances()] == [result["statuspage_incident_id"]]
+
+
+def test_reason_reaches_the_public_page_without_markup(sandbox):
+    result = run({"reason": "<script>alert(1)</script> [click](https://evil) `x`\n\u202edb upgrade"})
+    (maintenance,) = status_page_maintenances()
+    assert maintenance["id"] == result["statuspage_incident_id"]
+    body = maintenance["incident_updates"][0]["body"]
+    assert "Reason: scriptalert(1)/script click(https://evil) x db upgrade." in body
+    for bad in ("<", ">", "[", "`", "\n", "\u202e"):
+        assert bad not in body and bad not in maintenance["name"]
+
+
+def test_a_component_missing_from_the_page_is_named_and_nothing_is_posted(sandbox, tmp_path, monkeypatch):
+    import os
+
+    import yaml
+    from estate_ops import config
+
+    estate = yaml.safe_load(Path(os.environ["ESTATE_OPS_ESTATE"]).read_text())
+    estate["statuspage"]["components"]["PLEGWEB"] = ["cmpgone00001"]
+    path = tmp_path / "estate.yaml"
+    path.write_text(yaml.safe_dump(estate))
+    monkeypatch.setenv("ESTATE_OPS_ESTATE", str(path))
+    config.clear_cache()
+    try:
+        with pytest.raises(LookupError, match="has no component cmpgone00001.*statuspage.components"):
+            run({})
+        assert our_records(sandbox) == {} and status_page_maintenances() == []
+        assert sandbox.slack_messages() == []
+    finally:
+        config.clear_cache()

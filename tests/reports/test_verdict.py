@@ -60,6 +60,13 @@ def test_incidents(args, expected):
     assert V.verdict(incidents(*args)) == expected
 
 
+def test_incidents_with_status_page_late_or_never():
+    report = incidents(12, Decimal("83.3"), 2, 0)
+    report["headline"]["status_page_late_or_never"] = fig(2)
+    assert V.verdict(report) == ("February 2026: 12 incidents, 83.3 % within the §1.2 targets; 2 breached; "
+                                 "the status page late or never updated for 2 P0/P1 incidents.")
+
+
 def backups(status, green, failed, checks, urgent):
     return {"kind": "backups", "period": {"date": "2026-11-02", "as_of": "2026-11-02T12:00:00Z"},
             "headline": {"status": fig(status), "databases_green": fig(green), "findings_p1": fig(urgent)},

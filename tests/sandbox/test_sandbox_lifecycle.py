@@ -138,6 +138,12 @@ def test_connection_env_is_what_airflow_expects(sbx):
         sbx.pagerduty_routing_key
     assert json.loads(env["AIRFLOW_CONN_SLACK_API_DEFAULT"])["extra"] == {
         "base_url": sbx.slack_url + "/api/"}
+    assert json.loads(env["AIRFLOW_CONN_STATUSPAGE_DEFAULT"]) == {
+        "conn_type": "http", "host": sbx.slack_url + "/statuspage/v1", "password": sbx.statuspage_key}
+    assert requests.get(sbx.statuspage_url + "/pages/nosuchpage", timeout=10,
+                        headers={"Authorization": f"OAuth {sbx.statuspage_key}"}).status_code == 404
+    assert requests.get(sbx.statuspage_url + "/pages/nosuchpage", timeout=10).json() == {
+        "error": "Could not authenticate"}
     assert env["AWS_ACCESS_KEY_ID"] == env["AWS_SECRET_ACCESS_KEY"] == "testing"
     assert Path(env["SSL_CERT_FILE"]).read_text().count("BEGIN CERTIFICATE") >= 2
 

@@ -441,7 +441,8 @@ def build_incident_report(plan: Any, settings: IncidentSettings, month: Month, a
                           raw_incidents: Iterable[Mapping[str, Any]], facts: LogFacts,
                           bucket_evidence: Iterable[Evidence], *, oncall: dict[str, Any] | None = None,
                           extra_findings: Iterable[Finding] = (), estate_name: str = "",
-                          api_calls: int | None = None) -> tuple[dict[str, Any], list[Finding]]:
+                          api_calls: int | None = None,
+                          status_page: Any | None = None) -> tuple[dict[str, Any], list[Finding]]:
     """The monthly incident SLA report and its findings (breaches, post-mortems, on-call)."""
     tz = ZoneInfo(plan.plan.timezone)
     bounds = plan.month_bounds(month)
@@ -510,6 +511,10 @@ def build_incident_report(plan: Any, settings: IncidentSettings, month: Month, a
                 plan, kind, row["incident_id"],
                 f"{row['severity']} incident #{row['number']}: post-mortem {row['state']} "
                 f"(due {row['due_at']:%Y-%m-%d %H:%M} UTC)", period, link=row["link"]))
+    communication = (communication_section(plan, outcomes, facts, postmortems, status_page, as_of, period)
+                     if status_page is not None else None)
+    if communication is not None:
+        findings.extend(communication["findings"])
     findings.extend(extra_findings)
     findings = sort_findings(findings)
 
@@ -545,6 +550,9 @@ def build_incident_report(plan: Any, settings: IncidentSettings, month: Month, a
     for state, count in pm_counts.items():
         figures[f"postmortems_{state}"] = {"value": count, "unit": "incidents"}
     figures.update(oncall.get("figures", {}))
+    if communication is not None:
+        figures.update(communication["figures"])
+        headline["status_page_late_or_never"] = communication["headline"]
     inputs = {
         "incidents": len(outcomes),
         "log_entries": facts.entries_read,
@@ -555,6 +563,8 @@ def build_incident_report(plan: Any, settings: IncidentSettings, month: Month, a
     if api_calls is not None:
         inputs["pagerduty_api_calls"] = api_calls
     inputs.update(oncall.get("inputs", {}))
+    if communication is not None:
+        inputs["status_page_incidents"] = communication["inputs"]
     report = {
         "kind": "incidents",
         "title": f"Incident response SLA — {estate_name or 'estate'} — {month}",
@@ -574,12 +584,65 @@ def build_incident_report(plan: Any, settings: IncidentSettings, month: Month, a
             "anomalies": anomalies,
             "postmortems": postmortems,
             **oncall.get("items", {}),
+            **({"communication": communication["rows"], "communication_per_severity": communication["per_severity"],
+                "timeline": communication["timeline"]} if communication is not None else {}),
             "incidents": [_row(o) for o in outcomes if o.classification == "mapped"],
         },
         "findings": [f.as_dict() for f in findings],
         "warnings": warnings,
     }
     return report, findings
+
+
+def communication_section(plan: Any, outcomes: list[Outcome], facts: LogFacts, postmortems: list[dict[str, Any]],
+                          status_page: Any, as_of: dt.datetime, period: str) -> dict[str, Any]:
+    """Plan §3.2 for every P0/P1 incident (plan.yaml communication.required_for): the status-page
+    incident linked to it (domain/statuspage.py), its first public update and its resolve against the
+    targets, the five-step timeline, per severity on time / late / never, a finding per late or
+    missing one."""
+    from estate_ops.domain import statuspage as sp
+
+    terms = plan.communication
+    required = list(terms.required_for)
+    status = [s for s in (sp.parse_status_incident(raw, status_page.web_url) for raw in status_page.incidents)
+              if s is not None]
+    pds = [sp.PdIncident(o.id, o.number, o.severity, o.service_id, o.created_at, o.resolved_at, o.link)
+           for o in outcomes if o.classification == "mapped" and o.severity in required]
+    links = sp.link_incidents(pds, status, status_page.components, as_of)
+    first_update = {s: t.response_minutes for s, t in targets_from_plan(plan).items()}
+    rows = sp.communication_rows(pds, links, first_update_minutes=first_update,
+                                 resolved_within_minutes=terms.resolved_within_minutes, as_of=as_of)
+    pm = {r["incident_id"]: r for r in postmortems}
+    timeline = []
+    for pd, row in zip(pds, rows, strict=True):
+        ack = facts.first_ack.get(pd.id)
+        timeline.extend(sp.timeline(pd, triaged_at=ack if ack is not None and ack <= as_of else None,
+                                    triage_source="first acknowledgement (PagerDuty log entries)",
+                                    communication=row, postmortem=pm.get(pd.id)))
+    states = (sp.ON_TIME, sp.LATE, sp.NEVER, sp.PENDING)
+    per_severity = [{"severity": s, "incidents": sum(r["severity"] == s for r in rows),
+                     **{state: sum(r["severity"] == s and r["communication"] == state for r in rows)
+                        for state in states}} for s in required]
+    findings = []
+    for row in rows:
+        if row["communication"] not in (sp.LATE, sp.NEVER):
+            continue
+        kind = "status_page_late" if row["communication"] == sp.LATE else "status_page_missing"
+        what = (f"first public update {row['first_update'].replace('_', ' ')}, status page resolve "
+                f"{row['status_page_resolve'].replace('_', ' ')}" if row["status_page_incident"]
+                else f"no status-page incident ({row['linked_by']})")
+        findings.append(Finding.of(
+            plan, kind, row["id"], f"{row['severity']} incident #{row['incident']}: status page "
+            f"{'late' if kind == 'status_page_late' else 'never updated'}: {what}"[:300], period,
+            link=row["pagerduty_link"], status_page_link=row["status_page_link"],
+            first_update_due=row["first_update_due"]))
+    figures = {f"communication_{state}": {"value": sum(r["communication"] == state for r in rows),
+                                          "unit": "incidents"} for state in states}
+    figures["status_page_resolve_allowance"] = {"value": terms.resolved_within_minutes, "unit": "min"}
+    late_or_never = figures["communication_late"]["value"] + figures["communication_never"]["value"]
+    return {"rows": rows, "per_severity": per_severity, "timeline": timeline, "findings": findings,
+            "figures": figures, "headline": {"value": late_or_never, "unit": "incidents"},
+            "inputs": sum(s.created_at <= as_of for s in status)}
 
 
 def slack_summary(report: dict[str, Any]) -> str:
@@ -600,6 +663,9 @@ def slack_summary(report: dict[str, Any]) -> str:
     if "primary_coverage" in f:
         lines.append(f"On-call coverage: primary {f['primary_coverage']['value']} %, "
                      f"secondary {f['secondary_coverage']['value']} %")
+    if "communication_on_time" in f:
+        lines.append(f"Status page (P0/P1): {f['communication_on_time']['value']} on time, "
+                     f"{f['communication_late']['value']} late, {f['communication_never']['value']} never")
     if f["unclassified"]["value"]:
         lines.append(f":warning: {f['unclassified']['value']} incident(s) with a missing or unmapped priority")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from estate_ops.domain.findings import Finding, sort_findings
 
 @dataclass(frozen=True)
 class Check:
-    area: str  # aws | pagerduty | slack
+    area: str  # aws | pagerduty | slack | statuspage
     kind: str  # rds_instance, bucket, log_group_prefix, health_check, pagerduty_service, ...
     resource: str
     ok: bool

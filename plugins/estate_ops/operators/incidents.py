@@ -82,6 +82,19 @@ class IncidentSlaReportOperator(ReportPublisher, BaseOperator):
         facts = log_facts(pd.log_entries(since, as_of))
         self.log.info("%d incidents, %d log entries", len(incidents), facts.entries_read)
 
+        status_page = None
+        if estate.statuspage is not None:
+            from estate_ops.domain.statuspage import StatusPageInput
+            from estate_ops.hooks.statuspage import StatuspageHook
+
+            sp_settings = estate.statuspage
+            require_connection(sp_settings.conn_id, "statuspage.conn_id")
+            sp = StatuspageHook(sp_settings.page_id, sp_settings.conn_id)
+            # A status-page incident opened a little before its PagerDuty incident still counts.
+            status_page = StatusPageInput(sp.incidents_since(since - dt.timedelta(days=1)),
+                                          sp_settings.components, sp_settings.web_url)
+            self.log.info("%d status-page incidents (%d Statuspage calls)", len(status_page.incidents), sp.calls)
+
         settings = settings_from_estate(estate)
         store = ArtifactStore.for_estate(estate)
         incident_ids = {i.get("id") for i in incidents}
@@ -98,7 +111,8 @@ class IncidentSlaReportOperator(ReportPublisher, BaseOperator):
             since=since, until=until, period=period)
         report, findings = build_incident_report(
             plan, settings, month, as_of, incidents, facts, bucket_evidence, oncall=oncall,
-            extra_findings=oncall["findings"], estate_name=estate.estate.name, api_calls=None)
+            extra_findings=oncall["findings"], estate_name=estate.estate.name, api_calls=None,
+            status_page=status_page)
 
         charts = _charts(report)
         prefix = f"incidents/{period}"
@@ -188,4 +202,34 @@ def _charts(report: dict[str, Any]) -> dict[str, tuple[str, bytes]]:
         ax.set_title(f"{title} — {report['period']['month']} (dashes: target)")
         ax.legend(loc="upper left")
         charts[title] = (file_name, figure_png(fig))
+    if report["items"].get("timeline"):
+        charts[TIMELINE_CHART] = ("timeline.png", _timeline_chart(report))
     return charts
+
+
+TIMELINE_CHART = "Incident timeline: the five steps of plan §3.2"
+STEP_STYLE = {"detect": ("o", "#1d2433"), "triage": ("s", "#1971c2"), "communicate": ("D", "#e8590c"),
+              "resolve": ("^", "#2b8a3e"), "review": ("*", "#862e9c")}
+
+
+def _timeline_chart(report: dict[str, Any]) -> bytes:
+    """One line per P0/P1 incident: each step's minutes after detection (symlog); a step that never
+    happened is absent from its line."""
+    from estate_ops.reports.render import figure_png, new_figure
+
+    rows = report["items"]["timeline"]
+    incidents = list(dict.fromkeys(r["id"] for r in rows))
+    labels = {r["id"]: f"{r['severity']} #{r['incident']}" for r in rows}
+    fig = new_figure(10, max(3.0, 0.35 * len(incidents) + 1.5))
+    ax = fig.add_subplot(1, 1, 1)
+    for step, (marker, color) in STEP_STYLE.items():
+        points = [(float(r["minutes_after_detect"]), incidents.index(r["id"])) for r in rows
+                  if r["step"] == step and r["minutes_after_detect"] is not None]
+        ax.scatter([p[0] for p in points], [p[1] for p in points], marker=marker, color=color, s=36, label=step)
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_yticks(range(len(incidents)), [labels[i] for i in incidents])
+    ax.invert_yaxis()
+    ax.set_xlabel("minutes after detection (symlog)")
+    ax.set_title(f"Detect, triage, communicate, resolve, review — {report['period']['month']}")
+    ax.legend(loc="lower right", fontsize=8)
+    return figure_png(fig)

@@ -1,6 +1,6 @@
 """Preflight: check every configured resource exists and answers, then report and route.
 
-`CheckEstateResourcesOperator(area=...)` checks one area (aws, pagerduty, slack) and returns its
+`CheckEstateResourcesOperator(area=...)` checks one area (aws, pagerduty, slack, statuspage) and returns its
 checks; `PublishPreflightOperator` turns them into `preflight/YYYY-MM-DD/report.{json,html,pdf}`
 and routes what is missing. A connection that is not defined or an endpoint that does not answer
 fails the check task with a message naming it: nothing is written for that run.
@@ -14,7 +14,7 @@ from airflow.sdk import BaseOperator
 
 from estate_ops.links import ReportPublisher
 
-AREAS = ("aws", "pagerduty", "slack")
+AREAS = ("aws", "pagerduty", "slack", "statuspage")
 
 
 class CheckEstateResourcesOperator(BaseOperator):
@@ -31,10 +31,13 @@ class CheckEstateResourcesOperator(BaseOperator):
         from estate_ops.hooks.connections import require_connection
 
         _plan, estate = load_config()
-        checker = {"aws": _check_aws, "pagerduty": _check_pagerduty, "slack": _check_slack}[self.area]
+        checker = {"aws": _check_aws, "pagerduty": _check_pagerduty, "slack": _check_slack,
+                   "statuspage": _check_statuspage}[self.area]
         conn_ids = {"aws": [("aws.conn_id", estate.aws.conn_id)],
                     "pagerduty": [("pagerduty.conn_id", estate.pagerduty.conn_id)],
-                    "slack": [("slack.conn_id", estate.slack.conn_id)]}[self.area]
+                    "slack": [("slack.conn_id", estate.slack.conn_id)],
+                    "statuspage": [("statuspage.conn_id", estate.statuspage.conn_id)] if estate.statuspage else [],
+                    }[self.area]
         for where, conn_id in conn_ids:
             require_connection(conn_id, where)
         checks = checker(estate)
@@ -129,3 +132,26 @@ def _check_slack(estate: Any) -> list:
 
     slack = SlackMessageHook(estate.slack.conn_id)
     return [Check("slack", "slack_channel", estate.slack.channel, *slack.channel_exists(estate.slack.channel))]
+
+
+def _check_statuspage(estate: Any) -> list:
+    """The page and every component `statuspage.components` names (none without a status page)."""
+    from estate_ops.domain.preflight import Check
+    from estate_ops.hooks.statuspage import StatuspageHook
+
+    settings = estate.statuspage
+    if settings is None:
+        return []
+    hook = StatuspageHook(settings.page_id, settings.conn_id)
+    page = hook.request("GET", f"/pages/{settings.page_id}", missing_ok=True)
+    checks = [Check("statuspage", "statuspage_page", settings.page_id, page is not None,
+                    str(page.get("name") or "found") if page else "Statuspage answers 404: no such page")]
+    if page is None:
+        return checks
+    names = {c["id"]: c.get("name") or "found" for c in hook.components()}
+    for service, ids in settings.components.items():
+        for cid in ids:
+            checks.append(Check("statuspage", "statuspage_component", cid, cid in names,
+                                f"{names[cid]} (for {service})" if cid in names
+                                else f"not a component of page {settings.page_id} (for {service})"))
+    return checks

@@ -127,6 +127,9 @@ def incidents_verdict(report: Report) -> str:
     text += f"; {breaches} breached" if breaches else "; none breached"
     if late:
         text += f"; {_plural(late, 'post-mortem')} missing or late"
+    status_page = _value(report, "headline", "status_page_late_or_never") or 0
+    if status_page:
+        text += f"; the status page late or never updated for {_plural(status_page, 'P0/P1 incident')}"
     return _sentence(text)
 
 
