@@ -298,3 +298,65 @@ class CloudWatchAlarmsHook(AwsBaseHook):
                 self.conn.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason[:1023])
             except ClientError as exc:
                 raise CloudWatchError(describe_error(exc, action)) from exc
+
+
+# --------------------------------------------------------------------------- key metrics (#15)
+
+DAY_SECONDS = 86_400
+LATENCY_STATS = ("p50", "p95", "p99")
+
+
+def key_metric_queries(load_balancers: Sequence[tuple[str, Sequence[str]]], databases: Sequence[str],
+                       caches: Sequence[str], start: dt.datetime, end: dt.datetime, *,
+                       resolution: int = 60,
+                       custom: Sequence[tuple[str, str, dict[str, str], str]] = ()) -> list[MetricQuery]:
+    """Every GetMetricData query of one period of the key-metrics report, to go through
+    `pack_queries` together (one time range: they share requests up to AWS's limits).
+
+    Percentiles (TargetResponseTime p50/p95/p99, DatabaseConnections p95, a custom KPI's pXX) are
+    asked for the whole period in one datapoint (Period = the period's length) and per day
+    (Period 86,400 from `start`): CloudWatch computes each from the raw samples, nothing is
+    averaged. Counts (RequestCount, the two 5XX, CacheHits/Misses) are Sums at `resolution`
+    seconds: sums add up to days and the period, and a minute without a RequestCount datapoint is
+    a minute of no data. Ids: `<kind><index>_<figure>` (kind lb, tg, db, cc, kpi).
+    """
+    from estate_ops.domain.metrics import single_period_seconds
+
+    whole = single_period_seconds(start, end)
+    queries: list[MetricQuery] = []
+
+    def add(qid: str, namespace: str, metric: str, dims: dict[str, str], stat: str, period: int) -> None:
+        queries.append(MetricQuery(qid, namespace, metric, dims, stat, period, start, end))
+
+    def latency(prefix: str, dims: dict[str, str]) -> None:
+        for stat in LATENCY_STATS:
+            add(f"{prefix}_{stat}_period", "AWS/ApplicationELB", "TargetResponseTime", dims, stat, whole)
+            add(f"{prefix}_{stat}_day", "AWS/ApplicationELB", "TargetResponseTime", dims, stat, DAY_SECONDS)
+
+    tg_index = 0
+    for i, (lb, target_groups) in enumerate(load_balancers):
+        dims = {"LoadBalancer": lb}
+        latency(f"lb{i}", dims)
+        add(f"lb{i}_requests", "AWS/ApplicationELB", "RequestCount", dims, "Sum", resolution)
+        add(f"lb{i}_target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", dims, "Sum", resolution)
+        add(f"lb{i}_elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", dims, "Sum", resolution)
+        for tg in target_groups:
+            tg_dims = {"LoadBalancer": lb, "TargetGroup": tg}
+            latency(f"tg{tg_index}", tg_dims)
+            add(f"tg{tg_index}_requests", "AWS/ApplicationELB", "RequestCount", tg_dims, "Sum", resolution)
+            add(f"tg{tg_index}_target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", tg_dims, "Sum",
+                resolution)
+            tg_index += 1
+    for i, db in enumerate(databases):
+        dims = {"DBInstanceIdentifier": db}
+        add(f"db{i}_max_period", "AWS/RDS", "DatabaseConnections", dims, "Maximum", whole)
+        add(f"db{i}_p95_period", "AWS/RDS", "DatabaseConnections", dims, "p95", whole)
+        add(f"db{i}_max_day", "AWS/RDS", "DatabaseConnections", dims, "Maximum", DAY_SECONDS)
+    for i, cache in enumerate(caches):
+        dims = {"CacheClusterId": cache}
+        add(f"cc{i}_hits", "AWS/ElastiCache", "CacheHits", dims, "Sum", resolution)
+        add(f"cc{i}_misses", "AWS/ElastiCache", "CacheMisses", dims, "Sum", resolution)
+    for i, (namespace, metric, dims, stat) in enumerate(custom):
+        add(f"kpi{i}_period", namespace, metric, dict(dims), stat, whole)
+        add(f"kpi{i}_day", namespace, metric, dict(dims), stat, DAY_SECONDS)
+    return queries

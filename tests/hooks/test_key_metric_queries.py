@@ -1,0 +1,64 @@
+"""key_metric_queries (hooks/cloudwatch.py): what one period of the key-metrics report asks
+CloudWatch, and how pack_queries packs it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from estate_ops.config import load_plan
+from estate_ops.domain.periods import Month
+from estate_ops.hooks.cloudwatch import (
+    MAX_POINTS_PER_CALL,
+    MAX_QUERIES_PER_CALL,
+    key_metric_queries,
+    pack_queries,
+)
+
+LBS = [("app/web/0123456789abcdef", ["targetgroup/api/0123456789abcdef", "targetgroup/web/fedcba9876543210"])]
+
+
+@pytest.fixture(scope="module")
+def october():
+    return load_plan().month_bounds(Month(2026, 10))
+
+
+def test_percentiles_are_asked_for_the_whole_period_and_per_day_never_averaged(october):
+    queries = key_metric_queries(LBS, ["db-1"], ["cache-1"], october.start, october.end)
+    latency = [q for q in queries if q.metric == "TargetResponseTime"]
+    assert {q.stat for q in latency} == {"p50", "p95", "p99"}
+    whole = [q for q in latency if q.id.endswith("_period")]
+    assert len(whole) == 9 and all(q.points == 1 for q in whole)  # 3 stats x (1 LB + 2 TGs)
+    assert all(q.period == october.minutes * 60 for q in whole)
+    assert all(q.points == 31 for q in latency if q.id.endswith("_day"))
+    assert not [q for q in queries if q.stat == "Average"]
+
+
+def test_counts_are_sums_at_the_resolution_and_the_ids_unique(october):
+    queries = key_metric_queries(LBS, ["db-1"], ["cache-1"], october.start, october.end, resolution=60,
+                                 custom=[("Legacy/Business", "orders", {"Service": "api"}, "Sum")])
+    ids = [q.id for q in queries]
+    assert len(ids) == len(set(ids)) and all(i[0].islower() for i in ids)
+    counts = {q.id: q for q in queries if q.metric in ("RequestCount", "HTTPCode_Target_5XX_Count",
+                                                        "HTTPCode_ELB_5XX_Count", "CacheHits", "CacheMisses")}
+    assert {"lb0_requests", "lb0_target5xx", "lb0_elb5xx", "tg0_requests", "tg1_target5xx", "cc0_hits",
+            "cc0_misses"} <= set(counts)
+    assert all(q.stat == "Sum" and q.period == 60 and q.points == october.minutes for q in counts.values())
+    assert "tg0_elb5xx" not in counts  # ELB 5XX has no target-group dimension
+    db = {q.id: (q.stat, q.points) for q in queries if q.namespace == "AWS/RDS"}
+    assert db == {"db0_max_period": ("Maximum", 1), "db0_p95_period": ("p95", 1), "db0_max_day": ("Maximum", 31)}
+
+
+def test_a_period_cloudwatch_cannot_take_is_refused():
+    start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    with pytest.raises(ValueError, match="whole number of minutes"):
+        key_metric_queries(LBS, [], [], start, start + dt.timedelta(seconds=90))
+
+
+def test_packed_calls_respect_aws_limits(october):
+    lbs = [(f"app/lb{i}/{i:016x}", [f"targetgroup/t{i}-{j}/{j:016x}" for j in range(4)]) for i in range(10)]
+    queries = key_metric_queries(lbs, [f"db-{d}" for d in range(5)], ["c"], october.start, october.end,
+                                 resolution=3600)
+    calls = pack_queries(queries)
+    assert sorted(q.id for c in calls for q in c.queries) == sorted(q.id for q in queries)
+    assert all(len(c.queries) <= MAX_QUERIES_PER_CALL and c.points <= MAX_POINTS_PER_CALL for c in calls)
