@@ -4,6 +4,7 @@ CloudWatch, and how pack_queries packs it."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from estate_ops.config import load_plan
@@ -11,9 +12,14 @@ from estate_ops.domain.periods import Month
 from estate_ops.hooks.cloudwatch import (
     MAX_POINTS_PER_CALL,
     MAX_QUERIES_PER_CALL,
+    MetricQuery,
+    _first_fit_decreasing,
     key_metric_queries,
+    minimum_calls,
     pack_queries,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 LBS = [("app/web/0123456789abcdef", ["targetgroup/api/0123456789abcdef", "targetgroup/web/fedcba9876543210"])]
 
@@ -62,3 +68,55 @@ def test_packed_calls_respect_aws_limits(october):
     calls = pack_queries(queries)
     assert sorted(q.id for c in calls for q in c.queries) == sorted(q.id for q in queries)
     assert all(len(c.queries) <= MAX_QUERIES_PER_CALL and c.points <= MAX_POINTS_PER_CALL for c in calls)
+
+
+# ------------------------------------------------------------------ packing (pack_queries)
+
+T0 = dt.datetime(2026, 10, 1, 4, tzinfo=dt.UTC)
+
+
+def q(i: int, minutes: int, period: int = 60) -> MetricQuery:
+    return MetricQuery(f"q{i}", "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": f"lb{i}"}, "Sum", period,
+                       T0, T0 + dt.timedelta(minutes=minutes))
+
+
+def covered(calls) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
+    spans: dict[str, list] = {}
+    for call in calls:
+        for piece in call.queries:
+            assert (piece.start, piece.end) == (call.start, call.end)
+            spans.setdefault(piece.id, []).append((piece.start, piece.end))
+    return {k: sorted(v) for k, v in spans.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([1, 31, 745, 1440, 30_000, 44_640, 120_000]), min_size=1, max_size=60))
+def test_every_query_is_asked_once_within_aws_limits_and_never_in_more_calls_than_first_fit(sizes):
+    queries = [q(i, n) for i, n in enumerate(sizes)]
+    calls = pack_queries(queries)
+    assert all(len(c.queries) <= MAX_QUERIES_PER_CALL and c.points <= MAX_POINTS_PER_CALL for c in calls)
+    spans = covered(calls)
+    for query in queries:  # pieces tile [start, end) exactly
+        pieces = spans[query.id]
+        assert pieces[0][0] == query.start and pieces[-1][1] == query.end
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
+    assert len(calls) >= minimum_calls(queries)
+    whole = [x for x in queries if x.points <= MAX_POINTS_PER_CALL]
+    if len(whole) == len(queries):  # nothing AWS forces to split: compare with first-fit per time range
+        ranges: dict = {}
+        for x in queries:
+            ranges.setdefault((x.start, x.end), []).append(x)
+        assert len(calls) <= sum(len(_first_fit_decreasing(group)) for group in ranges.values())
+
+
+def test_month_long_minute_queries_are_cut_to_pack_near_the_minimum():
+    queries = [q(i, 44_640) for i in range(570)]  # two whole ones fill a request to 89 %
+    calls = pack_queries(queries)
+    assert len(calls) <= 1.05 * minimum_calls(queries)
+    assert len(_first_fit_decreasing(queries)) == 285
+
+
+def test_queries_that_fit_together_whole_are_not_cut():
+    queries = [q(i, 30_000) for i in range(3)]
+    calls = pack_queries(queries)
+    assert len(calls) == 1 and {p.points for p in calls[0].queries} == {30_000}
