@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from estate_ops.config import load_config
@@ -13,15 +14,19 @@ from estate_ops.domain.metrics import (
     ErrorRate,
     Percentiles,
     RequestCounts,
+    active_users,
     breach_findings,
     cache_hit_rate,
     combine_error_rates,
     connection_headroom,
     error_rate,
     judge,
+    metrics_period,
+    new_issues,
+    sentry_totals,
     single_period_seconds,
 )
-from estate_ops.domain.periods import Month
+from estate_ops.domain.periods import Month, PeriodError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -203,3 +208,58 @@ def test_breaches_become_findings_with_the_plans_severity(plan):
 
 def test_error_rate_dict_is_reportable():
     assert ErrorRate(1, 0, 3).as_dict() == {"errors": 1, "requests": 0, "no_data_minutes": 3, "percent": None}
+
+
+# ------------------------------------------------------------------ periods
+
+ET = ZoneInfo("America/New_York")
+
+
+def test_an_iso_week_runs_monday_to_monday_in_the_contract_zone():
+    week = metrics_period("2026-W44", ET)
+    assert week.kind == "week" and week.days[0] == dt.date(2026, 10, 26) and len(week.days) == 7
+    assert week.start == dt.datetime(2026, 10, 26, 4, tzinfo=dt.UTC)
+    assert week.end == dt.datetime(2026, 11, 2, 5, tzinfo=dt.UTC)  # DST ends on 1 November: 169 hours
+    assert week.previous().label == "2026-W43"
+
+
+def test_a_month_period_matches_the_contract_month(plan):
+    month = metrics_period("2026-11", plan.contract_month_timezone)
+    bounds = plan.month_bounds(Month(2026, 11))
+    assert (month.start, month.end, month.kind) == (bounds.start, bounds.end, "month")
+    assert metrics_period("2026-01", ET).previous().label == "2025-12"
+    assert metrics_period("2026-W01", ET).previous().label == "2025-W52"
+
+
+@pytest.mark.parametrize("text", ["2026-W54", "2026-W00", "2026-13", "2026-10-01", "W44", "", "2026-w44 ; rm"])
+def test_a_period_that_is_not_a_week_or_a_month_is_refused(text):
+    with pytest.raises(PeriodError, match="ISO week|not an ISO week"):
+        metrics_period(text, ET)
+
+
+# ------------------------------------------------------------------ Sentry and Mixpanel figures
+
+def test_sentry_totals_by_category_and_outcome():
+    stats = {"groups": [{"by": {"outcome": "accepted", "category": "error"}, "totals": {"sum(quantity)": 7}},
+                        {"by": {"outcome": "filtered", "category": "error"}, "totals": {"sum(quantity)": 2}},
+                        {"by": {"outcome": "accepted", "category": "transaction"}, "totals": {"sum(quantity)": 90}}]}
+    assert sentry_totals(stats) == {"error": {"accepted": 7, "filtered": 2}, "transaction": {"accepted": 90}}
+
+
+def test_new_issues_are_those_first_seen_in_the_period_of_our_projects():
+    week = metrics_period("2026-W44", ET)
+    def issue(i, first, slug="legacy-api", count="3"):
+        return {"id": i, "shortId": f"S-{i}", "title": "<!channel> & <b>", "count": count, "firstSeen": first,
+                "permalink": f"https://sentry.example/i/{i}/", "project": {"slug": slug}}
+    rows = new_issues([issue("1", "2026-10-26T04:00:00Z"), issue("2", "2026-10-26T03:59:59Z"),
+                       issue("3", "2026-10-30T00:00:00Z", slug="other"), issue("4", "2026-11-01T12:00:00Z", count="9")],
+                      week.start, week.end, ["legacy-api"])
+    assert [r["id"] for r in rows] == ["4", "1"]
+    assert rows[0]["title"] == "<!channel> & <b>"  # kept as sent: escaped where it is shown
+
+
+def test_active_users_inside_the_period():
+    week = metrics_period("2026-W44", ET)
+    series = {"2026-10-25T00:00:00+00:00": 1, "2026-10-26T00:00:00+00:00": 2, "2026-11-01T00:00:00+00:00": 3,
+              "2026-11-02T00:00:00+00:00": 4}
+    assert active_users(series, week) == {"2026-10-26": 2, "2026-11-01": 3}

@@ -18,12 +18,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from estate_ops.domain.findings import Finding
+from estate_ops.domain.periods import Month, PeriodError
 
 # Each metric the report judges, with the only unit its threshold may be written in.
 METRIC_UNITS: dict[str, str] = {
@@ -216,3 +219,92 @@ def breach_findings(plan: _PlanLike, judgements: Iterable[Judgement], period: st
             f"{j.metric} of {j.resource} was {j.value} {j.unit} in {period} (threshold: {word} {j.limit})",
             period, metric=j.metric, value=j.value, previous=j.previous, limit=j.limit, unit=j.unit))
     return findings
+
+
+# ------------------------------------------------------------------ the report's period
+
+_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
+
+
+@dataclass(frozen=True)
+class MetricsPeriod:
+    """A key-metrics period: an ISO week (Monday 00:00 to Monday 00:00 in the contract's zone) or
+    a contract month (`plan.month_bounds`). `start`/`end` are UTC, end exclusive."""
+
+    label: str  # 2026-W44 or 2026-10
+    kind: Literal["week", "month"]
+    days: tuple[dt.date, ...]  # its calendar days in the contract's zone
+    start: dt.datetime
+    end: dt.datetime
+    tz: ZoneInfo
+
+    def day_start(self, day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), tzinfo=self.tz).astimezone(dt.UTC)
+
+    def previous(self) -> MetricsPeriod:
+        if self.kind == "week":
+            monday = self.days[0] - dt.timedelta(days=7)
+            year, week, _ = monday.isocalendar()
+            return metrics_period(f"{year:04d}-W{week:02d}", self.tz)
+        return metrics_period(str(Month.parse(self.label).previous()), self.tz)
+
+
+def metrics_period(text: str, tz: ZoneInfo) -> MetricsPeriod:
+    """`2026-W44` (ISO week) or `2026-10` (month); anything else is PeriodError saying both forms."""
+    value = str(text).strip()
+    match = _WEEK.match(value)
+    if match:
+        try:
+            monday = dt.date.fromisocalendar(int(match[1]), int(match[2]), 1)
+        except ValueError:
+            raise PeriodError(f"period: {value!r} is not an ISO week of that year") from None
+        days = tuple(monday + dt.timedelta(days=i) for i in range(7))
+        kind: Literal["week", "month"] = "week"
+    else:
+        try:
+            month = Month.parse(value)
+        except PeriodError:
+            raise PeriodError(f"period must be an ISO week like 2026-W44 or a month like 2026-10, got {value!r}") from None
+        days, kind = tuple(month.days), "month"
+    start = dt.datetime.combine(days[0], dt.time(), tzinfo=tz).astimezone(dt.UTC)
+    end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), tzinfo=tz).astimezone(dt.UTC)
+    return MetricsPeriod(value, kind, days, start, end, tz)
+
+
+# ------------------------------------------------------------------ Sentry and Mixpanel figures
+
+
+def sentry_totals(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """stats_v2 (`sum(quantity)` by outcome and category) as {category: {outcome: total}}."""
+    totals: dict[str, dict[str, int]] = {}
+    for group in stats.get("groups", []):
+        by = group.get("by", {})
+        quantity = int(group.get("totals", {}).get("sum(quantity)", 0))
+        cell = totals.setdefault(str(by.get("category", "")), {})
+        cell[str(by.get("outcome", ""))] = cell.get(str(by.get("outcome", "")), 0) + quantity
+    return totals
+
+
+def new_issues(issues: Iterable[dict[str, Any]], start: dt.datetime, end: dt.datetime,
+               projects: Iterable[str]) -> list[dict[str, Any]]:
+    """The issues of `projects` first seen in [start, end), most events first; title as sent (escape
+    it where it goes)."""
+    wanted = set(projects)
+    rows = []
+    for issue in issues:
+        first = dt.datetime.fromisoformat(str(issue["firstSeen"]))
+        if issue.get("project", {}).get("slug") in wanted and start <= first < end:
+            rows.append({"id": str(issue["id"]), "short_id": issue.get("shortId"), "title": str(issue.get("title", "")),
+                         "project": issue["project"]["slug"], "events": int(issue.get("count", 0)),
+                         "first_seen": first.astimezone(dt.UTC), "link": issue.get("permalink")})
+    return sorted(rows, key=lambda r: (-r["events"], r["id"]))
+
+
+def active_users(series: dict[str, int], period: MetricsPeriod) -> dict[str, int]:
+    """A saved report's points ({ISO date or datetime: users}) inside the period, by date."""
+    found = {}
+    for key, value in series.items():
+        day = dt.date.fromisoformat(str(key)[:10])
+        if period.days[0] <= day <= period.days[-1]:
+            found[day.isoformat()] = int(value)
+    return dict(sorted(found.items()))
