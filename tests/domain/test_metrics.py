@@ -263,3 +263,44 @@ def test_active_users_inside_the_period():
     series = {"2026-10-25T00:00:00+00:00": 1, "2026-10-26T00:00:00+00:00": 2, "2026-11-01T00:00:00+00:00": 3,
               "2026-11-02T00:00:00+00:00": 4}
     assert active_users(series, week) == {"2026-10-26": 2, "2026-11-01": 3}
+
+
+# ------------------------------------------------------------------ figures from CloudWatch answers
+
+def test_figures_from_cloudwatch_answers():
+    from estate_ops.domain.metrics import key_metric_figures
+
+    t = [dt.datetime(2026, 10, 1, 4, m, tzinfo=dt.UTC) for m in range(5)]
+    results = {
+        "lb0_p50_period": ([t[0]], [0.12]), "lb0_p95_period": ([t[0]], [0.8]), "lb0_p99_period": ([], []),
+        "lb0_p99_day": ([t[0]], [9.0]),  # daily figures never make the period's
+        "lb0_requests": ([t[0], t[1], t[3]], [100.0, 300.0, 0.0]),  # t2, t4 absent; t3 zero: 3 minutes no data
+        "lb0_target5xx": ([t[0], t[1]], [1.0, 2.0]), "lb0_elb5xx": ([t[1]], [1.0]),
+        "tg0_requests": ([t[0]], [50.0]), "tg0_target5xx": ([t[0]], [5.0]),
+        "db0_max_period": ([t[0]], [150.0]), "db0_p95_period": ([t[0]], [120.0]),
+        "db1_max_period": ([t[0]], [10.0]),
+        "cc0_hits": ([t[0], t[1]], [90.0, 0.0]), "cc0_misses": ([t[0]], [10.0]),
+    }
+    rows = key_metric_figures(results, load_balancers=[("app/web/0123456789abcdef", ["targetgroup/api/0123456789abcdef"])],
+                              databases=[("db-a", 200), ("db-b", None)], caches=["cache-a", "cache-b"],
+                              period_seconds=300, resolution=60)
+    by = {(r["resource"], r["metric"]): r for r in rows}
+    lb = "app/web/0123456789abcdef"
+    assert by[(lb, "latency_p50")]["value"] == Decimal("0.12")
+    assert by[(lb, "latency_p99")]["value"] is None
+    err = by[(lb, "error_rate")]
+    assert err["details"] == {"errors": 4, "requests": 400, "no_data_minutes": 3, "percent": Decimal(1)}
+    tg = by[(f"{lb} targetgroup/api/0123456789abcdef", "error_rate")]
+    assert tg["value"] == Decimal(10) and tg["details"]["no_data_minutes"] == 4  # no ELB 5XX per target group
+    assert by[("db-a", "db_connections")]["value"] == Decimal(75)
+    assert by[("db-a", "db_connections")]["details"]["p95"] == Decimal(120)
+    assert by[("db-b", "db_connections")]["value"] is None  # no max_connections: no headroom
+    assert by[("cache-a", "cache_hit_rate")]["value"] == Decimal(90)
+    assert by[("cache-b", "cache_hit_rate")]["value"] is None
+
+
+def test_figures_refuse_a_period_of_partial_buckets():
+    from estate_ops.domain.metrics import key_metric_figures
+
+    with pytest.raises(ValueError, match="whole number"):
+        key_metric_figures({}, load_balancers=[], databases=[], caches=[], period_seconds=90, resolution=60)

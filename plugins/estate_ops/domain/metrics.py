@@ -308,3 +308,77 @@ def active_users(series: dict[str, int], period: MetricsPeriod) -> dict[str, int
         if period.days[0] <= day <= period.days[-1]:
             found[day.isoformat()] = int(value)
     return dict(sorted(found.items()))
+
+
+# ------------------------------------------------------------------ CloudWatch answers as figures
+
+Series = tuple[list[dt.datetime], list[float]]
+
+
+def _sums(series: Series | None) -> dict[dt.datetime, float]:
+    return dict(zip(*series, strict=True)) if series else {}
+
+
+def _one(series: Series | None) -> Decimal | None:
+    """A whole-period query's one datapoint (None: no data)."""
+    if not series or not series[1]:
+        return None
+    return Decimal(str(series[1][0]))
+
+
+def _error_rate_of(results: dict[str, Series], prefix: str, buckets: int, resolution: int,
+                   elb: bool) -> ErrorRate:
+    requests = _sums(results.get(f"{prefix}_requests"))
+    target = _sums(results.get(f"{prefix}_target5xx"))
+    elb_5xx = _sums(results.get(f"{prefix}_elb5xx")) if elb else {}
+    counted = error_rate(RequestCounts(int(v), int(target.get(t, 0)), int(elb_5xx.get(t, 0)))
+                         for t, v in requests.items())
+    # Buckets without a RequestCount datapoint are no data too: the ALB sent nothing.
+    missing = max(buckets - len(requests), 0)
+    minutes_per_bucket = resolution // 60
+    return ErrorRate(counted.errors, counted.requests, (counted.no_data_minutes + missing) * minutes_per_bucket)
+
+
+def key_metric_figures(results: dict[str, Series], *, load_balancers: list[tuple[str, list[str]]],
+                       databases: list[tuple[str, int | None]], caches: list[str], period_seconds: int,
+                       resolution: int) -> list[dict[str, Any]]:
+    """The period's figures from the answers to hooks/cloudwatch.py `key_metric_queries` (its ids
+    `<kind><index>_<figure>`, the resources in the same order): one row per resource and metric,
+    `value` None when there was no data. Latency and connections come from the whole-period
+    queries only; counts are summed over the buckets, and a bucket without a RequestCount
+    datapoint (or with 0) is `resolution` seconds of no data."""
+    if period_seconds % resolution:
+        raise ValueError(f"the period ({period_seconds} s) is not a whole number of {resolution} s buckets")
+    buckets = period_seconds // resolution
+    rows: list[dict[str, Any]] = []
+
+    def latency(prefix: str, resource: str) -> None:
+        for stat in ("p50", "p95", "p99"):
+            rows.append({"resource": resource, "metric": f"latency_{stat}", "value": _one(results.get(f"{prefix}_{stat}_period"))})
+
+    tg_index = 0
+    for i, (lb, target_groups) in enumerate(load_balancers):
+        latency(f"lb{i}", lb)
+        rate = _error_rate_of(results, f"lb{i}", buckets, resolution, elb=True)
+        rows.append({"resource": lb, "metric": "error_rate", "value": rate.percent, "details": rate.as_dict()})
+        for tg in target_groups:
+            resource = f"{lb} {tg}"
+            latency(f"tg{tg_index}", resource)
+            rate = _error_rate_of(results, f"tg{tg_index}", buckets, resolution, elb=False)
+            rows.append({"resource": resource, "metric": "error_rate", "value": rate.percent, "details": rate.as_dict()})
+            tg_index += 1
+    for i, (db, max_connections) in enumerate(databases):
+        peak = _one(results.get(f"db{i}_max_period"))
+        headroom = connection_headroom(None if peak is None else int(peak), max_connections) if max_connections else None
+        rows.append({"resource": db, "metric": "db_connections",
+                     "value": headroom.used_percent if headroom else None,
+                     "details": {**(headroom.as_dict() if headroom else {"peak": peak, "max_connections": None}),
+                                 "p95": _one(results.get(f"db{i}_p95_period"))}})
+    for i, cache in enumerate(caches):
+        hits = sum(results.get(f"cc{i}_hits", ([], []))[1])
+        misses = sum(results.get(f"cc{i}_misses", ([], []))[1])
+        has_data = bool(results.get(f"cc{i}_hits", ([], []))[1] or results.get(f"cc{i}_misses", ([], []))[1])
+        rows.append({"resource": cache, "metric": "cache_hit_rate",
+                     "value": cache_hit_rate(int(hits), int(misses)) if has_data else None,
+                     "details": {"hits": int(hits), "misses": int(misses)}})
+    return rows
