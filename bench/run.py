@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-AREAS = ["parse", "availability", "incidents", "backups", "pruning", "invoicing", "monitoring", "scale"]
+AREAS = ["parse", "availability", "incidents", "backups", "pruning", "invoicing", "monitoring", "metrics", "scale"]
 
 
 def main(argv: list[str]) -> int:

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
 
     from sandbox.net import check_host
-    from sandbox.server import Sandbox, Settings
+    from sandbox.server import DEFAULT_PORTS, Sandbox, Settings
 
     try:
         check_host(args.host)
@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m sandbox: --host: {exc}", file=sys.stderr)
         return 2
     now = args.now or dt.datetime.now(UTC)
-    ports = ({"aws": 0, "pagerduty": 0, "slack": 0} if args.ports == "auto" else
-             {"aws": args.aws_port, "pagerduty": args.pagerduty_port, "slack": args.slack_port})
+    ports = ({name: 0 for name in DEFAULT_PORTS} if args.ports == "auto" else
+             {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS})
     scenarios = [s for s in args.scenarios.split(",") if s] if args.scenarios is not None else None
     if scenarios is not None:
         from sandbox.scenarios import AREAS, available_scenarios

@@ -363,6 +363,20 @@ def put_composite_alarm(cloudwatch: Any, name: str, rule: str, *, alarm_actions:
 _RESET_PROPERLY = {"s3", "s3tables", "s3control"}
 
 
+_PERCENTILE = re.compile(r"p(100|[0-9]{1,2}(?:\.[0-9]{1,3})?)")
+
+
+def _percentile_of(data: list, q: float) -> float:
+    """The q-th percentile of raw samples (a datum with StatisticValues counts its Min and Max)."""
+    import numpy as np
+
+    samples: list[float] = []
+    for md in data:
+        if getattr(md, "value", None) is not None:
+            samples.append(float(md.value))
+    return float(np.percentile(np.asarray(samples, dtype=float), q)) if samples else float("nan")
+
+
 def _install_fast_get_metric_data() -> None:
     """GetMetricData in linear time. moto rescans every datapoint of the range for every
     period of every query (a day of 1-minute data for three health checks: ~6 M comparisons
@@ -406,10 +420,17 @@ def _install_fast_get_metric_data() -> None:
                     continue
                 buckets[int((md.timestamp - start).total_seconds()) // period].append(md)
             values, timestamps = [], []
+            percentile = _PERCENTILE.fullmatch(stat)
             for index in sorted(buckets):
                 stats = Statistics([stat], start + timedelta(seconds=index * period))
                 stats.metric_data = buckets[index]
-                values.append(stats.get_statistics_for_type(stat))
+                if percentile:
+                    # moto computes no extended statistics: the true percentile of the bucket's
+                    # raw samples (numpy's linear interpolation), as CloudWatch computes it from
+                    # the samples it holds, never from shorter periods.
+                    values.append(_percentile_of(buckets[index], float(percentile[1])))
+                else:
+                    values.append(stats.get_statistics_for_type(stat))
                 timestamps.append(stats.timestamp)
             if scan_by == "TimestampDescending":
                 values.reverse()

@@ -50,7 +50,7 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
     bp = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
     gates = {"pagerduty": sandbox.pagerduty_gate, "events": sandbox.events_gate,
              "statuspage": sandbox.statuspage_gate,
-             "slack": sandbox.slack_gate}
+             "slack": sandbox.slack_gate, "sentry": sandbox.sentry_gate, "mixpanel": sandbox.mixpanel_gate}
 
     @bp.get("/health")
     def health() -> Response:

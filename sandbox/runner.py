@@ -102,6 +102,13 @@ class SandboxHandle:
             "AIRFLOW_CONN_PAGERDUTY_EVENTS_DEFAULT": json.dumps({
                 "conn_type": "pagerduty_events", "host": self.pagerduty_url,
                 "password": self.pagerduty_routing_key}),
+            # Sentry (host = base URL, password = the token) and Mixpanel (service account, project id in extra).
+            "AIRFLOW_CONN_SENTRY_DEFAULT": json.dumps({
+                "conn_type": "http", "host": self.info["sentry_url"], "password": self.info["sentry_token"]}),
+            "AIRFLOW_CONN_MIXPANEL_DEFAULT": json.dumps({
+                "conn_type": "http", "host": self.info["mixpanel_url"], "login": self.info["mixpanel_user"],
+                "password": self.info["mixpanel_secret"],
+                "extra": {"project_id": self.info["mixpanel_project_id"]}}),
             "AIRFLOW_CONN_SLACK_API_DEFAULT": json.dumps({
                 "conn_type": "slack", "password": self.slack_token,
                 "extra": {"base_url": self.slack_url + "/api/"}}),
@@ -156,7 +163,7 @@ class SandboxHandle:
     def simulate_rate_limit(self, next_n: int = 0, *, per_minute: int | None = None,
                             reset_seconds: int = 2, api: str = "pagerduty") -> None:
         """The next `next_n` requests (or those over `per_minute`) to `api` ("pagerduty",
-        "events" or "slack") answer 429 with the service's rate-limit headers."""
+        "events", "slack", "sentry" or "mixpanel") answer 429 with the service's rate-limit headers."""
         self._control("POST", "/rate_limit", {"api": api, "next": next_n,
                                               "per_minute": per_minute,
                                               "reset_seconds": reset_seconds})

@@ -30,8 +30,10 @@ from sandbox import (
     STATUSPAGE_READONLY_KEY,
     aws,
     control,
+    mixpanel,
     net,
     pagerduty,
+    sentry,
     slack,
     statuspage,
 )
@@ -43,12 +45,13 @@ from sandbox.timeutil import Clock, iso
 from sandbox.tls import TlsFiles, make_tls_files
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_PORTS = {"aws": 5100, "pagerduty": 5101, "slack": 5102}
+DEFAULT_PORTS = {"aws": 5100, "pagerduty": 5101, "slack": 5102, "sentry": 5103, "mixpanel": 5104}
 # PagerDuty documents 960 REST requests per minute per token, 120 events per minute per key.
 PAGERDUTY_RATE_LIMIT = 960
 EVENTS_RATE_LIMIT = 120
 SLACK_RATE_LIMIT = 50
 STATUSPAGE_RATE_LIMIT = 60  # about 1 request/s per key
+MIXPANEL_RATE_LIMIT = 60  # the Query API's 60 queries an hour
 
 log = logging.getLogger("sandbox")
 
@@ -164,6 +167,10 @@ class Sandbox:
         self.slack_gate = Gate({SLACK_TOKEN}, SLACK_RATE_LIMIT)
         self.statuspage_gate = Gate({STATUSPAGE_KEY, STATUSPAGE_READONLY_KEY}, STATUSPAGE_RATE_LIMIT)
         self.statuspage_store: statuspage.StatuspageStore | None = None
+        self.sentry_gate = Gate(set(sentry.TOKEN_SCOPES), sentry.RATE_LIMIT)
+        self.mixpanel_gate = Gate({mixpanel.MIXPANEL_CREDENTIALS}, MIXPANEL_RATE_LIMIT)
+        self.sentry_store: sentry.SentryStore | None = None
+        self.mixpanel_store: mixpanel.MixpanelStore | None = None
         self.pagerduty_store: PagerDutyStore | None = None
         self.slack_store: SlackStore | None = None
         self.seed_timings: dict[str, float] = {}
@@ -209,6 +216,13 @@ class Sandbox:
                                              self.settings.ports["pagerduty"], self.tls)
         self.urls["slack"] = self._serve("slack", slack_app, self.settings.ports["slack"])
         self.urls["statuspage"] = self.urls["slack"] + statuspage.PREFIX
+        # Sentry and Mixpanel (plain http: HttpHook takes the scheme from the connection's host).
+        sentry_app = sentry.create_app(lambda: self.sentry_store, self.sentry_gate, self.counter)
+        sentry_app.register_blueprint(control.blueprint(self))
+        mixpanel_app = mixpanel.create_app(lambda: self.mixpanel_store, self.mixpanel_gate, self.counter)
+        mixpanel_app.register_blueprint(control.blueprint(self))
+        self.urls["sentry"] = self._serve("sentry", sentry_app, self.settings.ports.get("sentry", 0))
+        self.urls["mixpanel"] = self._serve("mixpanel", mixpanel_app, self.settings.ports.get("mixpanel", 0))
 
         aws.ALARM_STATE_LISTENERS.append(self._deliver_alarm_notification)
 
@@ -269,9 +283,13 @@ class Sandbox:
 
         ctx = self._new_context()
         self.seed_timings = scenarios.run_all(ctx, self.settings.scenarios)
+        sentry_store = sentry.SentryStore.seeded(self.estate, self.settings.reference_month, self.settings.seed,
+                                                 self.urls["sentry"])
+        mixpanel_store = mixpanel.MixpanelStore.seeded(self.estate, self.settings.seed, self.clock)
         # Publish the new stores only once fully seeded; seeding's own AWS calls do not count.
         self.pagerduty_store, self.slack_store = ctx.pagerduty, ctx.slack
         self.statuspage_store = ctx.statuspage
+        self.sentry_store, self.mixpanel_store = sentry_store, mixpanel_store
         self.counter.clear()
 
     def reset(self) -> float:
@@ -280,7 +298,8 @@ class Sandbox:
         with self._reset_lock:
             aws.reset_moto()
             self.aws_throttle.clear()
-            for gate in (self.pagerduty_gate, self.events_gate, self.slack_gate, self.statuspage_gate):
+            for gate in (self.pagerduty_gate, self.events_gate, self.slack_gate, self.statuspage_gate,
+                         self.sentry_gate, self.mixpanel_gate):
                 gate.reset()
             self.clock.restart()
             self.events_sink.truncate()
@@ -299,6 +318,12 @@ class Sandbox:
             "pagerduty_url": self.urls["pagerduty"],
             "slack_url": self.urls["slack"],
             "statuspage_url": self.urls["statuspage"],
+            "sentry_url": self.urls["sentry"],
+            "mixpanel_url": self.urls["mixpanel"],
+            "sentry_token": sentry.SENTRY_TOKEN,
+            "mixpanel_user": mixpanel.MIXPANEL_USER,
+            "mixpanel_secret": mixpanel.MIXPANEL_SECRET,
+            "mixpanel_project_id": self.estate.monitoring.mixpanel.project_id if self.estate.monitoring.mixpanel else None,
             # Also served on the PagerDuty port; the Slack one is plain http, simpler to call.
             "control_url": self.urls["slack"] + "/_sandbox",
             "ca_file": str(self.tls.ca_file) if self.tls else None,

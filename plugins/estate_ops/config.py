@@ -35,6 +35,7 @@ from pydantic import (
 )
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from estate_ops.domain.metrics import METRIC_UNITS, breach_kind
 from estate_ops.domain.periods import Month, MonthBounds, month_bounds
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -324,14 +325,46 @@ class DrillTerms(_Strict):
     poll_seconds: _whole(ge=5, le=3600)
 
 
+class MetricThreshold(_Strict):
+    """A key metric's threshold: `limit` in `unit`, which the figure must stay `direction` of."""
+
+    limit: _plain_decimal(ge=0, le=1_000_000)
+    direction: Literal["at_most", "at_least"]
+    unit: str
+
+
+class KeyMetricsTerms(_Strict):
+    """key_metrics_report (plan §2.3): one threshold per metric of domain/metrics.py METRIC_UNITS,
+    each in that metric's unit (a threshold in another unit is refused here, at load)."""
+
+    thresholds: dict[str, MetricThreshold]
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_metrics_in_their_units(cls, value: dict[str, MetricThreshold]) -> dict[str, MetricThreshold]:
+        unknown = sorted(set(value) - set(METRIC_UNITS))
+        if unknown:
+            raise ValueError(f"unknown metrics {unknown}; thresholds are for {sorted(METRIC_UNITS)}")
+        missing = sorted(set(METRIC_UNITS) - set(value))
+        if missing:
+            raise ValueError(f"a threshold for every key metric, missing {missing}")
+        for name, t in value.items():
+            if t.unit != METRIC_UNITS[name]:
+                raise ValueError(f"{name}.unit: {name} is measured in {METRIC_UNITS[name]!r}, got {t.unit!r}")
+            if t.unit.startswith("percent") and t.limit > 100:
+                raise ValueError(f"{name}.limit: a percentage is at most 100, got {t.limit}")
+        return value
+
+
 class MonitoringTerms(_Strict):
     """Plan §2.1 as the monitoring audit applies it (every value a default: the plan names the
-    tools and the routes, not the alarms)."""
+    tools and the routes, not the alarms), and §2.3's key-metric thresholds."""
 
     severity_tag: str = Field(pattern=r"^[\w.:/=+@ -]{1,128}$")
     insufficient_data_hours: Hours
     required_alarms: dict[ResourceKind, list[RequiredAlarm]]
     drill: DrillTerms
+    key_metrics: KeyMetricsTerms
 
     @field_validator("required_alarms")
     @classmethod
@@ -367,6 +400,14 @@ class Plan(_Strict):
         if missing:
             raise ValueError(f"a target for every severity P0-P3, missing {missing}")
         return value
+
+    @model_validator(mode="after")
+    def _every_breach_has_a_severity(self) -> Plan:
+        missing = sorted(breach_kind(m) for m in self.monitoring.key_metrics.thresholds
+                         if breach_kind(m) not in self.finding_severities)
+        if missing:
+            raise ValueError(f"finding_severities: a severity for each key-metric breach, missing {missing}")
+        return self
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -408,6 +449,9 @@ class Database(_Strict):
     critical: bool = True
     drill_conn_id: str
     drill_subnet_group: str
+    # key_metrics_report: connection headroom is measured against this (the engine's parameter
+    # group value); without it the database's headroom is no data.
+    max_connections: _whole(gt=0, le=1_000_000) | None = None
 
 
 BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
@@ -597,11 +641,57 @@ class Canaries(_Strict):
         return self
 
 
+class SentrySettings(_Strict):
+    """Sentry (error tracking): the organisation and projects the key-metrics report counts."""
+
+    conn_id: str = "sentry_default"
+    organization: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
+    projects: list[str] = Field(min_length=1)
+
+    @field_validator("projects")
+    @classmethod
+    def _slugs(cls, value: list[str]) -> list[str]:
+        bad = [p for p in value if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,99}", p)]
+        if bad:
+            raise ValueError(f"project slugs (lower-case letters, digits, - and _), got {bad}")
+        return value
+
+
+class MixpanelReports(_Strict):
+    """The saved Insights reports (bookmark ids) that hold daily, weekly and monthly active users."""
+
+    dau: int = Field(gt=0)
+    wau: int = Field(gt=0)
+    mau: int = Field(gt=0)
+
+
+class MixpanelSettings(_Strict):
+    conn_id: str = "mixpanel_default"
+    project_id: int = Field(gt=0)
+    residency: Literal["us", "eu", "in"] = "us"
+    reports: MixpanelReports
+
+
 class EstateMonitoring(_Strict):
-    """What the estate's CloudWatch alarms watch beyond health checks and databases."""
+    """What the estate's CloudWatch alarms watch beyond health checks and databases, and where the
+    key-metrics report reads from (caches, Sentry, Mixpanel)."""
 
     load_balancers: list[LoadBalancer] = []
     canaries: Canaries | None = None
+    # ElastiCache cluster ids (the CacheClusterId dimension) whose hit rate is reported.
+    caches: list[str] = []
+    sentry: SentrySettings | None = None
+    mixpanel: MixpanelSettings | None = None
+
+    @field_validator("caches")
+    @classmethod
+    def _cache_ids(cls, value: list[str]) -> list[str]:
+        bad = [c for c in value if not re.fullmatch(r"[a-z][a-z0-9-]{0,49}", c)]
+        if bad:
+            raise ValueError(f"ElastiCache cluster ids (lower-case letter first, then letters, digits, -), got {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"caches must be unique, got {value}")
+        return value
 
     @field_validator("load_balancers")
     @classmethod

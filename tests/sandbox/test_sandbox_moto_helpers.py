@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import boto3
 import pytest
@@ -132,3 +133,32 @@ def _moto_get_metric_data(backend, queries, start, end, scan):
                     if callable(cell.cell_contents) and cell.cell_contents is not patched
                     and getattr(cell.cell_contents, "__name__", "") == "get_metric_data")
     return original(backend, queries, start, end, scan)
+
+
+def test_extended_statistics_are_true_percentiles_of_the_raw_samples(moto):
+    import numpy as np
+
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    rng = random.Random(15)
+    start = dt.datetime(2026, 10, 5, tzinfo=dt.UTC)
+    dims = [{"Name": "LoadBalancer", "Value": "app/web/0123456789abcdef"}]
+    # Two days of latencies: a quiet day and a slow one (a long tail), one sample a minute.
+    samples = {0: [rng.lognormvariate(-2.5, 0.4) for _ in range(1440)],
+               1: [rng.lognormvariate(-1.5, 0.9) for _ in range(1440)]}
+    data = [{"MetricName": "TargetResponseTime", "Value": v, "Dimensions": dims,
+             "Timestamp": start + dt.timedelta(days=day, minutes=m)}
+            for day, values in samples.items() for m, v in enumerate(values)]
+    for i in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[i:i + 1000])
+    metric = {"Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime", "Dimensions": dims}
+    queries = [{"Id": f"{stat}_{label}", "MetricStat": {"Metric": metric, "Period": period, "Stat": stat}}
+               for stat in ("p50", "p99") for label, period in (("day", 86_400), ("whole", 2 * 86_400))]
+    answer = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=start,
+                                        EndTime=start + dt.timedelta(days=2), ScanBy="TimestampAscending")
+    got = {r["Id"]: r["Values"] for r in answer["MetricDataResults"]}
+    everything = samples[0] + samples[1]
+    for stat, q in (("p50", 50), ("p99", 99)):
+        assert got[f"{stat}_day"] == pytest.approx([np.percentile(samples[0], q), np.percentile(samples[1], q)])
+        assert got[f"{stat}_whole"] == pytest.approx([np.percentile(everything, q)])
+        # the period's percentile is not the mean of the daily ones
+        assert got[f"{stat}_whole"][0] != pytest.approx(sum(got[f"{stat}_day"]) / 2, rel=1e-3)

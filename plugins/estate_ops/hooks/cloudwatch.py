@@ -12,6 +12,7 @@ Route 53 health-check metrics live in us-east-1 whatever the estate's region.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -75,11 +76,11 @@ class MetricCall:
         return sum(q.points for q in self.queries)
 
 
-def _split_in_time(query: MetricQuery) -> list[MetricQuery]:
-    """A query longer than one response, cut into period-aligned pieces of <= 100,800 points."""
-    if query.points <= MAX_POINTS_PER_CALL:
+def _cut(query: MetricQuery, points: int) -> list[MetricQuery]:
+    """`query` in period-aligned pieces of at most `points` points."""
+    if query.points <= points:
         return [query]
-    step = dt.timedelta(seconds=query.period * MAX_POINTS_PER_CALL)
+    step = dt.timedelta(seconds=query.period * points)
     pieces, lo = [], query.start
     while lo < query.end:
         hi = min(lo + step, query.end)
@@ -88,31 +89,76 @@ def _split_in_time(query: MetricQuery) -> list[MetricQuery]:
     return pieces
 
 
-def pack_queries(queries: Iterable[MetricQuery]) -> list[MetricCall]:
-    """Group queries into as few GetMetricData requests as the limits allow.
+def _first_fit_decreasing(members: list[MetricQuery]) -> list[list[MetricQuery]]:
+    bins: list[list[MetricQuery]] = []
+    loads: list[int] = []
+    for query in sorted(members, key=lambda q: (-q.points, q.id)):
+        for i, members_in_bin in enumerate(bins):
+            if len(members_in_bin) < MAX_QUERIES_PER_CALL and loads[i] + query.points <= MAX_POINTS_PER_CALL:
+                members_in_bin.append(query)
+                loads[i] += query.points
+                break
+        else:
+            bins.append([query])
+            loads.append(query.points)
+    return bins
 
-    One request has one StartTime/EndTime, so queries are grouped by time range; within a group,
-    first-fit decreasing by points under 500 queries and 100,800 points per request.
-    """
+
+def _balanced(members: list[MetricQuery], k: int) -> list[list[MetricQuery]] | None:
+    """`members` in exactly `k` requests, each query to the least loaded request with room for one
+    more query; None when that does not fit (worst-fit decreasing: it balances points and counts)."""
+    heap = [(0, i) for i in range(k)]
+    bins: list[list[MetricQuery]] = [[] for _ in range(k)]
+    for query in sorted(members, key=lambda q: (-q.points, q.id)):
+        if not heap:
+            return None
+        load, i = heapq.heappop(heap)
+        if load + query.points > MAX_POINTS_PER_CALL:
+            return None  # the least loaded request has no room: none has
+        bins[i].append(query)
+        if len(bins[i]) < MAX_QUERIES_PER_CALL:
+            heapq.heappush(heap, (load + query.points, i))
+    return bins
+
+
+def _pack_range(members: list[MetricQuery]) -> list[list[MetricQuery]]:
+    """Queries sharing one time range in as few requests as found: first-fit decreasing, or the
+    fewest requests (from the lower bound up) that worst-fit decreasing fills, whichever is fewer."""
+    best = _first_fit_decreasing(members)
+    for k in range(minimum_calls(members), len(best)):
+        bins = _balanced(members, k)
+        if bins is not None:
+            return bins
+    return best
+
+
+def _plan(queries: Iterable[MetricQuery], piece_points: int) -> list[MetricCall]:
     groups: dict[tuple[dt.datetime, dt.datetime], list[MetricQuery]] = defaultdict(list)
     for query in queries:
-        for piece in _split_in_time(query):
+        for piece in _cut(query, piece_points):
             groups[(piece.start, piece.end)].append(piece)
     calls: list[MetricCall] = []
     for (start, end), members in sorted(groups.items()):
-        bins: list[list[MetricQuery]] = []
-        loads: list[int] = []
-        for query in sorted(members, key=lambda q: (-q.points, q.id)):
-            for i, members_in_bin in enumerate(bins):
-                if len(members_in_bin) < MAX_QUERIES_PER_CALL and loads[i] + query.points <= MAX_POINTS_PER_CALL:
-                    members_in_bin.append(query)
-                    loads[i] += query.points
-                    break
-            else:
-                bins.append([query])
-                loads.append(query.points)
-        calls.extend(MetricCall(start, end, tuple(b)) for b in bins)
+        calls.extend(MetricCall(start, end, tuple(b)) for b in _pack_range(members))
     return calls
+
+
+def pack_queries(queries: Iterable[MetricQuery]) -> list[MetricCall]:
+    """Group queries into as few GetMetricData requests as the limits allow.
+
+    One request has one StartTime/EndTime, so queries are grouped by time range and each group
+    packed under 500 queries and 100,800 points per request (`_pack_range`). A query longer than
+    one response is split in time. Queries of more than a quarter of a response pack badly whole
+    (two of 44,640 points fill a request to 89 %): the plan that also cuts those into quarter-
+    response pieces is taken when it needs fewer requests.
+    """
+    queries = list(queries)
+    whole = _plan(queries, MAX_POINTS_PER_CALL)
+    if any(q.points > MAX_POINTS_PER_CALL // 4 for q in queries):
+        quartered = _plan(queries, MAX_POINTS_PER_CALL // 4)
+        if len(quartered) < len(whole):
+            return quartered
+    return whole
 
 
 def minimum_calls(queries: Sequence[MetricQuery]) -> int:
@@ -298,3 +344,65 @@ class CloudWatchAlarmsHook(AwsBaseHook):
                 self.conn.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason[:1023])
             except ClientError as exc:
                 raise CloudWatchError(describe_error(exc, action)) from exc
+
+
+# --------------------------------------------------------------------------- key metrics (#15)
+
+DAY_SECONDS = 86_400
+LATENCY_STATS = ("p50", "p95", "p99")
+
+
+def key_metric_queries(load_balancers: Sequence[tuple[str, Sequence[str]]], databases: Sequence[str],
+                       caches: Sequence[str], start: dt.datetime, end: dt.datetime, *,
+                       resolution: int = 60,
+                       custom: Sequence[tuple[str, str, dict[str, str], str]] = ()) -> list[MetricQuery]:
+    """Every GetMetricData query of one period of the key-metrics report, to go through
+    `pack_queries` together (one time range: they share requests up to AWS's limits).
+
+    Percentiles (TargetResponseTime p50/p95/p99, DatabaseConnections p95, a custom KPI's pXX) are
+    asked for the whole period in one datapoint (Period = the period's length) and per day
+    (Period 86,400 from `start`): CloudWatch computes each from the raw samples, nothing is
+    averaged. Counts (RequestCount, the two 5XX, CacheHits/Misses) are Sums at `resolution`
+    seconds: sums add up to days and the period, and a minute without a RequestCount datapoint is
+    a minute of no data. Ids: `<kind><index>_<figure>` (kind lb, tg, db, cc, kpi).
+    """
+    from estate_ops.domain.metrics import single_period_seconds
+
+    whole = single_period_seconds(start, end)
+    queries: list[MetricQuery] = []
+
+    def add(qid: str, namespace: str, metric: str, dims: dict[str, str], stat: str, period: int) -> None:
+        queries.append(MetricQuery(qid, namespace, metric, dims, stat, period, start, end))
+
+    def latency(prefix: str, dims: dict[str, str]) -> None:
+        for stat in LATENCY_STATS:
+            add(f"{prefix}_{stat}_period", "AWS/ApplicationELB", "TargetResponseTime", dims, stat, whole)
+            add(f"{prefix}_{stat}_day", "AWS/ApplicationELB", "TargetResponseTime", dims, stat, DAY_SECONDS)
+
+    tg_index = 0
+    for i, (lb, target_groups) in enumerate(load_balancers):
+        dims = {"LoadBalancer": lb}
+        latency(f"lb{i}", dims)
+        add(f"lb{i}_requests", "AWS/ApplicationELB", "RequestCount", dims, "Sum", resolution)
+        add(f"lb{i}_target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", dims, "Sum", resolution)
+        add(f"lb{i}_elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", dims, "Sum", resolution)
+        for tg in target_groups:
+            tg_dims = {"LoadBalancer": lb, "TargetGroup": tg}
+            latency(f"tg{tg_index}", tg_dims)
+            add(f"tg{tg_index}_requests", "AWS/ApplicationELB", "RequestCount", tg_dims, "Sum", resolution)
+            add(f"tg{tg_index}_target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", tg_dims, "Sum",
+                resolution)
+            tg_index += 1
+    for i, db in enumerate(databases):
+        dims = {"DBInstanceIdentifier": db}
+        add(f"db{i}_max_period", "AWS/RDS", "DatabaseConnections", dims, "Maximum", whole)
+        add(f"db{i}_p95_period", "AWS/RDS", "DatabaseConnections", dims, "p95", whole)
+        add(f"db{i}_max_day", "AWS/RDS", "DatabaseConnections", dims, "Maximum", DAY_SECONDS)
+    for i, cache in enumerate(caches):
+        dims = {"CacheClusterId": cache}
+        add(f"cc{i}_hits", "AWS/ElastiCache", "CacheHits", dims, "Sum", resolution)
+        add(f"cc{i}_misses", "AWS/ElastiCache", "CacheMisses", dims, "Sum", resolution)
+    for i, (namespace, metric, dims, stat) in enumerate(custom):
+        add(f"kpi{i}_period", namespace, metric, dict(dims), stat, whole)
+        add(f"kpi{i}_day", namespace, metric, dict(dims), stat, DAY_SECONDS)
+    return queries

@@ -1,0 +1,70 @@
+"""key_metric_queries -> CloudWatchMetricsHook.get_metric_data -> key_metric_figures against the
+sandbox's CloudWatch (true percentiles of raw samples), in the calls pack_queries plans."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from estate_ops.domain.metrics import key_metric_figures
+from estate_ops.hooks.cloudwatch import (
+    CloudWatchMetricsHook,
+    key_metric_queries,
+    pack_queries,
+)
+
+LB = "app/metrics-test/0123456789abcdef"
+TG = "targetgroup/metrics-api/0123456789abcdef"
+START = dt.datetime(2026, 10, 20, 4, tzinfo=dt.UTC)
+END = START + dt.timedelta(days=1)
+
+
+def _put(cloudwatch, namespace, rows):
+    for i in range(0, len(rows), 1000):
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=rows[i:i + 1000])
+
+
+@pytest.mark.slow
+def test_a_days_figures_from_raw_samples(sandbox):
+    cloudwatch = sandbox.boto3_client("cloudwatch")
+    rng = random.Random(44)
+    lb_dims = [{"Name": "LoadBalancer", "Value": LB}]
+    latencies = [rng.lognormvariate(-2, 0.7) for _ in range(1440)]
+    quiet = set(rng.sample(range(1440), 40))  # minutes in which no request flowed: no datapoint
+    rows = []
+    requests = errors = 0
+    for m in range(1440):
+        at = START + dt.timedelta(minutes=m)
+        rows.append({"MetricName": "TargetResponseTime", "Value": latencies[m], "Dimensions": lb_dims, "Timestamp": at})
+        if m in quiet:
+            continue
+        n, e = rng.randint(50, 150), (rng.randint(0, 5) if 600 <= m < 660 else 0)  # an hour of 5XX
+        requests, errors = requests + n, errors + e
+        rows += [{"MetricName": "RequestCount", "Value": n, "Dimensions": lb_dims, "Timestamp": at},
+                 {"MetricName": "HTTPCode_Target_5XX_Count", "Value": e, "Dimensions": lb_dims, "Timestamp": at}]
+    _put(cloudwatch, "AWS/ApplicationELB", rows)
+    _put(cloudwatch, "AWS/RDS", [{"MetricName": "DatabaseConnections", "Value": c, "Timestamp": START + dt.timedelta(minutes=i),
+                                  "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "legacy-prod-db"}]}
+                                 for i, c in enumerate([20, 60, 170, 40])])
+    _put(cloudwatch, "AWS/ElastiCache", [{"MetricName": name, "Value": v, "Timestamp": START,
+                                          "Dimensions": [{"Name": "CacheClusterId", "Value": "legacy-sessions"}]}
+                                         for name, v in (("CacheHits", 880), ("CacheMisses", 120))])
+
+    queries = key_metric_queries([(LB, [TG])], ["legacy-prod-db"], ["legacy-sessions"], START, END, resolution=60)
+    hook = CloudWatchMetricsHook(region_name=sandbox.region)
+    results = hook.get_metric_data(queries)
+    assert hook.calls == len(pack_queries(queries)) == 1
+    rows = key_metric_figures(results, load_balancers=[(LB, [TG])], databases=[("legacy-prod-db", 200)],
+                              caches=["legacy-sessions"], period_seconds=86_400, resolution=60)
+    by = {(r["resource"], r["metric"]): r for r in rows}
+    assert float(by[(LB, "latency_p99")]["value"]) == pytest.approx(np.percentile(latencies, 99))
+    assert float(by[(LB, "latency_p50")]["value"]) == pytest.approx(np.percentile(latencies, 50))
+    err = by[(LB, "error_rate")]["details"]
+    assert (err["errors"], err["requests"], err["no_data_minutes"]) == (errors, requests, 40)
+    assert by[(LB, "error_rate")]["value"] == Decimal(errors) * 100 / Decimal(requests)
+    assert by[(f"{LB} {TG}", "latency_p99")]["value"] is None  # nothing seeded per target group
+    assert by[("legacy-prod-db", "db_connections")]["value"] == Decimal(85)  # 170 of 200
+    assert by[("legacy-sessions", "cache_hit_rate")]["value"] == Decimal(88)
