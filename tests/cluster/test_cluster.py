@@ -47,8 +47,17 @@ WAVES = [
     [
         ("availability_report", "2026-11-01T11:00:00+00:00", {"month": MONTH}),
         ("retention_pruning", "2026-11-02T12:00:00+00:00", {"confirm_over_cap": True}),
+        ("monitoring_audit", "2026-11-02T06:30:00+00:00", {}),
+        ("support_hours_watch", "2026-11-02T12:00:00+00:00", {"date": "2026-10-20"}),
     ],
 ]
+# DAGs this test does not trigger, and where they are tested end to end instead.
+NOT_TRIGGERED = {
+    "alert_route_drill": "its artifacts are measured delivery latencies; tests/operators/test_monitoring_drill.py "
+                         "and tests/dags run it with dag.test()",
+    "service_review": "asset-scheduled on the monthly reports (it stays paused here, so the assets this test's "
+                      "runs emit start nothing); tests/dags/test_service_review.py",
+}
 MAPPED_DAG = "backup_verification"
 APPROVER = {"id": "admin", "name": "admin"}  # what the REST API records for the admin user
 RUN_TIMEOUT = 900
@@ -236,7 +245,9 @@ def test_every_dag_run_triggered_through_the_rest_api_succeeds(campaign):
     expected = {dag_id for wave in WAVES for dag_id, _, _ in wave}
     from devtools.localenv import ROOT
 
-    assert expected == {p.stem for p in (ROOT / "dags").glob("*.py")}, "a DAG is not triggered by this test"
+    assert expected | set(NOT_TRIGGERED) == {p.stem for p in (ROOT / "dags").glob("*.py")}, \
+        "a DAG is neither triggered by this test nor listed in NOT_TRIGGERED"
+    assert not expected & set(NOT_TRIGGERED)
     assert campaign["states"] == {dag_id: "success" for dag_id in expected}, campaign["failed"]
 
 
@@ -334,8 +345,15 @@ def without_wall_clock(snapshot: dict[str, bytes], start: dt.datetime, end: dt.d
         return b"<wall-clock>" if low <= when <= high else match.group(0)
 
     out = {}
+    masked_json = set()
+    for key, body in snapshot.items():
+        if key.endswith(".json") and TIMESTAMP.sub(mask, body) != body:
+            masked_json.add(key.removesuffix(".json"))
     for key, body in snapshot.items():
         reason = next((why for prefix, why in NOT_BYTE_COMPARED.items() if key.startswith(prefix)), None)
+        if reason is None and key.endswith(".pdf") and key.removesuffix(".pdf") in masked_json:
+            # A PDF is compressed: it cannot be masked, and it prints what its JSON twin has masked.
+            reason = "prints the wall-clock instants its JSON (compared, masked) holds"
         if reason is not None:
             body = f"<not compared: {reason}>".encode()
         elif not body.startswith((b"%PDF", b"\x89PNG", b"PAR1")):
