@@ -146,10 +146,8 @@ class ErrorBudgetWatchOperator(BaseOperator):
         from estate_ops.config import load_config
         from estate_ops.domain.availability import (
             Endpoint,
-            HealthDataError,
             budget_forecast,
             build_availability_report,
-            read_health_parquet,
             status_frame,
         )
         from estate_ops.domain.periods import Month, report_day
@@ -163,15 +161,8 @@ class ErrorBudgetWatchOperator(BaseOperator):
         month = Month.of((as_of - dt.timedelta(minutes=1)).astimezone(tz).date())
         bounds = plan.month_bounds(month)
         store = ArtifactStore.for_estate(estate)
-        days = {}
-        for utc_day in (d for d in bounds.utc_days() if d <= day):
-            key = HEALTH_KEY.format(day=utc_day.isoformat())
-            if not store.exists(key):
-                continue
-            try:
-                days[utc_day] = read_health_parquet(store.get_bytes(key), utc_day, where=f"s3://{store.bucket}/{key}")
-            except HealthDataError as exc:
-                self.log.warning("%s: counted as no data until the monthly report refetches it", exc)
+        days, _ = load_month_days(store, estate, [d for d in bounds.utc_days() if d <= day], now, self.log,
+                                  backfill=False)
         endpoints = [Endpoint(h.id, h.name, h.critical) for h in estate.health_checks]
         status, percent = status_frame(bounds, endpoints, days)
         report, _ = build_availability_report(status, load_windows(store), plan, month=month, endpoints=endpoints,
@@ -212,9 +203,10 @@ def load_windows(store: Any) -> list:
     return windows
 
 
-def load_month_days(store: Any, estate: Any, utc_days: list[dt.date], now: dt.datetime, log: Any) -> tuple[dict, list]:
-    """The HealthDays of the UTC days a month covers (backfilling what is missing or unreadable)
-    and where each came from."""
+def load_month_days(store: Any, estate: Any, utc_days: list[dt.date], now: dt.datetime, log: Any, *,
+                    backfill: bool = True) -> tuple[dict, list]:
+    """The HealthDays of the UTC days a month covers (backfilling what is missing or unreadable,
+    unless `backfill` is off: then such a day is no data) and where each came from."""
     from estate_ops.domain.availability import (
         DaySource,
         HealthDataError,
@@ -235,7 +227,10 @@ def load_month_days(store: Any, estate: Any, utc_days: list[dt.date], now: dt.da
                 health = read_health_parquet(store.get_bytes(key), day, where=f"s3://{store.bucket}/{key}")
             except HealthDataError as exc:
                 problem = f"stored file unreadable: {exc}"
-                log.warning("%s: refetching", problem)
+                log.warning("%s: %s", problem, "refetching" if backfill else "no data until the monthly report refetches it")
+        if health is None and not backfill:
+            sources.append(DaySource(day, "missing", None, problem))
+            continue
         if health is None:
             cloudwatch = cloudwatch or CloudWatchMetricsHook(aws_conn_id=estate.aws.conn_id)
             health, calls = collect_health_day(estate, day, now, source="backfilled", reason=problem,
