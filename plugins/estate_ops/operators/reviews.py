@@ -26,10 +26,7 @@ def read_sources(store: Any, month: Any, clients: list[Any], log: Any) -> tuple[
     from estate_ops.domain.reviews import Source, Unreadable
     from estate_ops.hooks.ledgers import InvoiceLedger
 
-    wanted: list[tuple[str, str]] = []
-    for kind, template in MONTHLY_SOURCES.items():
-        key = template.format(month=month)
-        wanted.append((kind, key))
+    wanted = [(kind, template.format(month=month)) for kind, template in MONTHLY_SOURCES.items()]
     for kind, (prefix, suffix) in DAILY_SOURCES.items():
         wanted += [(kind, k) for k in store.list_keys(prefix.format(month=month))
                    if k.endswith(suffix) and k.count("/") == prefix.count("/") + suffix.count("/")]
@@ -80,7 +77,7 @@ class ServiceReviewOperator(ReportPublisher, BaseOperator):
                         if w.status == "scheduled" and following.start <= w.start < following.end]
         # Generated at the month's close, not the clock: a rerun writes the same bytes.
         generated_at = bounds.settled_at
-        keys, lines = [], []
+        keys, lines, complete = [], [], 0
         for client in estate.clients:
             review = build_review(
                 client={"id": client.id, "name": client.name, "tier": plan.tiers[client.tier_on(month.last_day)].name},
@@ -88,6 +85,7 @@ class ServiceReviewOperator(ReportPublisher, BaseOperator):
                 estate_name=estate.estate.name, generated_at=generated_at, sources=sources,
                 days_in_month=len(month.days), next_maintenance=sorted(next_windows, key=lambda w: w["start"]))
             keys += self.publish_report(context, store, f"reviews/{month}/{client.id}", review, name="review")
+            complete += review["complete"]
             lines.append(f"• {slack_escape(client.name)}: " + ("complete" if review["complete"] else
                          "*incomplete* (" + ", ".join(review["incomplete_sections"]) + "): not for sending"))
         evidence_key = f"reviews/{month}/evidence.json"
@@ -95,7 +93,6 @@ class ServiceReviewOperator(ReportPublisher, BaseOperator):
         keys.append(evidence_key)
         SeverityRouter(plan, estate, store).post_slack_once(
             f"{self.dag_id}/{month}", f"*Service reviews {month}* ({bounds.describe()}):\n" + "\n".join(lines))
-        complete = sum(1 for line in lines if line.endswith(": complete"))
         write_run_manifest(store, self.dag_id, str(month), keys,
                            {"reviews": {"value": len(lines), "unit": ""},
                             "complete": {"value": complete, "unit": ""},
