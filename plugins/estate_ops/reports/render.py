@@ -143,13 +143,16 @@ def _environment():
     return env
 
 
-def _render(report: dict[str, Any], charts: dict[str, str], *, fonts: dict[str, str] | None = None) -> str:
+def _render(report: dict[str, Any], charts: dict[str, str], *, fonts: dict[str, str] | None = None,
+            printing: bool = False) -> str:
+    """The report's HTML; `printing` leaves out what only the screen shows (a long list's every row),
+    which WeasyPrint would otherwise parse and style to hide (minutes and a GiB for 10,000 rows)."""
     from estate_ops.reports.verdict import verdict
 
     name = f"{report['kind']}.html.j2"
     template = _environment().get_template(name if (TEMPLATES_DIR / name).exists() else "report.html.j2")
     return template.render(report=report, charts=charts, placed=[], verdict=verdict(report), fonts=fonts or {},
-                           created=_pdf_date(report).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                           printing=printing, created=_pdf_date(report).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def render_html(report: dict[str, Any], charts: dict[str, str] | None = None) -> bytes:
@@ -217,7 +220,8 @@ def print_document(report: dict[str, Any], charts: dict[str, bytes] | None = Non
 
     font_dir = _font_dir()
     fonts = {k: Path(font_dir, f).resolve().as_uri() for k, f in FONT_FILES.items()}
-    html = _render(report, {t: _data_uri(png) for t, png in (charts or {}).items()}, fonts=fonts)
+    html = _render(report, {t: _data_uri(png) for t, png in (charts or {}).items()}, fonts=fonts,
+                   printing=True)
     return HTML(string=html, url_fetcher=_fetch_nothing_outside(font_dir), media_type="print").render()
 
 
