@@ -20,7 +20,11 @@ import pytest
 from airflow.sdk.exceptions import TaskAwaitingInput
 from estate_ops.config import load_config
 from estate_ops.domain import statuspage as sp
-from estate_ops.hooks.statuspage import StatuspageAuthError, StatuspageHook, StatuspageNotFoundError
+from estate_ops.hooks.statuspage import (
+    StatuspageAuthError,
+    StatuspageHook,
+    StatuspageNotFoundError,
+)
 from estate_ops.operators.statuspage import (
     PlanStatusPageSyncOperator,
     StatusPageApprovalOperator,
@@ -215,7 +219,7 @@ def test_resolve_is_proposed_once_the_incident_resolves(sandbox, hitl):
     assert _answer(op, ctx, "Approve")["state"] == "published"
     [resolved] = _ours(incident["id"])
     assert resolved["status"] == "resolved" and resolved["resolved_at"]
-    assert [u["body"] for u in resolved["incident_updates"]][0] == draft["body"]
+    assert resolved["incident_updates"][0]["body"] == draft["body"]  # newest first
     assert _plan() == []
 
 
