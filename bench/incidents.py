@@ -11,6 +11,12 @@ against
 
 Goal: the report's calls within 10 % of the bulk minimum. The measurement runs in a child
 process with its own AIRFLOW_HOME, so nothing leaks into other benchmarks.
+
+Statuspage (issue 17): the same report reads the status page newest first and stops a day before
+the month; its requests (the stand-in's count) are set against the minimum pages,
+ceil(status-page incidents it needs / 100) (goal <= 1.10x). Then `status_page_sync`'s planning
+step runs with nothing new (every P0/P1 of the month resolved): its PagerDuty and Statuspage
+requests (goal: one page of each) and its wall time.
 """
 
 from __future__ import annotations
@@ -52,6 +58,21 @@ try:
     result = op.execute({"logical_date": dt.datetime(2026, 11, 1, 11, tzinfo=dt.UTC), "params": {}})
     seconds = time.perf_counter() - t0
     counts = handle.request_counts()
+    from estate_ops.config import load_config
+    from estate_ops.domain.periods import Month
+    from estate_ops.hooks.statuspage import StatuspageHook, parse_time
+    plan, estate = load_config()
+    since = plan.month_bounds(Month.parse("2026-10")).start
+    page_all = StatuspageHook(estate.statuspage.page_id, estate.statuspage.conn_id).incidents()
+    needed = sum(1 for i in page_all if parse_time(i["created_at"]) >= since - dt.timedelta(days=1))
+    from estate_ops.operators.statuspage import PlanStatusPageSyncOperator
+    with DAG("status_page_sync", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)):
+        sync = PlanStatusPageSyncOperator(task_id="plan_sync")
+    handle.clear_request_counts()
+    t1 = time.perf_counter()
+    drafts = sync.execute({})
+    sync_seconds = time.perf_counter() - t1
+    sync_counts = handle.request_counts()
     s3 = handle.boto3_client("s3")
     from estate_ops.config import load_estate
     report = json.loads(s3.get_object(Bucket=load_estate().reports_bucket,
@@ -62,7 +83,13 @@ try:
         "routes": counts["routes"].get("pagerduty", {}),
         "incidents_fetched": report["inputs"]["incidents"],
         "log_entries": report["inputs"]["log_entries"],
-        "seconds": seconds, "seed_seconds": seeded}))
+        "seconds": seconds, "seed_seconds": seeded,
+        "statuspage_requests": counts["totals"].get("statuspage", 0),
+        "statuspage_incidents_needed": needed, "statuspage_incidents_total": len(page_all),
+        "sync_drafts": len(drafts), "sync_seconds": sync_seconds,
+        "sync_pagerduty_requests": sync_counts["totals"].get("pagerduty", 0),
+        "sync_statuspage_requests": sync_counts["totals"].get("statuspage", 0),
+        "sync_routes": {**sync_counts["routes"].get("pagerduty", {}), **sync_counts["routes"].get("statuspage", {})}}))
 finally:
     handle.stop()
 '''
@@ -99,6 +126,23 @@ def run() -> list[dict]:
         record("incidents.per_incident_alternative", per_incident, "requests"),
         record("incidents.per_incident_vs_report", round(per_incident / calls, 1), "x"),
         record("incidents.report_seconds", round(m["seconds"], 1), "s"),
+        *statuspage_records(m),
+    ]
+
+
+def statuspage_records(m: dict) -> list[dict]:
+    minimum = max(1, math.ceil(m["statuspage_incidents_needed"] / 100))
+    ratio = round(m["statuspage_requests"] / minimum, 3)
+    pd_calls, sp_calls = m["sync_pagerduty_requests"], m["sync_statuspage_requests"]
+    return [
+        record("incidents.statuspage_incidents_needed", m["statuspage_incidents_needed"], "incidents"),
+        record("incidents.statuspage_requests", m["statuspage_requests"], "requests"),
+        record("incidents.statuspage_minimum_pages", minimum, "requests"),
+        record("incidents.statuspage_vs_minimum", ratio, "ratio", f"<= {GOAL_RATIO}", ratio <= GOAL_RATIO),
+        record("incidents.sync_nothing_new_pagerduty_requests", pd_calls, "requests", "== 1", pd_calls == 1),
+        record("incidents.sync_nothing_new_statuspage_requests", sp_calls, "requests", "== 1", sp_calls == 1),
+        record("incidents.sync_nothing_new_drafts", m["sync_drafts"], "drafts", "== 0", m["sync_drafts"] == 0),
+        record("incidents.sync_nothing_new_seconds", round(m["sync_seconds"], 2), "s"),
     ]
 
 

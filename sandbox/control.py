@@ -150,6 +150,23 @@ def blueprint(sandbox: Sandbox) -> Blueprint:
         sandbox.slack_store.history_denied.add(channel["id"])
         return jsonify({"ok": True})
 
+    @bp.post("/pagerduty/incident")
+    def pagerduty_incident() -> Any:
+        """Open an incident now on a service with a priority (as a person triaging it would set), or
+        resolve one: {"service_id", "priority_id", "title"} or {"resolve": id}."""
+        store = sandbox.pagerduty_store
+        body = _body()
+        now = store.clock.now()
+        if body.get("resolve"):
+            if body["resolve"] not in store.incidents:
+                return _bad(f"no pagerduty incident {body['resolve']!r}", 404)
+            return jsonify(store.resolve(body["resolve"], now, None))
+        if not body.get("service_id") or not body.get("title"):
+            return _bad("service_id and title are required")
+        incident = store.add_incident(service_id=body["service_id"], title=str(body["title"]), created_at=now,
+                                      priority_id=body.get("priority_id"))
+        return jsonify(incident)
+
     @bp.get("/pagerduty/events")
     def pagerduty_events() -> Response:
         store = sandbox.pagerduty_store

@@ -191,6 +191,14 @@ class SandboxHandle:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def open_pagerduty_incident(self, service_id: str, priority_id: str | None, title: str) -> dict[str, Any]:
+        """A triggered incident created at the sandbox's now, with this priority."""
+        return self._control("POST", "/pagerduty/incident",
+                             {"service_id": service_id, "priority_id": priority_id, "title": title})
+
+    def resolve_pagerduty_incident(self, incident_id: str) -> dict[str, Any]:
+        return self._control("POST", "/pagerduty/incident", {"resolve": incident_id})
+
     def alive(self) -> bool:
         if self.process is not None:
             return self.process.poll() is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from typing import Any
 
 from devtools.localenv import ROOT
@@ -48,6 +50,43 @@ def answer_awaiting_input(dag_id: str, option: str, responder: dict[str, str]) -
         session.add(detail)
         handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session)
         return asked
+
+
+def respond_when_asked(dag_id: str, option: str, *, timeout: float = 120.0,
+                       responder: dict[str, str] | None = None) -> tuple[threading.Thread, dict]:
+    """A thread that answers the first HITL request of `dag_id` with `option`, as the UI would."""
+    # Everything the thread needs is imported and configured here, in the main thread: importing
+    # Airflow's models (SQLAlchemy configures mappers lazily) from two threads at once deadlocks.
+    # (What run_dag and answer_awaiting_input import.)
+    from airflow._shared.timezones import timezone  # noqa: F401
+    from airflow.dag_processing.dagbag import DagBag  # noqa: F401
+    from airflow.models import import_all_models
+    from airflow.models.hitl import HITLDetail  # noqa: F401
+    from airflow.models.taskinstance import TaskInstance  # noqa: F401
+    from airflow.models.trigger import handle_event_submit  # noqa: F401
+    from airflow.triggers.base import TriggerEvent  # noqa: F401
+    from airflow.utils.session import create_session  # noqa: F401
+    from airflow.utils.state import TaskInstanceState  # noqa: F401
+    from sqlalchemy.orm import configure_mappers
+
+    load_dag(dag_id)
+    import_all_models()
+    configure_mappers()
+    seen: dict = {}
+
+    def answer() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            asked = answer_awaiting_input(dag_id, option, responder or {"id": "approver", "name": "Test Approver"})
+            if asked is not None:
+                seen.update(asked)
+                return
+            time.sleep(0.5)
+        seen["timed_out"] = True
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread, seen
 
 
 def task_states(dag_run) -> dict[str, str]:

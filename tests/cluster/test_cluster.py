@@ -55,6 +55,8 @@ WAVES = [
 NOT_TRIGGERED = {
     "alert_route_drill": "its artifacts are measured delivery latencies; tests/operators/test_monitoring_drill.py "
                          "and tests/dags run it with dag.test()",
+    "status_page_sync": "with no open P0/P1 incident in the sandbox it asks nothing; with one it waits for a "
+                        "person in Required Actions: tests/dags/test_status_page_sync.py answers it",
     "service_review": "asset-scheduled on the monthly reports (it stays paused here, so the assets this test's "
                       "runs emit start nothing); tests/dags/test_service_review.py",
 }

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
 import pytest
 
-from tests.dagrun import answer_awaiting_input, load_dag, run_dag
+from tests.dagrun import respond_when_asked as _respond_when_asked
+from tests.dagrun import run_dag
 from tests.reports_bucket import digests
 
 DAG_ID = "support_invoicing"
@@ -20,39 +20,7 @@ CONF = {"month": "2026-10"}
 
 
 def respond_when_asked(option: str, *, timeout: float = 120.0) -> tuple[threading.Thread, dict]:
-    """A thread that answers the first HITL request of this DAG with `option`, as the UI would."""
-    # Everything the thread needs is imported and configured here, in the main thread: importing
-    # Airflow's models (SQLAlchemy configures mappers lazily) from two threads at once deadlocks.
-    # (What run_dag and answer_awaiting_input import.)
-    from airflow._shared.timezones import timezone  # noqa: F401
-    from airflow.dag_processing.dagbag import DagBag  # noqa: F401
-    from airflow.models import import_all_models
-    from airflow.models.hitl import HITLDetail  # noqa: F401
-    from airflow.models.taskinstance import TaskInstance  # noqa: F401
-    from airflow.models.trigger import handle_event_submit  # noqa: F401
-    from airflow.triggers.base import TriggerEvent  # noqa: F401
-    from airflow.utils.session import create_session  # noqa: F401
-    from airflow.utils.state import TaskInstanceState  # noqa: F401
-    from sqlalchemy.orm import configure_mappers
-
-    load_dag(DAG_ID)
-    import_all_models()
-    configure_mappers()
-    seen: dict = {}
-
-    def answer() -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            asked = answer_awaiting_input(DAG_ID, option, {"id": "approver", "name": "Test Approver"})
-            if asked is not None:
-                seen.update(asked)
-                return
-            time.sleep(0.5)
-        seen["timed_out"] = True
-
-    thread = threading.Thread(target=answer, daemon=True)
-    thread.start()
-    return thread, seen
+    return _respond_when_asked(DAG_ID, option, timeout=timeout)
 
 
 def task_states(dag_run) -> dict[str, str]:

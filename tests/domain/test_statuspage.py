@@ -189,3 +189,62 @@ def test_bad_status_page_time_is_named():
     raw["created_at"] = "yesterday"
     with pytest.raises(ValueError, match="status-page incident spbad created_at: not an ISO 8601 time"):
         parse_status_incident(raw, WEB)
+
+
+# ----------------------------------------------------------------------------- status_page_sync
+
+
+def _open(raw: dict) -> dict:
+    return {**raw, "status": "investigating", "resolved_at": None}
+
+
+def test_sync_drafts_only_the_unasked_and_unlinked():
+    from estate_ops.domain.statuspage import OPEN, sync_work
+
+    fresh, asked, linked, two = (_pd("PDNEW", minutes=None), _pd("PDASKED", minutes=None),
+                                 _pd("PDLINK", service="PLEGWEB", minutes=None),
+                                 _pd("PDTWO", service="PLEGWEB", minutes=None))
+    unresolved = [_open(_sp("spref", metadata={"x": "PDLINK"}, components=("cmpapi",))),
+                  _open(_sp("spa", components=("cmpweb",))), _open(_sp("spb", components=("cmpweb",), first=9))]
+    work = sync_work([fresh, asked, linked, two], unresolved, {("PDASKED", OPEN)}, COMPONENTS, WEB, AS_OF)
+    # PDNEW is on cmpapi, whose only open status incident is PDLINK's by reference.
+    assert [p.id for p in work.to_open] == ["PDNEW"]
+    assert work.skipped["PDASKED"] == "asked before"
+    assert work.skipped["PDLINK"] == f"status-page incident spref ({EXPLICIT})"
+    assert "2 candidates" in work.skipped["PDTWO"]
+    assert work.to_resolve == []
+
+
+def test_sync_proposes_resolve_only_for_ours_whose_incident_closed():
+    from estate_ops.domain.statuspage import RESOLVED, sync_work
+
+    ours = {"estate_ops": {"pagerduty_incident": "PDGONE"}}
+    unresolved = [_open(_sp("spgone", metadata=ours)),
+                  _open(_sp("spopen", metadata={"estate_ops": {"pagerduty_incident": "PDSTILL"}})),
+                  _open(_sp("spdone", metadata={"estate_ops": {"pagerduty_incident": "PDDONE"}})),
+                  _open(_sp("spbad", metadata={"estate_ops": {"pagerduty_incident": "../../x"}})),
+                  _open(_sp("spperson", metadata={}))]
+    work = sync_work([_pd("PDSTILL", minutes=None)], unresolved, {("PDDONE", RESOLVED)}, COMPONENTS, WEB, AS_OF)
+    assert work.to_resolve == [("PDGONE", "spgone")]
+
+
+@pytest.mark.parametrize("text,error", [
+    ("Outage: API\nno separator", "a line '---'"),
+    ("<>\n---\nbody", "empty name or body"),  # markup only: nothing left of the name
+    ("Name\n---\n<> []", "empty name or body"),
+])
+def test_split_draft_refuses_a_template_without_its_shape(text, error):
+    from estate_ops.domain.statuspage import split_draft
+
+    with pytest.raises(ValueError, match=error):
+        split_draft(text)
+
+
+def test_draft_values_never_carry_markup_and_name_both_zones():
+    from estate_ops.domain.statuspage import draft_values, split_draft
+
+    values = draft_values("open", "P1", "High", ["Web <!channel>", "[x](y)"], T0, NY)
+    assert values["components"] == "Web !channel, x(y)" and values["impact"] == "major"
+    assert values["started"] == "Thu 08 Oct 2026 22:10 EDT (02:10 UTC)"
+    name, body = split_draft("Degraded: " + values["components"] + "\n---\nline <b>one</b>\nline two")
+    assert name == "Degraded: Web !channel, x(y)" and body == "line bone/b\nline two"

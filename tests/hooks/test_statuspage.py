@@ -9,6 +9,9 @@ import pytest
 from estate_ops.config import load_config
 from estate_ops.hooks.statuspage import (
     PER_PAGE,
+    RATE_LIMIT_REQUESTS,
+    RATE_LIMIT_WINDOW_SECONDS,
+    RateWindow,
     StatuspageApiError,
     StatuspageAuthError,
     StatuspageHook,
@@ -143,6 +146,7 @@ def test_server_errors_are_retried_then_named():
     hook = StatuspageHook.__new__(StatuspageHook)
     hook.statuspage_conn_id, hook.page_id, hook._key = "statuspage_default", "p", "k"
     hook.calls = hook.throttled = hook.retried = 0
+    hook.pace = RateWindow()
     hook.waits = []
     hook.sleep = hook.waits.append
     hook.run = lambda *a, **k: Answer(503)
@@ -185,3 +189,52 @@ def test_a_key_without_write_access_is_named_and_nothing_is_posted(sandbox, monk
     with pytest.raises(StatuspageAuthError, match="'statuspage_default' may not POST .*\\(403\\).*write access"):
         _maintenance(hook, 1, estate.statuspage.components_of(["PLEGAPI"]))
     assert hook.incidents() == before
+
+
+class FakeClock:
+    """A monotonic clock that moves only when slept on (or told to)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_rate_window_allows_statuspage_s_60_per_60_seconds_and_no_more():
+    assert (RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_SECONDS) == (60, 60.0)  # 1 request/s, 60 s rolling window
+    clock = FakeClock()
+    window = RateWindow(clock=clock)
+    for _ in range(60):
+        window.wait(clock.sleep)
+        clock.now += 0.1
+    assert clock.slept == []  # a burst of 60 fits the window
+    window.wait(clock.sleep)  # the 61st waits until the first is 60 s old
+    assert clock.slept == [pytest.approx(54.0)]
+    # Whatever the pattern, no 60 s span ever holds more than 60 requests: the 61st after any
+    # request is at least 60 s later.
+    times = []
+    for n in range(300):
+        window.wait(clock.sleep)
+        times.append(clock.now)
+        clock.now += 0.25 if n % 7 else 3.0
+    assert all(times[i + 60] - times[i] >= 60.0 - 1e-9 for i in range(len(times) - 60))
+    assert any(times[i + 59] - times[i] < 60.0 for i in range(len(times) - 59))  # and it does not over-wait
+    assert window.waited == pytest.approx(sum(clock.slept))
+
+
+def test_the_hook_paces_its_requests_without_sleeping_in_tests(sp_sandbox):
+    clock = FakeClock()
+    hook = _hook()
+    hook.pace = RateWindow(limit=2, window=10.0, clock=clock)
+    hook.sleep = clock.sleep
+    for _ in range(5):
+        hook.page()
+    # Two at t=0, then the 3rd waits for the window (t=10) and the 4th goes with it, the 5th at t=20.
+    assert clock.slept == [pytest.approx(10.0)] * 2
+    assert hook.calls == 5 and hook.throttled == 0

@@ -267,3 +267,87 @@ class StatusPageInput:
     incidents: list[dict[str, Any]]
     components: dict[str, list[str]]
     web_url: str
+
+
+# ----------------------------------------------------------------------------- status_page_sync
+
+OPEN, RESOLVED = "open", "resolved"  # the two updates the sync proposes per PagerDuty incident
+STAGES = (OPEN, RESOLVED)
+PD_INCIDENT_KEY = "pagerduty_incident"  # metadata.estate_ops key of the PagerDuty incident id
+PD_URL_KEY = "pagerduty_url"
+_PD_ID = re.compile(r"^[A-Z0-9]{1,32}$")  # a PagerDuty id as it may appear in an S3 key
+# What the public page shows for an open incident of each severity (impact, component status).
+IMPACT = {"P0": ("critical", "major_outage"), "P1": ("major", "partial_outage")}
+# Statuspage's realtime statuses, open and done (a scheduled maintenance is not one of them).
+UNRESOLVED_STATUSES = ("investigating", "identified", "monitoring")
+
+
+def valid_pd_id(value: str) -> bool:
+    return bool(_PD_ID.fullmatch(str(value)))
+
+
+@dataclass(frozen=True)
+class SyncWork:
+    """What one sync run must ask about: open incidents with no status-page incident, and our
+    unresolved status-page incidents whose PagerDuty incident is no longer open (to confirm)."""
+
+    to_open: list[PdIncident]
+    to_resolve: list[tuple[str, str]]  # (PagerDuty incident id, status-page incident id)
+    skipped: dict[str, str]  # PagerDuty incident id -> why nothing is asked
+
+
+def sync_work(open_incidents: list[PdIncident], unresolved: list[dict[str, Any]], decided: set[tuple[str, str]],
+              components: dict[str, list[str]], web_url: str, as_of: dt.datetime) -> SyncWork:
+    """The open (P0/P1) incidents to draft a status-page incident for: neither asked before (a record
+    in `decided`, whatever its outcome) nor linked by `link_incidents` to an unresolved status-page
+    incident (ours or a person's; two candidates count as handled by a person). And the unresolved
+    status-page incidents estate-ops published for a PagerDuty incident no longer open, whose
+    "resolved" update was not asked before."""
+    status = [s for s in (parse_status_incident(raw, web_url) for raw in unresolved) if s is not None]
+    later = max([as_of, *(s.created_at for s in status), *(p.created_at for p in open_incidents)])
+    links = link_incidents(open_incidents, status, components, later)
+    to_open, skipped = [], {}
+    for pd in open_incidents:
+        if (pd.id, OPEN) in decided:
+            skipped[pd.id] = "asked before"
+        elif links[pd.id].status is not None or links[pd.id].note:
+            skipped[pd.id] = (f"status-page incident {links[pd.id].status.id} ({links[pd.id].rule})"
+                              if links[pd.id].status else links[pd.id].note)
+        else:
+            to_open.append(pd)
+    open_ids = {pd.id for pd in open_incidents}
+    to_resolve = []
+    for raw in unresolved:
+        ours = (raw.get("metadata") or {}).get(METADATA_NAMESPACE) or {}
+        pd_id = str(ours.get(PD_INCIDENT_KEY) or "") if isinstance(ours, dict) else ""
+        if (pd_id and valid_pd_id(pd_id) and pd_id not in open_ids and (pd_id, RESOLVED) not in decided
+                and raw.get("status") in UNRESOLVED_STATUSES):
+            to_resolve.append((pd_id, str(raw["id"])))
+    return SyncWork(to_open, sorted(to_resolve), skipped)
+
+
+def draft_values(stage: str, severity: str, severity_name: str, component_names: Iterable[str],
+                 started_at: dt.datetime, tz: ZoneInfo, resolved_at: dt.datetime | None = None) -> dict[str, Any]:
+    """What the status-page template (include/templates/statuspage.txt.j2) is given: the stage, the
+    severity's public wording, the affected components (public-safe), the times in the plan's zone
+    and in UTC. Never anything the PagerDuty incident's reporter typed."""
+    def when(value: dt.datetime) -> str:
+        local = value.astimezone(tz)
+        return f"{local:%a %d %b %Y %H:%M %Z} ({value.astimezone(dt.UTC):%H:%M} UTC)"
+
+    names = [public_text(n, 80) for n in component_names]
+    return {"stage": stage, "severity": severity, "severity_name": public_text(severity_name, 40),
+            "impact": IMPACT[severity][0], "components": ", ".join(n for n in names if n) or "the service",
+            "started": when(started_at), "resolved": when(resolved_at) if resolved_at else None}
+
+
+def split_draft(text: str) -> tuple[str, str]:
+    """(name, body) of a rendered draft: the first line is the name, a line `---` ends it."""
+    head, sep, body = text.strip().partition("\n---\n")
+    if not sep:
+        raise ValueError("status-page template must render the name, a line '---', then the body")
+    name = public_text(head, 255)
+    body = "\n".join(public_text(line, 1000) for line in body.strip().splitlines()).strip()
+    if not name or not body:
+        raise ValueError("status-page template rendered an empty name or body")
+    return name, body

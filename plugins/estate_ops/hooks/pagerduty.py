@@ -236,10 +236,12 @@ class PagerDutyRestHook(PagerdutyHook):
         params = {"time_zone": "UTC", "is_overview": "true", "include[]": ["channels"]}
         return list(self.iter_window("/log_entries", "log_entries", params, since, until))
 
-    def open_incidents(self, service_id: str) -> list[dict[str, Any]]:
-        """The service's triggered or acknowledged incidents, whenever they were created (one page of
-        100 is plenty for an alert-route drill's service; `more` is not followed)."""
-        return self.get("/incidents", {"service_ids[]": [service_id], "statuses[]": ["triggered", "acknowledged"],
+    def open_incidents(self, service_ids: list[str]) -> list[dict[str, Any]]:
+        """These services' triggered or acknowledged incidents, whenever they were created: one page
+        of 100 (plenty for an alert-route drill's service or the status-page sync; `more` is not
+        followed)."""
+        return self.get("/incidents", {"service_ids[]": list(service_ids),
+                                       "statuses[]": ["triggered", "acknowledged"],
                                        "date_range": "all", "limit": 100})["incidents"]
 
     def incident_notes(self, incident_id: str) -> list[dict[str, Any]]:

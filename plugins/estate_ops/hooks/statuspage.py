@@ -2,8 +2,11 @@
 
 Connection `statuspage_default` (HTTP): host = the API base URL (`https://api.statuspage.io/v1`,
 or the sandbox's), password = the API key, sent as `Authorization: OAuth <key>`. Lists page with
-`page`/`per_page` (100 a page, until a short page). Statuspage allows about 1 request/s per key
-and answers 420 or 429 beyond it: the hook waits (`Retry-After`, else `X-RateLimit-Reset`, else 1 s)
+`page`/`per_page` (100 a page, until a short page). Statuspage allows 1 request/s per key, measured
+on a 60-second rolling window (60 requests in any 60 s), and answers 420 or 429 beyond it. The hook
+keeps to that window itself (`RateWindow`: before a 61st request within 60 s it sleeps until the
+oldest leaves the window; monotonic clock and sleeper injectable), and should a 420/429 still come
+(another client on the same key) it waits (`Retry-After`, else `X-RateLimit-Reset`, else 1 s)
 and retries, as the PagerDuty hook waits for `ratelimit-reset`; a 5xx is retried with exponential
 backoff. A rejected request changed nothing, so a write is retried the same way. Every HTTP
 request, retries included, is counted in `calls`.
@@ -14,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +31,8 @@ MAX_THROTTLE_WAITS = 20
 MAX_5XX_RETRIES = 4
 MAX_WAIT_SECONDS = 60.0
 THROTTLED = (420, 429)
+RATE_LIMIT_REQUESTS = 60  # Statuspage: 1 request/s per key, measured on a 60-second rolling window
+RATE_LIMIT_WINDOW_SECONDS = 60.0
 METADATA_NAMESPACE = "estate_ops"  # incidents' `metadata` key under which estate-ops marks what it made
 
 
@@ -83,6 +89,32 @@ def _error_text(response: Any) -> str:
     return str(body)[:300]
 
 
+class RateWindow:
+    """At most `limit` requests in any `window` seconds: `wait()` before each request sleeps until
+    the oldest of the last `limit` requests has left the window (nothing when there is room)."""
+
+    def __init__(self, limit: int = RATE_LIMIT_REQUESTS, window: float = RATE_LIMIT_WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.sent: deque[float] = deque(maxlen=limit)
+        self.waited = 0.0  # seconds slept for pacing, in total
+
+    def wait(self, sleep: Callable[[float], None]) -> float:
+        """Sleep as long as needed for one more request, record it, and return the seconds slept."""
+        slept = 0.0
+        if len(self.sent) == self.limit:
+            slept = self.sent[0] + self.window - self.clock()
+            if slept > 0:
+                sleep(slept)
+                self.waited += slept
+            else:
+                slept = 0.0
+        self.sent.append(self.clock())
+        return slept
+
+
 class StatuspageHook(HttpHook):
     """Statuspage v1 for one page; `calls` counts every request, `throttled` the 420/429 waited out."""
 
@@ -98,6 +130,7 @@ class StatuspageHook(HttpHook):
         self.throttled = 0
         self.retried = 0
         self.sleep: Callable[[float], None] = time.sleep  # replaced in tests
+        self.pace = RateWindow()  # its clock replaced in tests
         self._key: str | None = None
 
     # ------------------------------------------------------------------ transport
@@ -119,6 +152,7 @@ class StatuspageHook(HttpHook):
         throttles = server_errors = 0
         while True:
             self.method = method
+            self.pace.wait(self.sleep)
             self.calls += 1
             response = self.run(path, data=params if method == "GET" else None, headers=self._headers(),
                                 extra_options={"check_response": False},
@@ -222,6 +256,12 @@ class StatuspageHook(HttpHook):
         """The page's upcoming scheduled maintenances (`/incidents/scheduled`)."""
         return list(self.iter_list(f"{self._page}/incidents/scheduled", what=f"page {self.page_id!r}"))
 
+    def unresolved_incidents(self) -> list[dict[str, Any]]:
+        """The page's unresolved realtime incidents (`/incidents/unresolved`): one request while
+        fewer than 100 are open."""
+        return list(self.iter_list(f"{self._page}/incidents/unresolved",
+                                   what=f"page {self.page_id!r} (estate.yaml statuspage.page_id)"))
+
     def incident(self, incident_id: str) -> dict[str, Any] | None:
         return self.request("GET", f"{self._page}/incidents/{incident_id}", missing_ok=True)
 
@@ -240,6 +280,25 @@ class StatuspageHook(HttpHook):
             "metadata": {METADATA_NAMESPACE: metadata}, "deliver_notifications": True}}
         return self.request("POST", f"{self._page}/incidents", json=payload,
                             what=f"page {self.page_id!r} or one of components {component_ids}")
+
+    def create_incident(self, *, name: str, body: str, status: str, impact: str,
+                        components: dict[str, str], metadata: dict[str, Any]) -> dict[str, Any]:
+        """POST a realtime incident on these components (id -> component status), marked with
+        `metadata.estate_ops`."""
+        payload = {"incident": {
+            "name": name, "status": status, "body": body, "impact_override": impact,
+            "component_ids": list(components), "components": dict(components),
+            "metadata": {METADATA_NAMESPACE: metadata}, "deliver_notifications": True}}
+        return self.request("POST", f"{self._page}/incidents", json=payload,
+                            what=f"page {self.page_id!r} or one of components {sorted(components)}")
+
+    def update_incident(self, incident_id: str, *, status: str, body: str,
+                        components: dict[str, str]) -> dict[str, Any]:
+        """PATCH an incident: a new update with this status and body, the components' statuses."""
+        payload = {"incident": {"status": status, "body": body, "component_ids": list(components),
+                                "components": dict(components), "deliver_notifications": True}}
+        return self.request("PATCH", f"{self._page}/incidents/{incident_id}", json=payload,
+                            what=f"incident {incident_id!r} of page {self.page_id!r}")
 
     def delete_incident(self, incident_id: str) -> str:
         """DELETE an incident (a cancelled maintenance): "deleted", or "not_found" when already gone."""

@@ -156,7 +156,7 @@ class CheckCanariesOperator(BaseOperator):
             except CanaryError as exc:
                 raise AirflowFailException(str(exc)) from None  # refused: retrying changes nothing
             if route == "pagerduty":
-                baselines[route] = [i["id"] for i in PagerDutyRestHook(estate.pagerduty.conn_id).open_incidents(destination)]
+                baselines[route] = [i["id"] for i in PagerDutyRestHook(estate.pagerduty.conn_id).open_incidents([destination])]
             else:
                 newest = SlackMessageHook(estate.slack.conn_id).recent_messages(destination, limit=1)
                 baselines[route] = newest[0]["ts"] if newest else None

@@ -143,6 +143,16 @@ def _environment():
     return env
 
 
+def render_text(name: str, values: dict[str, Any]) -> str:
+    """A plain-text template of include/templates (not HTML: no autoescape; the values given are
+    already made safe for where the text goes, e.g. domain/statuspage.py public_text)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=False, undefined=StrictUndefined,
+                      keep_trailing_newline=False)
+    return env.get_template(name).render(**values)
+
+
 def _render(report: dict[str, Any], charts: dict[str, str], *, fonts: dict[str, str] | None = None,
             printing: bool = False) -> str:
     """The report's HTML; `printing` leaves out what only the screen shows (a long list's every row),

@@ -57,7 +57,7 @@ def look_for_delivery(route: str, canary: str, destination: str, baseline: Any, 
     if route == PAGERDUTY:
         from estate_ops.hooks.pagerduty import PagerDutyRestHook
 
-        incidents = PagerDutyRestHook(pagerduty_conn_id).open_incidents(destination)
+        incidents = PagerDutyRestHook(pagerduty_conn_id).open_incidents([destination])
         found = pagerduty_delivery(incidents, canary, destination, baseline or [])
         return found["id"] if found else None
     from estate_ops.hooks.slack import SlackMessageHook
