@@ -7,10 +7,11 @@
 - availability.memory_ratio: (the array + the peak memory traced by tracemalloc, which numpy
   reports to, while computing) divided by the array's size; measured in a fresh child process
   after the array is built. Goal <= 3.
-- availability.collect_calls: GetMetricData calls to collect one day of 1,000 health checks (2
-  metrics each, 1-minute period) against a stand-in that enforces AWS's limits (500 queries,
-  100,800 points per response, NextToken), and the minimum max(ceil(q/500), ceil(points/100,800)).
-  Goal: within 5 % of the minimum.
+- availability.collect_calls: GetMetricData calls to collect one day of 1,000 Route 53 health
+  checks (2 metrics each) and 500 ALB target groups (HealthyHostCount), 1-minute period, all in
+  us-east-1, as the collection builds them (`operators.availability.health_queries`), against a
+  stand-in that enforces AWS's limits (500 queries, 100,800 points per response, NextToken), and
+  the minimum max(ceil(q/500), ceil(points/100,800)). Goal: within 5 % of the minimum.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bench.common import record
 from devtools.localenv import ROOT
 
 ENDPOINTS = 1000
+ALB_ENDPOINTS = 500  # collect_calls: ALB target groups collected with the ENDPOINTS health checks
 MONTH = "2026-10"  # 31 days
 
 _CHILD = r'''
@@ -113,13 +115,14 @@ def _collect_calls() -> tuple[int, int]:
     import datetime as dt
 
     sys.path.insert(0, str(ROOT / "plugins"))
-    from estate_ops.hooks.cloudwatch import MetricQuery, fetch_metric_data
+    from estate_ops.config import HealthCheck
+    from estate_ops.hooks.cloudwatch import fetch_metric_data
+    from estate_ops.operators.availability import health_queries
 
-    day = dt.datetime(2026, 10, 20, tzinfo=dt.UTC)
-    queries = [MetricQuery(f"q{j}_{m}", "AWS/Route53", metric, {"HealthCheckId": f"hc-{j}"}, stat, 60,
-                           day, day + dt.timedelta(days=1))
-               for j in range(ENDPOINTS) for m, (metric, stat) in
-               enumerate((("HealthCheckStatus", "Minimum"), ("HealthCheckPercentageHealthy", "Average")))]
+    checks = [HealthCheck(id=f"0b6a7a4e-0000-4000-8000-{j:012x}", name=f"check-{j}") for j in range(ENDPOINTS)]
+    checks += [HealthCheck(kind="alb_target_group", name=f"tg-{j}", load_balancer=f"app/lb-{j // 4}/{j:016x}",
+                           target_group=f"targetgroup/tg-{j}/{j:016x}") for j in range(ALB_ENDPOINTS)]
+    queries = health_queries(checks, dt.date(2026, 10, 20), 60)
     client = _LimitedCloudWatch()
     fetch_metric_data(client, queries)
     points = sum(q.points for q in queries)

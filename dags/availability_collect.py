@@ -1,4 +1,4 @@
-"""availability_collect: one UTC day of Route 53 health-check metrics from CloudWatch, daily."""
+"""availability_collect: one UTC day of Route 53 health-check and ALB target-group metrics from CloudWatch, daily."""
 
 from __future__ import annotations
 
@@ -20,14 +20,17 @@ with DAG(
     doc_md="""
 ### Availability: daily health collection (plan §1.1)
 
-Reads every Route 53 health check in `estate.yaml` from CloudWatch (us-east-1):
-`HealthCheckStatus` (Minimum) and `HealthCheckPercentageHealthy` (Average), per minute, for the
-previous UTC day (or the `date` param), in as few GetMetricData calls as AWS allows (<= 500
-queries and 100,800 points per call, NextToken followed). Writes
-`health/date=YYYY-MM-DD/health.parquet`: one row per minute per check, a minute without data a
+Reads every availability endpoint in `estate.yaml` `health_checks` from CloudWatch for the
+previous UTC day (or the `date` param): a Route 53 health check's `HealthCheckStatus` (Minimum)
+and `HealthCheckPercentageHealthy` (Average) in us-east-1, an ALB target group's
+`HealthyHostCount` (Minimum; no healthy host is down) in the estate's region, per minute, both
+kinds in as few GetMetricData calls as AWS allows per region (<= 500 queries and 100,800 points
+per call, NextToken followed). Writes
+`health/date=YYYY-MM-DD/health.parquet`: one row per minute per endpoint, a minute without data a
 row with null status. CloudWatch keeps 1-minute data 15 days: an older day is collected at the
 finest period still allowed (300 s, then 3600 s) and the rows say so. Rerunning a day rewrites
-the same bytes. A health check neither CloudWatch nor Route 53 knows fails the run, naming it,
+the same bytes. A health check neither CloudWatch nor Route 53 knows, or a target group CloudWatch has
+no HealthyHostCount for, fails the run, naming it,
 before anything is written. Catch-up is on: a paused week is collected when unpaused.
 
 Then `error_budget_watch`: the contract month's error budget to date (the monthly report's own

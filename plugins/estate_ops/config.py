@@ -468,10 +468,54 @@ class LogSettings(_Strict):
     archive_bucket: str = Field(pattern=BUCKET_NAME)
 
 
+LOAD_BALANCER_DIMENSION = r"^app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
+TARGET_GROUP_DIMENSION = r"^targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$"
+HEALTH_CHECK_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+EndpointKind = Literal["route53_health_check", "alb_target_group"]
+
+
 class HealthCheck(_Strict):
-    id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    """An availability endpoint: a Route 53 health check (`id`; the default kind) or an ALB target
+    group (`kind: alb_target_group` with its `load_balancer` and `target_group` dimension values; its
+    id is derived, `<load_balancer>/<target_group>`, and is what the health files and report name)."""
+
+    kind: EndpointKind = "route53_health_check"
+    load_balancer: str | None = Field(None, pattern=LOAD_BALANCER_DIMENSION, validate_default=True)
+    target_group: str | None = Field(None, pattern=TARGET_GROUP_DIMENSION, validate_default=True)
+    id: str = Field("", validate_default=True)
     name: str
     critical: bool = True
+
+    @field_validator("load_balancer", "target_group")
+    @classmethod
+    def _dimension_of_its_kind(cls, value: str | None, info: Any) -> str | None:
+        kind = info.data.get("kind")
+        example = {"load_balancer": "app/<name>/<16 hex digits>",
+                   "target_group": "targetgroup/<name>/<16 hex digits>"}[info.field_name]
+        if kind == "alb_target_group" and value is None:
+            raise ValueError(f"an endpoint of kind alb_target_group needs its {info.field_name} dimension value "
+                             f"({example}, the end of its ARN), got none")
+        if kind == "route53_health_check" and value is not None:
+            raise ValueError(f"only an endpoint of kind alb_target_group has a {info.field_name}; this one is a "
+                             f"Route 53 health check (add kind: alb_target_group, or remove it), got {value!r}")
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _id_of_its_kind(cls, value: str, info: Any) -> str:
+        kind = info.data.get("kind")
+        if kind == "alb_target_group":
+            if value:
+                raise ValueError(f"an alb_target_group endpoint is named by its load_balancer and target_group "
+                                 f"(its id is derived from them): remove the id, got {value[:80]!r}")
+            lb, tg = info.data.get("load_balancer"), info.data.get("target_group")
+            return f"{lb}/{tg}" if lb and tg else ""  # a missing dimension is reported on its own key
+        if kind is None:
+            return value  # the kind is wrong: reported on its own key
+        if not re.fullmatch(HEALTH_CHECK_ID, value):
+            raise ValueError(f"a Route 53 health check id (a UUID such as 0b6a7a4e-0000-4000-8000-000000000001), "
+                             f"got {value[:80]!r}" + (" (none given)" if not value else ""))
+        return value
 
 
 class PagerDutyService(_Strict):
@@ -600,13 +644,13 @@ class LoadBalancer(_Strict):
     """An Application Load Balancer and its target groups, as CloudWatch names them in the
     `LoadBalancer` and `TargetGroup` dimensions (the last part of their ARNs)."""
 
-    load_balancer: str = Field(pattern=r"^app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$")
+    load_balancer: str = Field(pattern=LOAD_BALANCER_DIMENSION)
     target_groups: list[str] = []
 
     @field_validator("target_groups")
     @classmethod
     def _dimension_values(cls, value: list[str]) -> list[str]:
-        bad = [t for t in value if not re.fullmatch(r"targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}", t)]
+        bad = [t for t in value if not re.fullmatch(TARGET_GROUP_DIMENSION, t)]
         if bad:
             raise ValueError(f"target group dimension values like targetgroup/<name>/<16 hex digits> "
                              f"(the end of the target group's ARN), got {bad}")
@@ -717,6 +761,12 @@ class Estate(_Strict):
     clients: list[Client]
     invoicing: EstateInvoicing = EstateInvoicing()
     monitoring: EstateMonitoring = EstateMonitoring()
+
+    @property
+    def route53_health_checks(self) -> list[HealthCheck]:
+        """The availability endpoints that are Route 53 health checks (what Route 53 and the
+        HealthCheckStatus alarms know); `health_checks` also holds ALB target groups."""
+        return [h for h in self.health_checks if h.kind == "route53_health_check"]
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Estate:

@@ -1,7 +1,9 @@
-"""Availability scenario: a month of 1-minute Route 53 health data and maintenance windows.
+"""Availability scenario: a month of 1-minute Route 53 health data, ALB target-group health and
+maintenance windows.
 
 The reference month, for the estate's health checks (the first is `api`, the second `web`, the
-third `documents`, as in estate.yaml; read from ctx.estate, never hard-coded):
+third `documents`, as in estate.yaml, then the `alb_target_group` endpoints; read from ctx.estate,
+never hard-coded):
 
 | what | when (reference month 2026-10) | expected effect |
 |---|---|---|
@@ -12,13 +14,15 @@ third `documents`, as in estate.yaml; read from ctx.estate, never hard-coded):
 | window 05:00-07:00 ET | day 16, announced 4 days ahead; first check down 06:30-06:50 ET | 05-06 excluded, the rest counts |
 | cancelled window | day 28, 02:00-06:00 ET; first check down 10 min inside | counts (cancelled) |
 | 2-hour data gap | day 24, 13:00-15:00 UTC, every check | no data, reported |
+| ALB target group with no healthy host | day 24, 09:00-09:12 UTC (HealthyHostCount 0), then 1 of 2 hosts healthy until 09:30 | 12 down minutes, counted; the 1-host minutes are up |
 | DST change day (when the month has one) | a qualifying 02:00-06:00 ET window on it | excluded (3 h in spring) |
 
 Where the data lives, as a month of real operation would leave it: the daily collection ran on
 every day except day 24 (the gap day) and the last day of the month, so their parquet is in the
 reports bucket (`health/date=.../health.parquet`); CloudWatch (moto) holds 1-minute datapoints
-for the days the jobs still fetch — day 24, the last two days of the month and the day after —
-kept few so a reset stays fast (moto scans every datapoint per query period). Window records are
+for the days the jobs still fetch — day 24, the last two days of the month and the day after;
+`HealthCheckStatus`/`HealthCheckPercentageHealthy` per Route 53 check, `HealthyHostCount` per ALB
+target group (dimensions LoadBalancer and TargetGroup, 2 healthy hosts when all is well) — kept few so a reset stays fast (moto scans every datapoint per query period). Window records are
 in `maintenance/windows/`, and PagerDuty holds a maintenance window for each scheduled one.
 """
 
@@ -32,6 +36,21 @@ import numpy as np
 from sandbox.context import SeedContext
 
 NAMESPACE = "AWS/Route53"
+ALB_NAMESPACE = "AWS/ApplicationELB"
+ALB_HOSTS = 2  # healthy targets in each ALB target group when all is well
+ALB_OUTAGE_MINUTES = 12  # day 24 from 09:00 UTC: no healthy host
+ALB_DEGRADED_MINUTES = 18  # then one of the two hosts healthy: up
+
+
+def _alb_columns(ctx: SeedContext) -> list[int]:
+    return [j for j, h in enumerate(ctx.estate.health_checks) if h.kind == "alb_target_group"]
+
+
+def alb_outage(ctx: SeedContext) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
+    """(start, end of no healthy host, end of one healthy host) of the ALB outage."""
+    start = ctx.start + dt.timedelta(days=23, hours=9)
+    end = start + dt.timedelta(minutes=ALB_OUTAGE_MINUTES)
+    return start, end, end + dt.timedelta(minutes=ALB_DEGRADED_MINUTES)
 
 
 def _month_days(ctx: SeedContext) -> int:
@@ -113,11 +132,45 @@ def build_month(ctx: SeedContext):
     for d in _dst_days(ctx, tz):
         window(f"mw-sbx-dst-{d:02d}", _local(ctx, tz, d, "02:00"), _local(ctx, tz, d, "06:00"),
                dt.timedelta(days=3), "DST-day maintenance")
+    # ALB target groups: no healthy host for a few minutes; they have no percent-healthy metric
+    lo, hi, _degraded_until = alb_outage(ctx)
+    for j in _alb_columns(ctx):
+        down(j, lo, hi)
+        percent[:, j] = np.nan
     # 2-hour data gap on day 24, every check
     gap = ctx.start + 23 * day + dt.timedelta(hours=13)
     status[idx(gap):idx(gap) + 120, :] = np.nan
     percent[idx(gap):idx(gap) + 120, :] = np.nan
     return status, percent, windows
+
+
+def _metric_data(ctx: SeedContext, status: np.ndarray, percent: np.ndarray, rows: range) -> list:
+    """moto datapoints for minutes `rows` of the month (beyond it: healthy), one per minute with data."""
+    from moto.cloudwatch.models import MetricDatum
+
+    hosts = np.where(status == 1.0, float(ALB_HOSTS), status)  # NaN stays no data, 0 stays 0 hosts
+    _lo, hi, degraded_until = alb_outage(ctx)
+    first, last = (int((t - ctx.start).total_seconds() // 60) for t in (hi, degraded_until))
+    hosts[first:last, :] = np.where(np.isnan(hosts[first:last, :]), np.nan, 1.0)
+    data = []
+    for row in rows:
+        when = (ctx.start + dt.timedelta(minutes=row)).replace(tzinfo=None)  # moto keeps naive UTC
+        inside = row < len(status)
+        for j, check in enumerate(ctx.estate.health_checks):
+            if inside and np.isnan(status[row, j]):
+                continue
+            if check.kind == "alb_target_group":
+                dims = [{"Name": "LoadBalancer", "Value": check.load_balancer},
+                        {"Name": "TargetGroup", "Value": check.target_group}]
+                value = float(hosts[row, j]) if inside else float(ALB_HOSTS)
+                data.append(MetricDatum(ALB_NAMESPACE, "HealthyHostCount", value, dims, when))
+                continue
+            dims = [{"Name": "HealthCheckId", "Value": check.id}]
+            data.append(MetricDatum(NAMESPACE, "HealthCheckStatus", float(status[row, j]) if inside else 1.0,
+                                    dims, when))
+            data.append(MetricDatum(NAMESPACE, "HealthCheckPercentageHealthy",
+                                    float(percent[row, j]) if inside else 100.0, dims, when))
+    return data
 
 
 # Built once per (seed, month, estate): a reset then only re-inserts them (keeps resets fast).
@@ -156,7 +209,6 @@ def windows_of(records: list[tuple[str, bytes]]) -> list[dict]:
 def _build(ctx: SeedContext) -> tuple[list, list, list]:
     from estate_ops.domain.availability import HealthDay, health_parquet_bytes
     from estate_ops.domain.serialize import canonical_json
-    from moto.cloudwatch.models import MetricDatum
 
     status, percent, windows = build_month(ctx)
     ids = [h.id for h in ctx.estate.health_checks]
@@ -173,21 +225,7 @@ def _build(ctx: SeedContext) -> tuple[list, list, list]:
     records = [(f"maintenance/windows/{r['id']}.json", canonical_json(r)) for r in windows]
     data = []
     for d in sorted(fetched_days):
-        for m in range(1440):
-            row = (d - 1) * 1440 + m
-            when = (ctx.start + dt.timedelta(minutes=row)).replace(tzinfo=None)  # moto keeps naive UTC
-            for j, cid in enumerate(ids):
-                if np.isnan(status[row, j]):
-                    continue
-                dims = [{"Name": "HealthCheckId", "Value": cid}]
-                data.append(MetricDatum(NAMESPACE, "HealthCheckStatus", float(status[row, j]), dims, when))
-                data.append(MetricDatum(NAMESPACE, "HealthCheckPercentageHealthy", float(percent[row, j]), dims, when))
+        data += _metric_data(ctx, status, percent, range((d - 1) * 1440, d * 1440))
     # the day after the month (what a scheduled collection at `now` fetches): healthy
-    after = ctx.end
-    for m in range(1440):
-        when = (after + dt.timedelta(minutes=m)).replace(tzinfo=None)
-        for cid in ids:
-            dims = [{"Name": "HealthCheckId", "Value": cid}]
-            data.append(MetricDatum(NAMESPACE, "HealthCheckStatus", 1.0, dims, when))
-            data.append(MetricDatum(NAMESPACE, "HealthCheckPercentageHealthy", 100.0, dims, when))
+    data += _metric_data(ctx, status, percent, range(n_days * 1440, (n_days + 1) * 1440))
     return parquets, records, data

@@ -151,7 +151,7 @@ def _seed_logs(ctx: SeedContext) -> None:
 def _seed_health_checks(ctx: SeedContext) -> None:
     route53 = ctx.aws_client("route53")
     backend = ctx.moto_backend("route53")
-    for check in ctx.estate.health_checks:
+    for check in ctx.estate.route53_health_checks:
         created = route53.create_health_check(
             CallerReference=f"sandbox-{check.id}",
             HealthCheckConfig={

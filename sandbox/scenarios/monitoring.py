@@ -77,7 +77,7 @@ def seed(ctx: SeedContext) -> None:
                        "Tags": [{"Key": tag_key, "Value": requirement.severity}, {"Key": "estate", "Value": "legacy"}]})
 
     # Route 53 health-check metrics, and so their alarms, live in us-east-1.
-    for check in ctx.estate.health_checks[:-1]:  # the last one has no alarm at all
+    for check in ctx.estate.route53_health_checks[:-1]:  # the last one has no alarm at all
         for requirement in required.get("route53_health_check", []):
             alarm("route53_health_check", requirement, f"legacy-{check.name}-{requirement.name}",
                   {"HealthCheckId": check.id}, region_name="us-east-1")

@@ -81,6 +81,19 @@ def test_shipped_files_load_with_the_plans_figures():
     assert estate.monitoring.load_balancers and estate.monitoring.load_balancers[0].target_groups
 
 
+def test_endpoints_are_route53_checks_by_default_and_an_alb_target_group_is_named_by_its_dimensions(files):
+    rows = [{"id": "0b6a7a4e-0000-4000-8000-0000000000aa", "name": "api"},
+            {"kind": "alb_target_group", "name": "web-targets", "critical": False,
+             "load_balancer": "app/other-web/0123456789abcdef", "target_group": "targetgroup/web/fedcba9876543210"}]
+    files(estate=edited(ESTATE, "health_checks", rows))
+    estate = load_config()[1]
+    r53, alb = estate.health_checks
+    assert (r53.kind, r53.id, r53.load_balancer, r53.target_group) == ("route53_health_check", rows[0]["id"], None, None)
+    assert alb.kind == "alb_target_group" and not alb.critical
+    assert alb.id == "app/other-web/0123456789abcdef/targetgroup/web/fedcba9876543210"
+    assert estate.route53_health_checks == [r53]
+
+
 def test_an_estate_without_a_monitoring_section_has_no_load_balancers(files):
     files(estate=edited(ESTATE, "monitoring", delete=True))
     assert load_config()[1].monitoring.load_balancers == []
@@ -247,6 +260,26 @@ BAD_ESTATES = [
     ("bad account id", edited(ESTATE, "aws.account_id", "12345"), ["aws.account_id", "pattern"]),
     ("bad bucket name", edited(ESTATE, "reports_bucket", "Reports_Bucket"), ["reports_bucket", "pattern"]),
     ("health check id not a UUID", edited(ESTATE, "health_checks.0.id", "api-check"), ["health_checks[0].id"]),
+    # health_checks: an availability endpoint is a Route 53 health check (default) or an ALB target group.
+    ("unknown endpoint kind", edited(ESTATE, "health_checks.3.kind", "alb"),
+     ["health_checks[3].kind", "'route53_health_check' or 'alb_target_group'", "got 'alb'"]),
+    ("ALB endpoint without its target group", edited(ESTATE, "health_checks.3.target_group", delete=True),
+     ["health_checks[3].target_group", "kind alb_target_group needs its target_group dimension value"]),
+    ("ALB endpoint without its load balancer", edited(ESTATE, "health_checks.3.load_balancer", delete=True),
+     ["health_checks[3].load_balancer", "needs its load_balancer dimension value", "app/<name>/<16 hex digits>"]),
+    ("ALB endpoint's load balancer as a full ARN",
+     edited(ESTATE, "health_checks.3.load_balancer",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/legacy-web/5d1c0a8f3e2b4c6d"),
+     ["health_checks[3].load_balancer", "pattern"]),
+    ("ALB endpoint given an id", edited(ESTATE, "health_checks.3.id", "api-targets"),
+     ["health_checks[3].id", "its id is derived from them", "'api-targets'"]),
+    ("Route 53 check given a target group",
+     edited(ESTATE, "health_checks.0.target_group", "targetgroup/legacy-api/7a3e9c1b5d2f4e6a"),
+     ["health_checks[0].target_group", "only an endpoint of kind alb_target_group has a target_group"]),
+    ("Route 53 check without an id", edited(ESTATE, "health_checks.0.id", delete=True),
+     ["health_checks[0].id", "a Route 53 health check id", "(none given)"]),
+    ("ALB endpoint twice", edited(ESTATE, "health_checks", ESTATE["health_checks"] + [dict(ESTATE["health_checks"][3])]),
+     ["health_checks: ids must be unique", "app/legacy-web/5d1c0a8f3e2b4c6d/targetgroup/legacy-api/"]),
     ("unknown tier", edited(ESTATE, "clients.0.tier", "gold"), ["clients[0].tier", "unknown tier 'gold'"]),
     ("unknown severity in priority map", edited(ESTATE, "pagerduty.priority_map.PPRIP00", "P5"),
      ["pagerduty.priority_map.PPRIP00", "'P0', 'P1', 'P2' or 'P3'"]),

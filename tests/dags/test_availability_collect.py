@@ -57,7 +57,7 @@ def test_rerun_rewrites_the_same_bytes(two_runs):
 
 
 def test_one_get_metric_data_call_per_run(two_runs):
-    # 3 checks x 2 metrics = 6 queries, <= 8,640 points: the minimum is one call
+    # 3 checks x 2 metrics + 1 ALB target group = 7 queries, <= 10,080 points: the minimum is one call
     calls = {k: v for k, v in two_runs["counts_first"].items() if "GetMetricData" in k}
     assert sum(calls.values()) == 1, two_runs["counts_first"]
     calls_after = {k: v for k, v in two_runs["counts_second"].items() if "GetMetricData" in k}

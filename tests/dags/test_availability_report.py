@@ -3,7 +3,9 @@
 Expected figures come from the availability scenario's design (sandbox/scenarios/availability.py),
 not from the code under test: the qualifying window's 45 down minutes are excluded, the 47 h
 window's 20, the overrun's 20 (after 06:00 ET) and the cancelled window's 10 count; day 24 has a
-2-hour gap on every check; days 24 and 31 were missed by collection and are fetched now.
+2-hour gap on every check; days 24 and 31 were missed by collection and are fetched now. The ALB
+target-group endpoint has no healthy host for 12 minutes on day 24 (fetched now from CloudWatch's
+HealthyHostCount) and counts in the composite like the Route 53 checks.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 from estate_ops.config import load_config
 from estate_ops.domain.availability import finest_period
 
+from sandbox.scenarios.availability import ALB_OUTAGE_MINUTES
 from tests.dagrun import run_dag, task_states
 
 LOGICAL = dt.datetime(2026, 11, 1, 11, 0, tzinfo=dt.UTC)  # 1 Nov 06:00 ET (EST) = 11:00 UTC
@@ -104,8 +107,21 @@ def test_composite_downtime_counts_what_the_scenario_says(two_runs):
     ids = np.array(table.column("health_check_id").to_pylist())
     web_down = int(np.count_nonzero((ids == web_id) & (status == 0)))
     assert 0 < web_down < 60
+    # the ALB target group's 12 minutes without a healthy host (day 24, 09:00 UTC, no window), read back
+    # from CloudWatch's HealthyHostCount: day 24 is backfilled, at 5- or 60-minute buckets once CloudWatch
+    # has dropped 1-minute data, and a bucket whose Minimum is 0 is down all through
+    alb = next(h for h in load_config()[1].health_checks if h.kind == "alb_target_group")
+    start = dt.datetime(2026, 10, 24, tzinfo=dt.UTC)
+    bucket = finest_period(start, dt.datetime.now(dt.UTC)) // 60
+    alb_down = -(-ALB_OUTAGE_MINUTES // bucket) * bucket
+    alb_rows = [d for d in report["items"]["downtime"] if d["endpoint"] == alb.name]
+    assert [(d["start"], d["minutes"]) for d in alb_rows] == [("2026-10-24T09:00:00Z", alb_down)]
+    alb_row = next(e for e in report["items"]["endpoints"] if e["endpoint"] == alb.name)
+    assert (alb_row["kind"], alb_row["health_check_id"]) == ("alb_target_group", alb.id)
+    assert alb_row["down_minutes"] == alb_down and alb_row["partial_outage_minutes"] is None
     figures = report["figures"]
-    assert figures["counted_down_minutes"]["value"] == 80 + web_down  # api and web never down together
+    # api, web and the ALB are never down together
+    assert figures["counted_down_minutes"]["value"] == 80 + web_down + alb_down
     assert figures["maintenance_excluded_minutes"]["value"] == 240 + 60
     assert figures["error_budget_allowed"] == {"value": "44.34", "unit": "minutes"}  # 0.1 % of 44,340
     assert report["headline"]["status"]["value"] == "below target"
@@ -121,7 +137,8 @@ def test_gap_days_listed_with_their_resolution(two_runs):
         assert gaps[day]["source"] == "backfilled"
         start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
         assert gaps[day]["resolution_seconds"] == finest_period(start, now)
-    assert "360 check-minutes without data" in gaps["2026-10-24"]["resolution"]  # 2 h x 3 checks
+    endpoints = len(load_config()[1].health_checks)  # 3 Route 53 checks and the ALB target group
+    assert f"{120 * endpoints} check-minutes without data" in gaps["2026-10-24"]["resolution"]  # 2 h each
     assert two_runs["report"]["inputs"]["days_backfilled"] == 3
     assert "2026-09-30" not in gaps and "2026-11-02" not in gaps
     endpoints = {e["endpoint"]: e for e in two_runs["report"]["items"]["endpoints"]}

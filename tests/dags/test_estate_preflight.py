@@ -21,7 +21,7 @@ def test_healthy_estate_twice_is_identical(sandbox):
     report = read_json(sandbox, REPORT)
     estate = load_estate()
     expected = (len(estate.databases) + 2 + 2 * len(estate.documents) + len(estate.logs.group_prefixes)
-                + len(estate.health_checks) + len(estate.pagerduty.services) + 3 + 1
+                + len(estate.route53_health_checks) + len(estate.pagerduty.services) + 3 + 1
                 + 1 + sum(len(ids) for ids in estate.statuspage.components.values()))
     assert report["headline"]["resources_checked"]["value"] == expected
     assert report["headline"]["resources_missing"]["value"] == 0

@@ -290,7 +290,7 @@ def test_estate_resources_name_the_cloudwatch_dimensions():
     tg = next(r for r in resources if r.kind == "target_group")
     assert dict(tg.dimensions) == {"LoadBalancer": lb.load_balancer, "TargetGroup": lb.target_groups[0]}
     assert {r.kind for r in resources} == {"route53_health_check", "load_balancer", "target_group", "rds_instance"}
-    assert len(resources) == len(estate.health_checks) + 1 + len(lb.target_groups) + len(estate.databases)
+    assert len(resources) == len(estate.route53_health_checks) + 1 + len(lb.target_groups) + len(estate.databases)
 
 
 def test_hostile_alarm_names_are_whole_in_the_json_and_escaped_and_bounded_where_rendered(plan):

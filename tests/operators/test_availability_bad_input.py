@@ -87,6 +87,29 @@ def test_health_check_nobody_knows_fails_naming_it(sandbox, unknown_check_estate
     assert keys(sandbox) == before
 
 
+@pytest.fixture
+def unknown_target_group_estate(tmp_path, monkeypatch):
+    alb = next(h for h in load_config()[1].health_checks if h.kind == "alb_target_group")
+    bogus = "targetgroup/legacy-gone/00000000000000ff"
+    text = DEFAULT_ESTATE_PATH.read_text()
+    assert text.count(f"target_group: {alb.target_group}") == 1
+    path = tmp_path / "estate.yaml"
+    path.write_text(text.replace(f"target_group: {alb.target_group}", f"target_group: {bogus}"))
+    monkeypatch.setenv("ESTATE_OPS_ESTATE", str(path))
+    return alb, bogus
+
+
+def test_alb_target_group_cloudwatch_does_not_know_fails_naming_it(sandbox, unknown_target_group_estate):
+    alb, bogus = unknown_target_group_estate
+    index = [h.name for h in load_config()[1].health_checks].index(alb.name)
+    before = keys(sandbox)
+    with pytest.raises(UnknownHealthCheckError,
+                       match=rf"health_checks\[{index}\] \({alb.name}, load_balancer {alb.load_balancer}, "
+                             rf"target_group {bogus}\): CloudWatch has no AWS/ApplicationELB HealthyHostCount"):
+        collect({"date": "2026-10-31"})
+    assert keys(sandbox) == before
+
+
 def test_window_with_end_before_start_stops_the_report(sandbox):
     s3 = sandbox.boto3_client("s3")
     bucket = load_config()[1].reports_bucket
@@ -110,7 +133,8 @@ def test_corrupt_parquet_day_is_refetched_and_reported_as_a_gap(sandbox):
     gaps = {g["day"]: g for g in doc["items"]["data_gap_days"]}
     assert "stored file unreadable" in gaps["2026-10-05"]["resolution"]
     # CloudWatch holds nothing for 5 October in the sandbox: the whole day is no data, said so
-    assert "4320 check-minutes without data" in gaps["2026-10-05"]["resolution"]
+    endpoints = len(load_config()[1].health_checks)  # the Route 53 checks and the ALB target group
+    assert f"{1440 * endpoints} check-minutes without data" in gaps["2026-10-05"]["resolution"]
     assert result["composite_percent"] == doc["headline"]["composite_availability"]["value"]
     # 1,440 + 120 of 44,340 counted minutes without data per check: completeness < 99 % is warned
     api = next(e for e in doc["items"]["endpoints"] if e["endpoint"] == "api")

@@ -8,6 +8,7 @@ import math
 import types
 
 import boto3
+import numpy as np
 import pytest
 from botocore.stub import Stubber
 from estate_ops.hooks.cloudwatch import (
@@ -119,3 +120,91 @@ def test_unknown_result_id_is_an_error():
 
     with pytest.raises(CloudWatchError, match="unknown query id 'nope'"):
         fetch_metric_data(fake, queries(1, 60)[:1])
+
+
+# --------------------------------------------------------------------------- ALB target groups with Route 53 checks
+
+
+def _endpoints(n_route53: int, n_alb: int) -> list:
+    from estate_ops.config import HealthCheck
+
+    checks = [HealthCheck(id=f"0b6a7a4e-0000-4000-8000-{i:012x}", name=f"check-{i}") for i in range(n_route53)]
+    checks += [HealthCheck(kind="alb_target_group", name=f"tg-{i}", load_balancer=f"app/lb-{i % 7}/{i:016x}",
+                           target_group=f"targetgroup/tg-{i}/{i:016x}") for i in range(n_alb)]
+    return checks
+
+
+class _MotoHook:
+    """What RegionalCloudWatch holds per region: get_metric_data through fetch_metric_data, counted."""
+
+    def __init__(self, region: str):
+        self.region = region
+        self.client = Counting(boto3.client("cloudwatch", region_name=region))
+
+    @property
+    def calls(self) -> int:
+        return self.client.calls
+
+    def get_metric_data(self, qs):
+        return fetch_metric_data(self.client, qs)
+
+
+def _estate(region: str, checks: list):
+    return types.SimpleNamespace(aws=types.SimpleNamespace(region=region, conn_id="aws_default"),
+                                 health_checks=checks)
+
+
+@pytest.mark.parametrize(("n_route53", "n_alb"), [(3, 1), (3, 40), (300, 300)])
+def test_both_kinds_are_collected_together_in_the_fewest_calls(n_route53, n_alb):
+    from estate_ops.operators.availability import (
+        RegionalCloudWatch,
+        collect_health_day,
+        health_queries,
+    )
+
+    checks = _endpoints(n_route53, n_alb)
+    alb = checks[n_route53]
+    # 2 healthy hosts, then none for minutes 600-611, one for 612-629, and no datapoint for 700-759
+    hosts = {m: 0.0 if 600 <= m < 612 else 1.0 if 600 <= m < 630 else 2.0 for m in range(1440) if not 700 <= m < 760}
+    with mock_aws():
+        regional = RegionalCloudWatch("aws_default", {"us-east-1": _MotoHook("us-east-1")})
+        t0 = DAY.replace(tzinfo=None)
+        regional["us-east-1"].client.client.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[
+            {"MetricName": "HealthyHostCount", "Timestamp": t0 + dt.timedelta(minutes=m), "Value": v,
+             "Dimensions": [{"Name": "LoadBalancer", "Value": alb.load_balancer},
+                            {"Name": "TargetGroup", "Value": alb.target_group}]} for m, v in hosts.items()])
+        health, calls = collect_health_day(_estate("us-east-1", checks), DAY.date(), DAY + dt.timedelta(days=2),
+                                           cloudwatch=regional)
+    qs = health_queries(checks, DAY.date(), 60)
+    assert len(qs) == 2 * n_route53 + n_alb  # an ALB target group is one query (HealthyHostCount Minimum)
+    assert calls == minimum_calls(qs) == max(math.ceil(len(qs) / 500), math.ceil(len(qs) * 1440 / 100_800))
+    row = health.status[health.check_ids.index(alb.id)]
+    expected = np.array([np.nan if m not in hosts else float(hosts[m] >= 1) for m in range(1440)])
+    np.testing.assert_array_equal(row, expected)
+    assert int(np.count_nonzero(row == 0)) == 12
+    assert np.isnan(health.percent_healthy[health.check_ids.index(alb.id)]).all()
+
+
+def test_alb_metrics_are_read_in_the_estates_region_route53_in_us_east_1():
+    from estate_ops.operators.availability import (
+        RegionalCloudWatch,
+        collect_health_day,
+        health_queries,
+    )
+
+    checks = _endpoints(300, 20)
+    with mock_aws():
+        hooks = {r: _MotoHook(r) for r in ("us-east-1", "eu-west-1")}
+        regional = RegionalCloudWatch("aws_default", hooks)
+        _health, calls = collect_health_day(_estate("eu-west-1", checks), DAY.date(), DAY + dt.timedelta(days=2),
+                                            cloudwatch=regional)
+    qs = health_queries(checks, DAY.date(), 60)
+    route53_qs = [q for q in qs if q.namespace == "AWS/Route53"]
+    alb_qs = [q for q in qs if q.namespace == "AWS/ApplicationELB"]
+    # one request reaches one region: the fewest calls are each region's minimum
+    assert hooks["us-east-1"].calls == minimum_calls(route53_qs) == 9
+    assert hooks["eu-west-1"].calls == minimum_calls(alb_qs) == 1
+    assert calls == 10
+    for region, namespace in (("us-east-1", "AWS/Route53"), ("eu-west-1", "AWS/ApplicationELB")):
+        assert {q["MetricStat"]["Metric"]["Namespace"] for r in hooks[region].client.requests
+                for q in r["MetricDataQueries"]} == {namespace}

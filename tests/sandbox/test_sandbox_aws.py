@@ -76,8 +76,8 @@ def test_log_groups_keep_a_year(sbx, estate):
 def test_health_checks_have_the_estate_ids(sbx, estate):
     route53 = sbx.boto3_client("route53")
     checks = route53.list_health_checks()["HealthChecks"]
-    assert sorted(c["Id"] for c in checks) == sorted(h.id for h in estate.health_checks)
-    for check in estate.health_checks:
+    assert sorted(c["Id"] for c in checks) == sorted(h.id for h in estate.route53_health_checks)
+    for check in estate.route53_health_checks:
         assert route53.get_health_check(HealthCheckId=check.id)["HealthCheck"]["Id"] == check.id
         tags = route53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check.id)
         assert {"Key": "Name", "Value": check.name} in tags["ResourceTagSet"]["Tags"]

@@ -60,4 +60,4 @@ def test_alarm_states_date_from_the_sandbox_clock(ctx):
     assert {a["StateUpdatedTimestamp"].astimezone(dt.UTC) for a in alarms} == {NOW - dt.timedelta(days=3)}
     # The last health check has no alarm at all.
     watched = {d["Value"] for a in alarms for d in a["Dimensions"] if d["Name"] == "HealthCheckId"}
-    assert ctx.estate.health_checks[-1].id not in watched and ctx.estate.health_checks[0].id in watched
+    assert ctx.estate.route53_health_checks[-1].id not in watched and ctx.estate.route53_health_checks[0].id in watched

@@ -21,7 +21,7 @@ beyond copying the bucket), from a local copy of the reports bucket
     month = Month.parse("2026-10")
     bounds = plan.month_bounds(month)  # the contract month (plan.yaml contract_month_timezone)
     print(bounds.describe())            # which minutes this computes, in both zones
-    endpoints = [Endpoint(h.id, h.name, h.critical) for h in estate.health_checks]
+    endpoints = [Endpoint(h.id, h.name, h.critical, h.kind) for h in estate.health_checks]
     # Health files are per UTC day; an ET month takes its minutes from the UTC days it straddles.
     files = {d: root / f"health/date={d}/health.parquet" for d in bounds.utc_days()}
     days = {d: read_health_parquet(f.read_bytes(), d, str(f)) for d, f in files.items() if f.exists()}
@@ -42,6 +42,9 @@ The report carries every figure with its unit, the input counts, each window wit
 qualified or not, the data-gap days and the error budget.
 
 The rules, as the plan and plan.yaml state them
+- An endpoint is a Route 53 health check (`HealthCheckStatus` Minimum) or an ALB target group
+  (`HealthyHostCount` Minimum, dimensions TargetGroup and LoadBalancer): a minute whose Minimum is
+  below 1 (the check failed, or no target was healthy) is down, a minute without a datapoint no data.
 - Each minute of each endpoint is up, down, maintenance (excluded) or no data.
 - Maintenance: only the part of a window inside 02:00-06:00 ET, announced >= 48 h before its
   start, not cancelled (`domain.maintenance.rule_window`). A minute [t, t+1) is excluded when
@@ -88,6 +91,16 @@ MINUTES_PER_DAY = 1440
 NAMESPACE = "AWS/Route53"
 STATUS_METRIC = ("HealthCheckStatus", "Minimum")
 PERCENT_METRIC = ("HealthCheckPercentageHealthy", "Average")
+ALB_NAMESPACE = "AWS/ApplicationELB"
+ALB_STATUS_METRIC = ("HealthyHostCount", "Minimum")
+ROUTE53 = "route53_health_check"
+ALB_TARGET_GROUP = "alb_target_group"
+# Per endpoint kind: the CloudWatch namespace, the status metric (up when its Minimum is >= 1) and
+# the percent-healthy metric, if the kind has one.
+ENDPOINT_METRICS: dict[str, tuple[str, tuple[str, str], tuple[str, str] | None]] = {
+    ROUTE53: (NAMESPACE, STATUS_METRIC, PERCENT_METRIC),
+    ALB_TARGET_GROUP: (ALB_NAMESPACE, ALB_STATUS_METRIC, None),
+}
 # CloudWatch keeps 1-minute data 15 days, 5-minute data 63 days, 1-hour data 455 days.
 RETENTION = ((dt.timedelta(days=15), 60), (dt.timedelta(days=63), 300), (dt.timedelta(days=455), 3600))
 PERCENT_PLACES = Decimal("0.0001")
@@ -164,20 +177,26 @@ def _spread(day: dt.date, timestamps: Sequence[dt.datetime], values: Sequence[fl
 
 def health_day_from_series(day: dt.date, check_ids: Sequence[str],
                            series: Mapping[tuple[str, str], tuple[Sequence[dt.datetime], Sequence[float]]],
-                           period: int, source: str = "collected", reason: str = "") -> HealthDay:
+                           period: int, source: str = "collected", reason: str = "",
+                           kinds: Mapping[str, str] | None = None) -> HealthDay:
     """Build a day from GetMetricData series keyed by (check id, metric name).
 
-    A minute without a datapoint stays NaN (no data), never up or down.
+    `kinds` maps an endpoint id to its kind (ENDPOINT_METRICS; absent: a Route 53 health check),
+    which names its status metric. A minute is up when the status Minimum is >= 1 (HealthCheckStatus
+    1, or at least one healthy target), down when it is 0; without a datapoint it stays NaN (no
+    data), never up or down. A kind without a percent-healthy metric has NaN percent.
     """
     status = np.full((len(check_ids), MINUTES_PER_DAY), np.nan)
     percent = np.full((len(check_ids), MINUTES_PER_DAY), np.nan)
     for i, check_id in enumerate(check_ids):
-        ts, vals = series.get((check_id, STATUS_METRIC[0]), ((), ()))
+        _namespace, status_metric, percent_metric = ENDPOINT_METRICS[(kinds or {}).get(check_id, ROUTE53)]
+        ts, vals = series.get((check_id, status_metric[0]), ((), ()))
         raw = _spread(day, ts, vals, period)
-        # Minimum of a 0/1 metric: 1 only when healthy the whole period.
+        # Minimum over the period: up only when healthy the whole period.
         status[i] = np.where(np.isnan(raw), np.nan, (raw >= 1.0).astype(np.float64))
-        ts, vals = series.get((check_id, PERCENT_METRIC[0]), ((), ()))
-        percent[i] = _spread(day, ts, vals, period)
+        if percent_metric is not None:
+            ts, vals = series.get((check_id, percent_metric[0]), ((), ()))
+            percent[i] = _spread(day, ts, vals, period)
     resolution = np.full(len(check_ids), period, dtype=np.int32)
     return HealthDay(day, tuple(check_ids), status, percent, resolution, source, reason)
 
@@ -271,9 +290,10 @@ def read_health_parquet(data: bytes, day: dt.date, where: str = "") -> HealthDay
 
 @dataclass(frozen=True)
 class Endpoint:
-    id: str  # the Route 53 health check id: the status frame's column
+    id: str  # the Route 53 health check id or the ALB target group's derived id: the status frame's column
     name: str
     critical: bool = True
+    kind: str = ROUTE53  # a key of ENDPOINT_METRICS
 
 
 @dataclass(frozen=True)
@@ -560,11 +580,12 @@ def build_availability_report(status, windows: Sequence[MaintenanceWindow], plan
         raw_up, raw_down, nd = int(counts.up[:, j].sum()), int(counts.down[:, j].sum()), int(counts.no_data[:, j].sum())
         completeness = percent(raw_up + raw_down, counted_minutes)
         partial = None
-        if percent_healthy is not None and ep.id in percent_healthy.columns:
+        if (percent_healthy is not None and ep.id in percent_healthy.columns
+                and ENDPOINT_METRICS[ep.kind][2] is not None):
             pct = percent_healthy[ep.id].to_numpy(dtype=np.float64, copy=False)
             partial = int(np.count_nonzero((pct < 100.0) & (values[:, j] == 1.0) & ~excl))
         endpoint_rows.append({
-            "endpoint": ep.name, "health_check_id": ep.id, "critical": ep.critical,
+            "endpoint": ep.name, "health_check_id": ep.id, "kind": ep.kind, "critical": ep.critical,
             "up_minutes": raw_up, "down_minutes": raw_down, "maintenance_minutes": excluded_total,
             "no_data_minutes": nd, "partial_outage_minutes": partial,
             "availability_percent": percent(up, up + down), "data_completeness_percent": completeness,

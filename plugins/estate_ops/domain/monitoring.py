@@ -148,7 +148,7 @@ class Resource:
 def estate_resources(estate: Any) -> list[Resource]:
     """Every resource of estate.yaml whose alarms the audit checks, with its CloudWatch dimensions."""
     resources = [Resource("route53_health_check", hc.id, hc.name, (("HealthCheckId", hc.id),))
-                 for hc in estate.health_checks]
+                 for hc in estate.route53_health_checks]
     for lb in estate.monitoring.load_balancers:
         resources.append(Resource("load_balancer", lb.load_balancer, lb.load_balancer,
                                   (("LoadBalancer", lb.load_balancer),)))

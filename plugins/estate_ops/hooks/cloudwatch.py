@@ -6,7 +6,8 @@ response (the rest behind NextToken). `pack_queries` fills each request up to bo
 split in time), so collecting N points in Q queries costs max(ceil(Q/500), ceil(N/100,800))
 calls, and `fetch_metric_data` follows NextToken whenever AWS pages anyway.
 
-Route 53 health-check metrics live in us-east-1 whatever the estate's region.
+Route 53 health-check metrics live in us-east-1 whatever the estate's region; ALB metrics
+(AWS/ApplicationELB) in the load balancer's region. One request reaches one region.
 """
 
 from __future__ import annotations
@@ -223,14 +224,19 @@ class CloudWatchMetricsHook(AwsBaseHook):
 
     def metric_dimension_values(self, namespace: str, metric: str, dimension: str) -> set[str]:
         """The values of `dimension` CloudWatch has `metric` for (data in the last two weeks)."""
-        found: set[str] = set()
+        return {values[0] for values in self.metric_dimension_tuples(namespace, metric, (dimension,))}
+
+    def metric_dimension_tuples(self, namespace: str, metric: str, dimensions: Sequence[str]) -> set[tuple[str, ...]]:
+        """The value tuples of `dimensions` (in that order) of every `metric` CloudWatch has with all of
+        them (data in the last two weeks), e.g. (LoadBalancer, TargetGroup) pairs."""
+        found: set[tuple[str, ...]] = set()
         with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
             try:
                 for page in self.conn.get_paginator("list_metrics").paginate(Namespace=namespace, MetricName=metric):
                     for m in page.get("Metrics", []):
-                        for d in m.get("Dimensions", []):
-                            if d["Name"] == dimension:
-                                found.add(d["Value"])
+                        values = {d["Name"]: d["Value"] for d in m.get("Dimensions", [])}
+                        if all(name in values for name in dimensions):
+                            found.add(tuple(values[name] for name in dimensions))
             except ClientError as exc:
                 raise CloudWatchError(describe_error(exc, "cloudwatch:ListMetrics")) from exc
         return found

@@ -1,8 +1,9 @@
 """Availability (plan §1.1): the daily collection of health data and the monthly report.
 
 `CollectHealthMetricsOperator` writes `health/date=YYYY-MM-DD/health.parquet`: one row per minute
-per health check (status from `HealthCheckStatus` Minimum, `HealthCheckPercentageHealthy`
-Average), a minute without a datapoint being a row with null status. The period is the finest
+per endpoint (a Route 53 health check's status from `HealthCheckStatus` Minimum and
+`HealthCheckPercentageHealthy` Average; an ALB target group's from `HealthyHostCount` Minimum, 0
+healthy hosts being down), a minute without a datapoint being a row with null status. The period is the finest
 CloudWatch still serves for that day (60 s up to 15 days old, 300 s up to 63, 3600 s up to
 455) and is recorded per row. Rerunning a day rewrites the same bytes (nothing, in fact: the
 store skips identical bytes).
@@ -36,58 +37,128 @@ class UnknownHealthCheckError(RuntimeError):
     pass
 
 
-def health_queries(check_ids: list[str], day: dt.date, period: int) -> list:
-    from estate_ops.domain.availability import NAMESPACE, PERCENT_METRIC, STATUS_METRIC
+def metrics_region(estate: Any, check: Any) -> str:
+    """Where CloudWatch keeps an endpoint's metrics: Route 53's in us-east-1, an ALB's in the estate's region."""
+    from estate_ops.domain.availability import ROUTE53
+    from estate_ops.operators.monitoring import ROUTE53_METRICS_REGION
+
+    return ROUTE53_METRICS_REGION if check.kind == ROUTE53 else estate.aws.region
+
+
+def endpoint_queries(checks: list, day: dt.date, period: int) -> list[tuple[Any, Any]]:
+    """(endpoint, GetMetricData query) for the day, for the endpoints (estate.yaml health_checks): a
+    Route 53 health check's status and percent healthy, an ALB target group's HealthyHostCount Minimum."""
+    from estate_ops.domain.availability import ENDPOINT_METRICS, ROUTE53
     from estate_ops.hooks.cloudwatch import MetricQuery
 
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)
-    return [MetricQuery(f"q{i}_{m}", NAMESPACE, metric, {"HealthCheckId": cid}, stat, period, start, end)
-            for i, cid in enumerate(check_ids)
-            for m, (metric, stat) in enumerate((STATUS_METRIC, PERCENT_METRIC))]
+    pairs = []
+    for i, check in enumerate(checks):
+        namespace, status_metric, percent_metric = ENDPOINT_METRICS[check.kind]
+        dims = ({"HealthCheckId": check.id} if check.kind == ROUTE53
+                else {"LoadBalancer": check.load_balancer, "TargetGroup": check.target_group})
+        metrics = (status_metric,) if percent_metric is None else (status_metric, percent_metric)
+        pairs += [(check, MetricQuery(f"q{i}_{m}", namespace, metric, dims, stat, period, start, end))
+                  for m, (metric, stat) in enumerate(metrics)]
+    return pairs
+
+
+def health_queries(checks: list, day: dt.date, period: int) -> list:
+    """The day's GetMetricData queries for the endpoints, as `endpoint_queries` makes them."""
+    return [q for _check, q in endpoint_queries(checks, day, period)]
+
+
+class RegionalCloudWatch:
+    """One CloudWatchMetricsHook per region, made when first asked for (`hooks` may hold some
+    already); `calls` is their GetMetricData requests together."""
+
+    def __init__(self, conn_id: str, hooks: dict[str, Any] | None = None) -> None:
+        self.conn_id = conn_id
+        self.hooks: dict[str, Any] = dict(hooks or {})
+
+    def __getitem__(self, region: str) -> Any:
+        if region not in self.hooks:
+            from estate_ops.hooks.cloudwatch import CloudWatchMetricsHook
+
+            self.hooks[region] = CloudWatchMetricsHook(aws_conn_id=self.conn_id, region_name=region)
+        return self.hooks[region]
+
+    @property
+    def calls(self) -> int:
+        return sum(h.calls for h in self.hooks.values())
 
 
 def check_health_checks_known(estate: Any, cloudwatch: Any, route53: Any) -> None:
-    """Fail, naming the estate.yaml entry, when neither CloudWatch nor Route 53 knows a health check.
+    """Fail, naming the estate.yaml entry, when an endpoint is unknown: a Route 53 health check neither
+    CloudWatch nor Route 53 knows, an ALB target group CloudWatch has no HealthyHostCount for (an ALB
+    reports it every minute a target group is attached, so none in two weeks is a wrong name).
 
-    A check Route 53 knows but CloudWatch has no metrics for yet is collected as no data (a
-    reported gap), not an error.
+    `cloudwatch` is a RegionalCloudWatch. A check Route 53 knows but CloudWatch has no metrics for
+    yet is collected as no data (a reported gap), not an error.
     """
-    from estate_ops.domain.availability import NAMESPACE, STATUS_METRIC
+    from estate_ops.domain.availability import (
+        ALB_NAMESPACE,
+        ALB_STATUS_METRIC,
+        NAMESPACE,
+        ROUTE53,
+        STATUS_METRIC,
+    )
 
-    known = cloudwatch.metric_dimension_values(NAMESPACE, STATUS_METRIC[0], "HealthCheckId")
+    known_checks: set[str] | None = None
+    known_targets: dict[str, set[tuple[str, ...]]] = {}
     unknown = []
     for i, check in enumerate(estate.health_checks):
-        if check.id not in known and route53.health_check(check.id) is None:
-            unknown.append(f"estate.yaml health_checks[{i}] ({check.name}, id {check.id})")
+        region = metrics_region(estate, check)
+        if check.kind == ROUTE53:
+            if known_checks is None:
+                known_checks = cloudwatch[region].metric_dimension_values(NAMESPACE, STATUS_METRIC[0], "HealthCheckId")
+            if check.id not in known_checks and route53.health_check(check.id) is None:
+                unknown.append(f"estate.yaml health_checks[{i}] ({check.name}, id {check.id}): CloudWatch has no "
+                               f"{NAMESPACE} {STATUS_METRIC[0]} metric in {region} and Route 53 does not know it")
+            continue
+        if region not in known_targets:
+            known_targets[region] = cloudwatch[region].metric_dimension_tuples(
+                ALB_NAMESPACE, ALB_STATUS_METRIC[0], ("LoadBalancer", "TargetGroup"))
+        if (check.load_balancer, check.target_group) not in known_targets[region]:
+            unknown.append(f"estate.yaml health_checks[{i}] ({check.name}, load_balancer {check.load_balancer}, "
+                           f"target_group {check.target_group}): CloudWatch has no {ALB_NAMESPACE} "
+                           f"{ALB_STATUS_METRIC[0]} metric for this pair in {region}")
     if unknown:
-        raise UnknownHealthCheckError(
-            "CloudWatch has no AWS/Route53 HealthCheckStatus metric in us-east-1 and Route 53 does not know "
-            f"the health check for: {'; '.join(unknown)}. Fix the id in estate.yaml; nothing was written.")
+        raise UnknownHealthCheckError(f"unknown availability endpoint(s): {'; '.join(unknown)}. Fix estate.yaml; "
+                                      f"nothing was written.")
 
 
 def collect_health_day(estate: Any, day: dt.date, now: dt.datetime, *, source: str = "collected",
                        reason: str = "", cloudwatch: Any = None):
-    """(HealthDay, GetMetricData calls) for `day`, or (None, 0) when CloudWatch no longer has it."""
+    """(HealthDay, GetMetricData calls) for `day`, or (None, 0) when CloudWatch no longer has it.
+
+    Every endpoint's queries go through one `get_metric_data` per region (both kinds together when
+    the estate is in us-east-1), so they share requests up to AWS's limits. `cloudwatch` is a
+    RegionalCloudWatch (one is made when None).
+    """
     from estate_ops.domain.availability import (
         finest_period,
         health_day_from_series,
     )
-    from estate_ops.hooks.cloudwatch import CloudWatchMetricsHook
 
     period = finest_period(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC), now)
     if period is None:
         return None, 0
-    hook = cloudwatch or CloudWatchMetricsHook(aws_conn_id=estate.aws.conn_id)
-    ids = [h.id for h in estate.health_checks]
-    queries = health_queries(ids, day, period)
-    before = hook.calls
-    results = hook.get_metric_data(queries)
-    series = {}
-    for q in queries:
-        series[(q.dimensions["HealthCheckId"], q.metric)] = results[q.id]
-    health = health_day_from_series(day, ids, series, period, source=source, reason=reason)
-    return health, hook.calls - before
+    regional = cloudwatch or RegionalCloudWatch(estate.aws.conn_id)
+    checks = list(estate.health_checks)
+    pairs = endpoint_queries(checks, day, period)
+    by_region: dict[str, list] = {}
+    for check, q in pairs:
+        by_region.setdefault(metrics_region(estate, check), []).append(q)
+    before = regional.calls
+    results: dict = {}
+    for region, region_queries in sorted(by_region.items()):
+        results.update(regional[region].get_metric_data(region_queries))
+    series = {(check.id, q.metric): results[q.id] for check, q in pairs}
+    health = health_day_from_series(day, [h.id for h in checks], series, period, source=source, reason=reason,
+                                    kinds={h.id: h.kind for h in checks})
+    return health, regional.calls - before
 
 
 class CollectHealthMetricsOperator(BaseOperator):
@@ -102,7 +173,6 @@ class CollectHealthMetricsOperator(BaseOperator):
         from estate_ops.domain.availability import health_parquet_bytes
         from estate_ops.domain.periods import report_day
         from estate_ops.hooks.artifacts import ArtifactStore
-        from estate_ops.hooks.cloudwatch import CloudWatchMetricsHook
         from estate_ops.hooks.connections import require_connection
         from estate_ops.hooks.route53 import HealthChecksHook
         from estate_ops.reports.publish import write_run_manifest
@@ -111,7 +181,7 @@ class CollectHealthMetricsOperator(BaseOperator):
         now = dt.datetime.now(dt.UTC)
         day = report_day(run_as_of(context), (context.get("params") or {}).get("date"), now=now)
         require_connection(estate.aws.conn_id, "aws.conn_id")
-        cloudwatch = CloudWatchMetricsHook(aws_conn_id=estate.aws.conn_id)
+        cloudwatch = RegionalCloudWatch(estate.aws.conn_id)
         check_health_checks_known(estate, cloudwatch, HealthChecksHook(aws_conn_id=estate.aws.conn_id))
         health, calls = collect_health_day(estate, day, now, cloudwatch=cloudwatch)
         if health is None:
@@ -163,7 +233,7 @@ class ErrorBudgetWatchOperator(BaseOperator):
         store = ArtifactStore.for_estate(estate)
         days, _ = load_month_days(store, estate, [d for d in bounds.utc_days() if d <= day], now, self.log,
                                   backfill=False)
-        endpoints = [Endpoint(h.id, h.name, h.critical) for h in estate.health_checks]
+        endpoints = [Endpoint(h.id, h.name, h.critical, h.kind) for h in estate.health_checks]
         status, percent = status_frame(bounds, endpoints, days)
         report, _ = build_availability_report(status, load_windows(store), plan, month=month, endpoints=endpoints,
                                               percent_healthy=percent, estate_name=estate.estate.name)
@@ -213,7 +283,6 @@ def load_month_days(store: Any, estate: Any, utc_days: list[dt.date], now: dt.da
         health_parquet_bytes,
         read_health_parquet,
     )
-    from estate_ops.hooks.cloudwatch import CloudWatchMetricsHook
 
     days: dict = {}
     sources: list = []
@@ -232,7 +301,7 @@ def load_month_days(store: Any, estate: Any, utc_days: list[dt.date], now: dt.da
             sources.append(DaySource(day, "missing", None, problem))
             continue
         if health is None:
-            cloudwatch = cloudwatch or CloudWatchMetricsHook(aws_conn_id=estate.aws.conn_id)
+            cloudwatch = cloudwatch or RegionalCloudWatch(estate.aws.conn_id)
             health, calls = collect_health_day(estate, day, now, source="backfilled", reason=problem,
                                                cloudwatch=cloudwatch)
             if health is None:
@@ -372,7 +441,7 @@ class AvailabilityReportOperator(ReportPublisher, BaseOperator):
         store = ArtifactStore.for_estate(estate)
         windows = load_windows(store)  # before anything is written: a bad record stops the run
         days, sources = load_month_days(store, estate, bounds.utc_days(), now, self.log)
-        endpoints = [Endpoint(h.id, h.name, h.critical) for h in estate.health_checks]
+        endpoints = [Endpoint(h.id, h.name, h.critical, h.kind) for h in estate.health_checks]
         status, percent = status_frame(bounds, endpoints, days)
         report, findings = build_availability_report(status, windows, plan, month=month, endpoints=endpoints,
                                                      percent_healthy=percent, day_sources=sources,

@@ -105,7 +105,7 @@ def _check_aws(estate: Any) -> list:
             checks.append(Check("aws", "log_group_prefix", prefix, bool(groups),
                                 f"{len(groups)} log group(s)" if groups else "no log group has this prefix"))
         route53 = HealthChecksHook(aws_conn_id=conn_id)
-        for hc in estate.health_checks:
+        for hc in estate.route53_health_checks:
             found = route53.health_check(hc.id)
             checks.append(Check("aws", "health_check", hc.id, found is not None,
                                 f"{hc.name}: {found['HealthCheckConfig'].get('Type')}" if found
