@@ -14,7 +14,8 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-AREAS = ["parse", "availability", "incidents", "backups", "pruning", "invoicing", "monitoring", "metrics", "scale"]
+AREAS = ["parse", "availability", "incidents", "backups", "pruning", "invoicing", "monitoring", "metrics", "reviews",
+         "scale"]
 
 
 def main(argv: list[str]) -> int:

@@ -12,19 +12,23 @@ snapshot; document buckets replicated with RTC; `/legacy/application` kept 365 d
   the replica) except the second newest, FAILED; a second pair `legacy-contracts` ->
   `legacy-contracts-replica` (us-west-2, not in estate.yaml) whose replica has no versioning;
 - logs: `/legacy/api` kept 30 days and `/legacy/batch-jobs` with no retention (kept forever),
-  beside base's 365-day `/legacy/application`; the log archive bucket expires objects at 365 d.
+  beside base's 365-day `/legacy/application`; the log archive bucket expires objects at 365 d;
+- history: the reference month's daily verification reports and weekly drill reports in the
+  reports bucket, as the month's runs would have left them (sandbox/backup_history.py), so the
+  month close (`service_review`) has the month's backups and drills to quote.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
+from sandbox.backup_history import SHORT_RETENTION_DAYS, month_history
 from sandbox.context import SeedContext
 
 EXTRA_DB = "legacy-analytics-db"
 STALE_RESTORABLE = dt.timedelta(hours=3)
 HEALTHY_RESTORABLE = dt.timedelta(minutes=5)
-SHORT_RETENTION_DAYS = 7
 DOCUMENT_OBJECTS = 12
 FAILED_OBJECT_RANK = 1  # 0 = newest: the second newest object failed to replicate
 SECOND_STORE = ("legacy-contracts", "legacy-contracts-replica", "us-west-2")
@@ -36,6 +40,7 @@ def seed(ctx: SeedContext) -> None:
     _seed_databases(ctx)
     _seed_documents(ctx)
     _seed_logs(ctx)
+    _seed_history(ctx)
 
 
 # ---------------------------------------------------------------------- RDS
@@ -134,3 +139,14 @@ def _seed_logs(ctx: SeedContext) -> None:
         Bucket=ctx.estate.logs.archive_bucket,
         LifecycleConfiguration={"Rules": [{"ID": "expire-after-a-year", "Status": "Enabled", "Filter": {},
                                            "Expiration": {"Days": ARCHIVE_EXPIRY_DAYS}}]})
+
+
+# ---------------------------------------------------------------------- the month's reports
+
+
+def _seed_history(ctx: SeedContext) -> None:
+    s3 = ctx.aws_client("s3", ctx.estate.aws.region)
+    for key, body in month_history(ctx.plan, ctx.estate, ctx.reference_month, seed=ctx.seed,
+                                   account_id=ctx.account_id):
+        s3.put_object(Bucket=ctx.estate.reports_bucket, Key=key, Body=body, ContentType="application/json",
+                      Metadata={"sha256": hashlib.sha256(body).hexdigest()})  # as ArtifactStore writes

@@ -12,24 +12,19 @@ from airflow.sdk import BaseOperator
 from estate_ops.links import ReportPublisher
 from estate_ops.operators import run_as_of
 
-# The month's daily and weekly outputs, listed once per prefix (not probed day by day).
-DAILY_SOURCES = {"backups": ("backups/{month}-", "/verification.json"),
-                 "drills": ("backups/drills/{month}-", "/drill.json"),
-                 "retention": ("retention/{month}-", "/report.json")}
-MONTHLY_SOURCES = {"availability": "availability/{month}/report.json",
-                   "incidents": "incidents/{month}/report.json",
-                   "metrics": "metrics/{month}/report.json"}
-
 
 def read_sources(store: Any, month: Any, clients: list[Any], log: Any) -> tuple[list, list]:
-    """(Sources, evidence artifacts) of `month`: each object read once, with its version id."""
-    from estate_ops.domain.reviews import Source, Unreadable
+    """(Sources, evidence artifacts) of `month`: each object read once, with its version id; the
+    daily and weekly outputs listed once per prefix (not probed day by day)."""
+    from estate_ops.domain.reviews import Source, Unreadable, in_place, source_places
     from estate_ops.hooks.ledgers import InvoiceLedger
 
-    wanted = [(kind, template.format(month=month)) for kind, template in MONTHLY_SOURCES.items()]
-    for kind, (prefix, suffix) in DAILY_SOURCES.items():
-        wanted += [(kind, k) for k in store.list_keys(prefix.format(month=month))
-                   if k.endswith(suffix) and k.count("/") == prefix.count("/") + suffix.count("/")]
+    wanted = []
+    for place in source_places(str(month)):
+        if "key" in place:
+            wanted.append((place["kind"], place["key"]))
+        else:
+            wanted += [(place["kind"], k) for k in store.list_keys(place["prefix"]) if in_place(place, k)]
     ledger = InvoiceLedger(store)
     slots = ledger.slots(str(month))
     for client in clients:
@@ -83,7 +78,8 @@ class ServiceReviewOperator(ReportPublisher, BaseOperator):
                 client={"id": client.id, "name": client.name, "tier": plan.tiers[client.tier_on(month.last_day)].name},
                 month=str(month), bounds=bounds.as_dict(), plan_name=plan.plan.name, plan_version=plan.plan.version,
                 estate_name=estate.estate.name, generated_at=generated_at, sources=sources,
-                days_in_month=len(month.days), next_maintenance=sorted(next_windows, key=lambda w: w["start"]))
+                days_in_month=len(month.days), next_maintenance=sorted(next_windows, key=lambda w: w["start"]),
+                recovery_targets={"rto_minutes": plan.recovery.rto_minutes, "rpo_minutes": plan.recovery.rpo_minutes})
             keys += self.publish_report(context, store, f"reviews/{month}/{client.id}", review, name="review")
             complete += review["complete"]
             lines.append(f"• {slack_escape(client.name)}: " + ("complete" if review["complete"] else
