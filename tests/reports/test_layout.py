@@ -175,6 +175,14 @@ def test_every_page_footer_has_the_period_the_plan_version_and_its_number(kind):
         assert f"Planversion{report['plan_version']}" in text and first in text
 
 
+def test_fonts_are_subset_by_harfbuzz():
+    """WeasyPrint's fontTools fallback stamps each font subset with the wall clock, so the same report
+    would print different bytes a second later: scripts/system-deps.sh installs libharfbuzz-subset0."""
+    from weasyprint.pdf import fonts
+
+    assert fonts.harfbuzz_subset and fonts.harfbuzz.hb_version_atleast(4, 1, 0)  # WeasyPrint's own check
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_rerun_writes_the_same_bytes_and_the_date_comes_from_the_period(kind):
     report, charts = REPORTS[kind]()
