@@ -621,6 +621,8 @@ ALARM_NAME = r"^[A-Za-z0-9_ .:/#+=@,()-]{1,255}$"
 class PagerDutyCanary(_Strict):
     alarm: str = Field(pattern=ALARM_NAME)
     service: str  # the PagerDuty service (pagerduty.services) its incident must appear on
+    # the PagerDuty user the drill resolves its incident as (the From header of PUT /incidents/{id})
+    resolve_as: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class SlackCanary(_Strict):

@@ -562,16 +562,20 @@ def check_canary(route: str, name: str, raw: Mapping[str, Any] | None, alarms_on
                           "set them off too")
 
 
+def drill_incidents(incidents: Iterable[Mapping[str, Any]], canary: str, service_id: str,
+                    known: Iterable[str]) -> list[Mapping[str, Any]]:
+    """The incidents on `service_id`, not open before the drill, whose title names the canary: the
+    ones the drill caused (and resolves)."""
+    known = set(known)
+    return [i for i in incidents if i.get("id") not in known and (i.get("service") or {}).get("id") == service_id
+            and canary in (i.get("title") or "")]
+
+
 def pagerduty_delivery(incidents: Iterable[Mapping[str, Any]], canary: str, service_id: str,
                        known: Iterable[str]) -> Mapping[str, Any] | None:
     """The first incident on `service_id`, not open before the drill, whose title names the canary."""
-    known = set(known)
-    for incident in incidents:
-        if incident.get("id") in known or (incident.get("service") or {}).get("id") != service_id:
-            continue
-        if canary in (incident.get("title") or ""):
-            return incident
-    return None
+    found = drill_incidents(incidents, canary, service_id, known)
+    return found[0] if found else None
 
 
 def slack_delivery(messages: Iterable[Mapping[str, Any]], canary: str, after_ts: str | None) -> Mapping[str, Any] | None:
@@ -592,7 +596,9 @@ class RouteDrill:
     fired_at: dt.datetime | None = None
     seen_at: dt.datetime | None = None
     evidence: str | None = None  # the incident id or the message ts
-    error: str | None = None  # what went wrong firing, waiting or cleaning up
+    error: str | None = None  # what went wrong firing or waiting
+    cleanup_error: str | None = None  # what went wrong putting the canary back to OK or resolving the incident
+    resolved: tuple[str, ...] = ()  # the drill incidents it resolved (PagerDuty route)
 
     @property
     def latency_seconds(self) -> int | None:
@@ -617,10 +623,16 @@ def build_route_drill_report(plan: Any, estate_name: str, day: dt.date, as_of: d
                 f"the {drill.route} route did not deliver canary {drill.canary} to {where} {drill.destination} "
                 f"({why})", period, route=drill.route, destination=drill.destination,
                 fired_at=drill.fired_at.isoformat() if drill.fired_at else None))  # details go out as JSON
+        if drill.cleanup_error:
+            left = "a canary left in ALARM or a drill incident left open pages people about nothing"
+            findings.append(Finding.of(
+                plan, "alert_route_cleanup_failed", drill.canary,
+                f"the {drill.route} route's drill did not clean up after canary {drill.canary} "
+                f"({drill.cleanup_error}): {left}", period, route=drill.route, destination=drill.destination))
         rows.append({"route": drill.route, "canary": drill.canary, "destination": drill.destination,
                      "fired_at": drill.fired_at, "seen_at": drill.seen_at, "latency_seconds": drill.latency_seconds,
                      "timeout_minutes": drill.timeout_minutes, "delivered": delivered, "evidence": drill.evidence,
-                     "error": drill.error})
+                     "error": drill.error, "resolved": list(drill.resolved), "cleanup_error": drill.cleanup_error})
     findings = sort_findings(findings)
     figures = {f"{r['route']}_latency": {"value": r["latency_seconds"], "unit": "s"} for r in rows}
     report = {
