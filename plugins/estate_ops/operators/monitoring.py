@@ -2,7 +2,8 @@
 
 `AuditMonitoringOperator` reads every alarm (metric and composite) with its tags in each region the
 estate's alarms live in (the estate's, and us-east-1 for Route 53 health checks), follows each SNS
-topic those alarms name to its subscriptions once, hands it all to `domain.monitoring.audit_monitoring`,
+topic those alarms name to its subscriptions once, reads AWS Chatbot's Slack channel configurations
+(which topics Chatbot relays to which channel) once, hands it all to `domain.monitoring.audit_monitoring`,
 writes `monitoring/YYYY-MM-DD/audit.{json,html}` and the run manifest, and routes the findings (P0/P1
 page, P2/P3 one Slack message; once per dedup key, so a rerun sends nothing).
 A missing IAM permission fails the task with a line naming the action.
@@ -45,10 +46,12 @@ class AuditMonitoringOperator(ReportPublisher, BaseOperator):
         alarms, calls = read_alarms(estate.aws.conn_id, regions)
         topics, calls["sns:ListSubscriptionsByTopic"] = read_topics(
             estate.aws.conn_id, estate_alarms(alarms, resources), estate.aws.account_id)
+        chatbot, calls["chatbot:DescribeSlackChannelConfigurations"] = read_chatbot(
+            estate.aws.conn_id, estate.aws.chatbot_region)
         self.log.info("AWS calls: %s (%d alarms, %d topics followed)", dict(calls), len(alarms), len(topics))
 
         result = audit_monitoring(plan, estate.estate.name, estate.aws.account_id, resources, alarms, topics,
-                                  day, as_of)
+                                  day, as_of, chatbot)
         store = ArtifactStore.for_estate(estate)
         keys = self.publish_report(context, store, f"monitoring/{day.isoformat()}", result.report, name="audit",
                                    pdf=False)
@@ -74,6 +77,15 @@ def read_alarms(conn_id: str, regions: list[str]) -> tuple[list[Any], dict[str, 
         alarms += [Alarm.from_api(raw, "composite", tags.get(raw["AlarmArn"], {})) for raw in composite]
         calls.update(hook.calls)
     return alarms, calls
+
+
+def read_chatbot(conn_id: str, region: str) -> tuple[dict[str, list[str]], int]:
+    """Each SNS topic's Slack channels by AWS Chatbot's channel configurations, and the calls made."""
+    from estate_ops.domain.monitoring import chatbot_channels
+    from estate_ops.hooks.chatbot import ChatbotHook
+
+    hook = ChatbotHook(aws_conn_id=conn_id, region_name=region)
+    return chatbot_channels(hook.slack_channel_configurations()), hook.calls
 
 
 def read_topics(conn_id: str, alarms: list[Any], account_id: str) -> tuple[dict[str, Any], int]:
