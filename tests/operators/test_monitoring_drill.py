@@ -132,3 +132,25 @@ def test_resolve_incident_puts_status_resolved_as_the_named_user_and_a_rerun_cha
     assert hook.resolve_incident(open_one["id"], "morgan.reyes@legacy.example", "drill") == "resolved"
     assert hook.get(f"/incidents/{open_one['id']}")["incident"]["resolved_at"] == after["resolved_at"]
     assert hook.resolve_incident("PNOSUCH", "morgan.reyes@legacy.example", "drill") == "not_found"
+
+
+def test_a_missing_scope_names_the_scope_slack_says_it_needed(monkeypatch):
+    # A private channel needs groups:history: the error says what Slack's `needed` says, not a guess.
+    from estate_ops.hooks.slack import SlackMessageHook, SlackScopeError
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web import SlackResponse
+
+    hook = SlackMessageHook.__new__(SlackMessageHook)
+    hook.slack_conn_id = "slack_api_default"
+    answer = SlackResponse(client=None, http_verb="POST", api_url="conversations.history", req_args={},
+                           data={"ok": False, "error": "missing_scope", "needed": "groups:history",
+                                 "provided": "chat:write,channels:read"}, headers={}, status_code=200)
+
+    class Client:
+        def conversations_history(self, **kwargs):
+            raise SlackApiError("missing_scope", answer)
+
+    monkeypatch.setattr(SlackMessageHook, "client", Client(), raising=False)
+    monkeypatch.setattr(SlackMessageHook, "channel_id", lambda self, channel: "G0PRIVATE")
+    with pytest.raises(SlackScopeError, match="'slack_api_default' lacks the groups:history scope"):
+        hook.recent_messages("#private-ops")
