@@ -14,7 +14,8 @@ topic has two subscriptions, and one has 250 (so ListSubscriptionsByTopic pages)
   be 2,000 calls;
 - monitoring.list_subscriptions_calls against the sum over distinct topics of
   ceil(subscriptions / 100) (each topic read once however many alarms name it);
-- monitoring.wall_seconds / cpu_seconds: reading and auditing everything in one process.
+- monitoring.wall_seconds / cpu_seconds: reading and auditing everything in one process;
+- monitoring.drill_*: the alert-route drill against the sandbox, per route (bench/monitoring_drill.py).
 Goal: every call count at its minimum.
 """
 
@@ -130,6 +131,8 @@ def run() -> list[dict]:
     tags = figures["calls"].get("GetResources", 0)
     subscriptions = figures["calls"].get("ListSubscriptionsByTopic", 0)
     sub_minimum = figures["subscription_pages_minimum"]
+    from bench import monitoring_drill
+
     return [
         record("monitoring.alarms", alarms, "alarms", f"== {ALARMS}", alarms == ALARMS),
         record("monitoring.describe_alarms_pages", describe, "calls", f"== {pages_minimum}", describe == pages_minimum),
@@ -139,4 +142,5 @@ def run() -> list[dict]:
         record("monitoring.distinct_topics", figures["topics"], "topics", f"== {TOPICS}", figures["topics"] == TOPICS),
         record("monitoring.wall_seconds", round(figures["wall"], 2), "s"),
         record("monitoring.cpu_seconds", round(figures["cpu"], 2), "s"),
+        *monitoring_drill.run(),  # the weekly drill against the sandbox: requests and latency per route
     ]
