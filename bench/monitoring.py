@@ -14,7 +14,10 @@ topic has two subscriptions, and one has 250 (so ListSubscriptionsByTopic pages)
   be 2,000 calls;
 - monitoring.list_subscriptions_calls against the sum over distinct topics of
   ceil(subscriptions / 100) (each topic read once however many alarms name it);
-- monitoring.wall_seconds / cpu_seconds: reading and auditing everything in one process.
+- monitoring.chatbot_pages (AWS Chatbot's Slack channel configurations, 250 of them, answered in the
+  child as Chatbot answers: moto has no Chatbot) against ceil(configurations / 100);
+- monitoring.wall_seconds / cpu_seconds: reading and auditing everything in one process;
+- monitoring.drill_*: the alert-route drill against the sandbox, per route (bench/monitoring_drill.py).
 Goal: every call count at its minimum.
 """
 
@@ -29,6 +32,7 @@ from bench.common import record
 from devtools.localenv import ROOT
 
 ALARMS, TOPICS, SUBSCRIPTIONS_PER_TOPIC, BIG_TOPIC_SUBSCRIPTIONS = 2_000, 200, 2, 250
+CHATBOT_CONFIGURATIONS = 250  # AWS Chatbot Slack channel configurations, 100 a page
 COMPOSITE_EVERY = 20
 
 _CHILD = r'''
@@ -45,9 +49,12 @@ ACCOUNT = "123456789012"
 calls = collections.Counter()
 counting = False
 original = botocore.client.BaseClient._make_api_call
+canned = {}  # operations moto lacks, answered here
 def counted(self, operation, params):
     if counting:
         calls[operation] += 1
+    if operation in canned:
+        return canned[operation](params)
     return original(self, operation, params)
 botocore.client.BaseClient._make_api_call = counted
 
@@ -94,7 +101,21 @@ with mock_aws():
 
     from estate_ops.config import load_config
     from estate_ops.domain.monitoring import Resource, audit_monitoring, estate_alarms
-    from estate_ops.operators.monitoring import read_alarms, read_topics
+    from estate_ops.operators.monitoring import read_alarms, read_chatbot, read_topics
+
+    # moto has no Chatbot: its API answers here, in its own response shape, paged at MaxResults.
+    configurations = [{"SlackTeamId": "T1", "SlackTeamName": "bench", "SlackChannelId": f"C{i:04d}",
+                       "SlackChannelName": f"bench-{i}", "IamRoleArn": "arn:aws:iam::%s:role/chatbot" % ACCOUNT,
+                       "ChatConfigurationArn": "arn:aws:chatbot::%s:chat-configuration/slack-channel/c%d" % (ACCOUNT, i),
+                       "SnsTopicArns": [topics[i % TOPICS]], "State": "ENABLED"} for i in range(CHATBOT_CONFIGURATIONS)]
+    def chatbot_answer(params):
+        start = int(params.get("NextToken") or 0)
+        size = params.get("MaxResults", 100)
+        page = {"SlackChannelConfigurations": configurations[start:start + size]}
+        if start + size < len(configurations):
+            page["NextToken"] = str(start + size)
+        return page
+    canned["DescribeSlackChannelConfigurations"] = chatbot_answer
 
     plan, _estate = load_config()
     resources = [Resource("rds_instance", f"bench-db-{d:04d}", f"bench-db-{d:04d}",
@@ -104,20 +125,21 @@ with mock_aws():
     alarms, by_action = read_alarms("aws_default", ["us-east-1"])
     scoped = estate_alarms(alarms, resources)
     topic_map, sns_calls = read_topics("aws_default", scoped, ACCOUNT)
-    result = audit_monitoring(plan, "bench", ACCOUNT, resources, alarms, topic_map, NOW.date(), NOW)
+    chatbot, _chatbot_calls = read_chatbot("aws_default", "us-east-2")
+    result = audit_monitoring(plan, "bench", ACCOUNT, resources, alarms, topic_map, NOW.date(), NOW, chatbot)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     counting = False
     named = {t for a in scoped for t in (*a.alarm_actions, *a.ok_actions)}
     print(json.dumps({"alarms": len(alarms), "made": made, "calls": dict(calls), "topics": len(topic_map),
                       "subscription_pages_minimum": sum(-(-subscriptions[t] // 100) for t in named),
-                      "findings": len(result.findings), "wall": wall, "cpu": cpu}))
+                      "findings": len(result.findings), "chatbot_topics": len(chatbot), "wall": wall, "cpu": cpu}))
 '''
 
 
 def run() -> list[dict]:
     code = (f"ROOT = {str(ROOT)!r}\nALARMS, TOPICS = {ALARMS}, {TOPICS}\n"
             f"SUBSCRIPTIONS_PER_TOPIC, BIG_TOPIC_SUBSCRIPTIONS = {SUBSCRIPTIONS_PER_TOPIC}, {BIG_TOPIC_SUBSCRIPTIONS}\n"
-            f"COMPOSITE_EVERY = {COMPOSITE_EVERY}\n" + _CHILD)
+            f"COMPOSITE_EVERY = {COMPOSITE_EVERY}\nCHATBOT_CONFIGURATIONS = {CHATBOT_CONFIGURATIONS}\n" + _CHILD)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"monitoring benchmark child failed:\n{result.stderr[-4000:]}")
@@ -130,13 +152,19 @@ def run() -> list[dict]:
     tags = figures["calls"].get("GetResources", 0)
     subscriptions = figures["calls"].get("ListSubscriptionsByTopic", 0)
     sub_minimum = figures["subscription_pages_minimum"]
+    chatbot = figures["calls"].get("DescribeSlackChannelConfigurations", 0)
+    chatbot_minimum = math.ceil(CHATBOT_CONFIGURATIONS / 100)
+    from bench import monitoring_drill
+
     return [
         record("monitoring.alarms", alarms, "alarms", f"== {ALARMS}", alarms == ALARMS),
         record("monitoring.describe_alarms_pages", describe, "calls", f"== {pages_minimum}", describe == pages_minimum),
         record("monitoring.tag_pages", tags, "calls", f"== {pages_minimum}", tags == pages_minimum),
         record("monitoring.list_subscriptions_calls", subscriptions, "calls", f"== {sub_minimum}",
                subscriptions == sub_minimum),
+        record("monitoring.chatbot_pages", chatbot, "calls", f"== {chatbot_minimum}", chatbot == chatbot_minimum),
         record("monitoring.distinct_topics", figures["topics"], "topics", f"== {TOPICS}", figures["topics"] == TOPICS),
         record("monitoring.wall_seconds", round(figures["wall"], 2), "s"),
         record("monitoring.cpu_seconds", round(figures["cpu"], 2), "s"),
+        *monitoring_drill.run(),  # the weekly drill against the sandbox: requests and latency per route
     ]

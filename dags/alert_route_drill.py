@@ -32,8 +32,11 @@ route of `estate.yaml` `monitoring.canaries` (P0/P1 -> PagerDuty, P2/P3 -> Slack
 3. **wait_for_delivery** waits in the triggerer (deferrable) for a new PagerDuty incident on the
    canary's service naming it, or a Slack message in its channel naming it
    (`conversations.history`), at most `plan.yaml` `monitoring.drill` minutes;
-4. **restore_canary** (teardown, always runs) sets the canary back to OK, which resolves the
-   PagerDuty incident through the integration.
+4. **restore_canary** (cleanup, trigger rule `all_done`: runs after any failure upstream, as soon as
+   fire_canary has *tried* to set the canary) resolves the drill's PagerDuty incident through the REST
+   API (`PUT /incidents/{id}` as `canaries.pagerduty.resolve_as`), then sets the canary back to OK; each
+   step is tried even when the other fails. Not an Airflow teardown: a teardown is skipped when its
+   setup failed, and a SetAlarmState that failed may still have set the alarm.
 
 Writes `monitoring/drills/YYYY-MM-DD/drill.{json,html}` with each route's delivery latency (on
 estate-ops' clock, within one poll). Not delivered: P1 for the PagerDuty route, P2 for Slack.
@@ -46,16 +49,18 @@ estate-ops' clock, within one poll). Not delivered: P1 for the PagerDuty route, 
     tags=tags("monitoring"),
 ) as dag:
     check = CheckCanariesOperator(task_id="check_canaries")
-    fires, waits, restores = {}, {}, []
+    fires, waits, restores, cleanups = {}, {}, {}, []
     for route in ROUTES:
+        fires[route], waits[route] = f"{route}.fire_canary", f"{route}.wait_for_delivery"
+        restores[route] = f"{route}.restore_canary"
         with TaskGroup(route):
             fire = FireCanaryOperator(task_id="fire_canary", route=route)
             wait = WaitForAlertDeliveryOperator(task_id="wait_for_delivery", route=route,
-                                                fire_task_id=f"{route}.fire_canary", check_task_id="check_canaries")
-            restore = RestoreCanaryOperator(task_id="restore_canary", route=route).as_teardown(setups=fire)
+                                                fire_task_id=fires[route], check_task_id="check_canaries")
+            restore = RestoreCanaryOperator(task_id="restore_canary", route=route, fire_task_id=fires[route],
+                                            check_task_id="check_canaries")
             check >> fire >> wait >> restore
-        fires[route], waits[route] = f"{route}.fire_canary", f"{route}.wait_for_delivery"
-        restores.append(restore)
-    restores >> PublishRouteDrillOperator(task_id="publish_drill", check_task_id="check_canaries",
-                                          fire_task_ids=fires, wait_task_ids=waits,
+        cleanups.append(restore)
+    cleanups >> PublishRouteDrillOperator(task_id="publish_drill", check_task_id="check_canaries",
+                                          fire_task_ids=fires, wait_task_ids=waits, restore_task_ids=restores,
                                           on_failure_callback=failure_callback("P3"))

@@ -9,7 +9,8 @@ are enabled, CloudWatch publishes a notification to each SNS topic of the new st
   an Events API v2 event on the service whose routing key is `<key>`: trigger on ALARM, resolve on
   OK, deduplicated on the alarm's ARN (one incident per alarm until it resolves);
 - AWS Chatbot (`https://global.sns-api.chatbot.amazonaws.com`): a Chatbot-style message in the Slack
-  channel configured for the topic (`set_chatbot_channel`, else the estate's channel);
+  channel of each enabled Chatbot channel configuration that lists the topic (sandbox/chatbot.py),
+  none when no configuration does (Chatbot has nowhere to post it);
 - anything else (email, other https endpoints): recorded nowhere, as the sandbox has no inbox.
 
 Recorded like the stand-ins' own API calls (the .jsonl files, `GET /_sandbox/pagerduty/events` and
@@ -35,11 +36,6 @@ REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohi
 _ACTIONS = {"ALARM": "alarm_actions", "OK": "ok_actions", "INSUFFICIENT_DATA": "insufficient_data_actions"}
 
 
-def set_chatbot_channel(sns: Any, topic_arn: str, channel: str) -> None:
-    """The Slack channel AWS Chatbot posts this topic's notifications to (its channel configuration)."""
-    sns.topics[topic_arn].sandbox_chatbot_channel = channel
-
-
 def notification(alarm: Any, region: str, account_id: str, old_state: str, when: dt.datetime) -> dict[str, Any]:
     """The JSON CloudWatch publishes to SNS for an alarm's state change (the fields receivers read)."""
     return {"AlarmName": alarm.name, "AlarmDescription": alarm.description, "AWSAccountId": account_id,
@@ -51,7 +47,7 @@ def notification(alarm: Any, region: str, account_id: str, old_state: str, when:
 
 
 def deliver(alarm: Any, region: str, account_id: str, old_state: str, *, sns: Any, pagerduty: Any, slack: Any,
-            default_channel: str, event_sink: Callable[[dict], None], message_sink: Callable[[dict], None],
+            event_sink: Callable[[dict], None], message_sink: Callable[[dict], None],
             now: dt.datetime) -> int:
     """Deliver one state change to every confirmed subscription of its topics; returns how many."""
     if not alarm.actions_enabled or alarm.state_value == old_state:
@@ -71,8 +67,10 @@ def deliver(alarm: Any, region: str, account_id: str, old_state: str, *, sns: An
                 _to_pagerduty(match.group(1), message, pagerduty, event_sink, now)
                 delivered += 1
             elif parts.hostname == CHATBOT_HOST:
-                channel = getattr(topic, "sandbox_chatbot_channel", None) or default_channel
-                delivered += _to_slack(channel, message, slack, message_sink)
+                from sandbox.chatbot import CHATBOT
+
+                for channel in CHATBOT.channels_for_topic(topic_arn):  # none: Chatbot has nowhere to post
+                    delivered += _to_slack(channel, message, slack, message_sink)
     return delivered
 
 

@@ -87,6 +87,10 @@ class _AwsMiddleware:
                                                        environ.get("CONTENT_TYPE", ""))
             start_response(status, headers)
             return [body]
+        if service == "chatbot":  # moto has no Chatbot: the sandbox serves what estate-ops calls
+            from sandbox import chatbot
+
+            return chatbot.handle(environ, start_response)
         return self.app(environ, start_response)
 
     @staticmethod
@@ -458,6 +462,9 @@ def reset_moto() -> None:
     from moto.core.model_instances import reset_model_data
     from moto.moto_api._internal import mock_random
 
+    from sandbox.chatbot import CHATBOT
+
+    CHATBOT.reset()
     with backend_lock:
         for backends in BackendDict._instances:
             if getattr(backends, "service_name", None) in _RESET_PROPERLY:

@@ -332,6 +332,28 @@ def create_app(get_store: Callable[[], PagerDutyStore], gate: Gate, events_gate:
                 raise not_found()
             return _json({"incident": incident_out(incident, include())})
 
+    @app.put("/incidents/<id>")
+    def update_incident(id: str) -> Response:
+        """Acknowledge or resolve one incident (PUT /incidents/{id}), as the From header's user."""
+        s = store()
+        body = request.get_json(silent=True) or {}
+        change = body.get("incident")
+        if not isinstance(change, dict) or change.get("type") not in ("incident", "incident_reference"):
+            raise invalid("incident.type must be 'incident' or 'incident_reference'")
+        status = change.get("status")
+        if status not in (None, "acknowledged", "resolved"):
+            raise invalid(f"incident.status {status!r} is not supported by the sandbox")
+        with s.lock:
+            incident = s.incidents.get(id)
+            if incident is None:
+                raise not_found()
+            user = requester(s)
+            if status == "resolved":
+                s.resolve(id, s.clock.now(), user["id"])
+            elif status == "acknowledged":
+                s.acknowledge(id, s.clock.now(), user["id"])
+            return _json({"incident": incident_out(s.incidents[id], include())})
+
     @app.get("/incidents/<id>/notes")
     def list_notes(id: str) -> Response:
         s = store()

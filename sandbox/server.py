@@ -238,8 +238,7 @@ class Sandbox:
         if self.pagerduty_store is None or self.slack_store is None:
             return  # seeding: nothing listens yet
         alarm_delivery.deliver(alarm, region, account_id, old_state or "", sns=aws.backend("sns", region),
-                               pagerduty=self.pagerduty_store, slack=self.slack_store,
-                               default_channel=self.estate.slack.channel, event_sink=self.events_sink,
+                               pagerduty=self.pagerduty_store, slack=self.slack_store, event_sink=self.events_sink,
                                message_sink=self.messages_sink, now=self.clock.now())
 
     def _serve(self, what: str, app: Any, port: int, tls: TlsFiles | None = None) -> str:

@@ -441,6 +441,9 @@ class AwsSettings(_Strict):
     conn_id: str
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     account_id: str = Field(pattern=r"^\d{12}$")
+    # default: where the monitoring audit asks AWS Chatbot for its Slack channel configurations (its
+    # API answers in us-east-2, us-west-2, eu-west-1 and ap-southeast-1 only).
+    chatbot_region: Literal["us-east-2", "us-west-2", "eu-west-1", "ap-southeast-1"] = "us-east-2"
 
 
 class Database(_Strict):
@@ -665,6 +668,8 @@ ALARM_NAME = r"^[A-Za-z0-9_ .:/#+=@,()-]{1,255}$"
 class PagerDutyCanary(_Strict):
     alarm: str = Field(pattern=ALARM_NAME)
     service: str  # the PagerDuty service (pagerduty.services) its incident must appear on
+    # the PagerDuty user the drill resolves its incident as (the From header of PUT /incidents/{id})
+    resolve_as: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class SlackCanary(_Strict):

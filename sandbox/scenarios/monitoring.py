@@ -3,8 +3,8 @@
 Most of it is well routed: each health check, the load balancer, its target groups and the
 databases have the alarms plan.yaml `monitoring.required_alarms` asks for, tagged with the
 required severity, notifying a PagerDuty topic (an https subscription to the Events integration
-endpoint with the first service's routing key) or a Slack topic (AWS Chatbot's endpoint, plus an
-email). What is wrong, on purpose (each a finding `monitoring_audit` must raise):
+endpoint with the first service's routing key) or a Slack topic (AWS Chatbot's endpoint, with the
+Chatbot channel configuration that lists it and names the estate's channel, plus an email). What is wrong, on purpose (each a finding `monitoring_audit` must raise):
 
 - the last health check has no alarm at all (`resource_unmonitored`);
 - the second database's free-storage alarm (P1) notifies a topic whose only subscription is
@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sandbox.chatbot import CHATBOT
 from sandbox.context import SeedContext
 from sandbox.scenarios.base import routing_key_for
 
@@ -52,6 +53,9 @@ def seed(ctx: SeedContext) -> None:
                   Endpoint=PAGERDUTY_ENDPOINT.format(key=routing_key_for(0)))
     sns.subscribe(TopicArn=slack, Protocol="https", Endpoint=CHATBOT_ENDPOINT, ReturnSubscriptionArn=True)
     sns.subscribe(TopicArn=slack, Protocol="email", Endpoint="legacy-ops@legacy.example", ReturnSubscriptionArn=True)
+    # The Chatbot channel configuration that subscribed Chatbot's endpoint above: where it posts the topic.
+    channel = ctx.slack.find_channel(ctx.estate.slack.channel)
+    CHATBOT.add_slack_channel_configuration("legacy-ops-alerts", channel["id"], channel["name"], [slack])
     never_confirmed = sns.subscribe(TopicArn=pending, Protocol="https", ReturnSubscriptionArn=True,
                                     Endpoint=PAGERDUTY_ENDPOINT.format(key=routing_key_for(1)))["SubscriptionArn"]
     ctx.aws.set_subscription_pending(ctx.moto_backend("sns", region), never_confirmed)

@@ -328,6 +328,11 @@ BAD_ESTATES = [
      ["monitoring.canaries", "the two routes need two canary alarms"]),
     ("canary without a channel", edited(ESTATE, "monitoring.canaries.slack.channel", delete=True),
      ["monitoring.canaries.slack.channel", "Field required"]),
+    ("drill incident resolved as nobody", edited(ESTATE, "monitoring.canaries.pagerduty.resolve_as", delete=True),
+     ["monitoring.canaries.pagerduty.resolve_as", "Field required"]),
+    ("drill incident resolved as a name, not an email",
+     edited(ESTATE, "monitoring.canaries.pagerduty.resolve_as", "Morgan Reyes"),
+     ["monitoring.canaries.pagerduty.resolve_as", "pattern"]),
     # statuspage: the page id and, per PagerDuty service of the estate, its component ids.
     ("status page for a service the estate does not have", edited(ESTATE, "statuspage.components.PNOPE", ["cmpx00001"]),
      ["statuspage.components: ['PNOPE'] are not pagerduty.services ['PLEGAPI', 'PLEGWEB']"]),

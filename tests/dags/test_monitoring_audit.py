@@ -94,6 +94,13 @@ def test_each_topic_is_read_once_and_alarms_a_page_at_a_time(two_runs):
     assert counts.get("sns:ListSubscriptionsByTopic") == 3
     assert counts.get("cloudwatch:DescribeAlarms") == 1  # one region, fewer than 100 alarms
     assert counts.get("tagging:GetResources") == 1
+    assert counts.get("chatbot:POST /describe-slack-channel-configurations") == 1  # one page of configurations
+
+
+def test_the_slack_topic_names_the_channel_its_chatbot_configuration_posts_to(two_runs):
+    channels = {t["topic"].rsplit(":", 1)[1]: t["slack_channels"] for t in two_runs["report"]["items"]["topics"]}
+    assert channels == {"legacy-alerts-pagerduty": [], "legacy-alerts-slack": ["legacy-ops"],
+                        "legacy-reporting-db-pager": []}
 
 
 def test_p1_pages_once_and_p2_goes_to_slack_once(two_runs):

@@ -17,6 +17,7 @@ from estate_ops.domain.monitoring import (
     alarm_severity,
     audit_day,
     audit_monitoring,
+    chatbot_channels,
     classify_endpoint,
     composite_references,
     estate_resources,
@@ -351,3 +352,50 @@ def test_insufficient_data_details_are_plain_json(plan):
     [finding] = audit(plan, [stuck]).findings
     assert json.loads(json.dumps(finding.details)) == {"since": (AS_OF - dt.timedelta(days=3)).isoformat(),
                                                         "hours": 72}
+
+
+# ------------------------------------------------------------------ AWS Chatbot channel configurations
+
+
+def _config(name, topics, state="ENABLED", channel=None):
+    return {"ConfigurationName": name, "SlackChannelId": f"C{name.upper()}", "SlackChannelName": channel or name,
+            "SnsTopicArns": list(topics), "State": state}
+
+
+def test_chatbot_channels_map_each_topic_to_the_enabled_configurations_listing_it():
+    other = f"arn:aws:sns:us-west-2:{ACCOUNT}:other"
+    configs = [_config("legacy-ops", [SLACK_TOPIC, other]), _config("oncall", [SLACK_TOPIC]),
+               _config("old", [PAGER_TOPIC], state="DISABLED"), _config("empty", [])]
+    assert chatbot_channels(configs) == {SLACK_TOPIC: ["legacy-ops", "oncall"], other: ["legacy-ops"]}
+    assert chatbot_channels([]) == {}
+
+
+# A P3 alarm on one topic, its subscription and Chatbot's configurations varied: the route it reaches.
+CHATBOT_REGIONAL = "https://us-east-2.sns-api.chatbot.amazonaws.com"
+SUB = f"arn:aws:sns:{REGION}:{ACCOUNT}:sub"
+
+
+@pytest.mark.parametrize("subscription,configs,reaches,unconfirmed", [
+    (("https", CHATBOT_URL, True), [], ["slack"], False),  # Chatbot's endpoint
+    (("https", CHATBOT_REGIONAL, True), [], ["unknown"], False),  # an endpoint we do not know, no configuration
+    (("https", CHATBOT_REGIONAL, True), [_config("legacy-ops", [SUB])], ["slack", "unknown"], False),  # listed
+    (("https", CHATBOT_REGIONAL, True), [_config("legacy-ops", [SUB], state="DISABLED")], ["unknown"], False),
+    (("https", CHATBOT_REGIONAL, True), [_config("legacy-ops", [SLACK_TOPIC])], ["unknown"], False),  # another topic
+    (("https", CHATBOT_URL, False), [_config("legacy-ops", [SUB])], [], True),  # pending: relays nothing
+    (("email", "ops@legacy.example", True), [], ["email"], False),
+    (("https", PD_URL, True), [], ["pagerduty"], False),
+    (("sqs", f"arn:aws:sqs:{REGION}:{ACCOUNT}:q", True), [], ["unknown"], False),
+], ids=["chatbot-endpoint", "unknown-endpoint", "configuration-lists-topic", "configuration-disabled",
+        "configuration-lists-another-topic", "configuration-but-pending", "email", "pagerduty", "sqs"])
+def test_a_topic_reaches_slack_by_chatbots_endpoint_or_a_configuration_listing_it(
+        plan, subscription, configs, reaches, unconfirmed):
+    alarm = health_alarm(name="api-slow", severity="P3", metric="HealthCheckPercentageHealthy", actions=(SUB,))
+    result = audit_monitoring(plan, "Test estate", ACCOUNT, [HC], [health_alarm(), alarm],
+                              {**TOPICS, SUB: topic(SUB, subscription)}, DAY, AS_OF, chatbot_channels(configs))
+    [row] = [r for r in result.report["items"]["topics"] if r["topic"] == SUB]
+    assert row["destinations"] == reaches
+    assert row["slack_channels"] == ([c["SlackChannelName"] for c in configs
+                                      if c["State"] == "ENABLED" and SUB in c["SnsTopicArns"]])
+    expected = ([("alarm_topic_unconfirmed", SUB)] if unconfirmed else []) + (
+        [] if "slack" in reaches else [("alarm_not_in_slack", "api-slow")])
+    assert sorted(expected) == [k for k in kinds(result) if k[1] in ("api-slow", SUB)]

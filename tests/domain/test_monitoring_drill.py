@@ -12,6 +12,7 @@ from estate_ops.domain.monitoring import (
     RouteDrill,
     build_route_drill_report,
     check_canary,
+    drill_incidents,
     pagerduty_delivery,
     slack_delivery,
 )
@@ -83,3 +84,21 @@ def test_finding_details_are_plain_json_for_the_events_api():
     result = build_route_drill_report(plan, "Test", AT.date(), AT,
                                       [RouteDrill("pagerduty", CANARY, "PLEGAPI", 10, fired_at=AT)])
     assert json.loads(json.dumps(result.findings[0].details))["fired_at"] == AT.isoformat()
+
+
+def test_a_failed_cleanup_is_its_own_finding_even_when_the_route_delivered():
+    plan = load_config()[0]
+    drill = RouteDrill("pagerduty", CANARY, "PLEGAPI", 10, fired_at=AT, seen_at=AT + dt.timedelta(seconds=5),
+                       evidence="Q1", cleanup_error="resolving the drill incident failed: 503")
+    result = build_route_drill_report(plan, "Test", AT.date(), AT, [drill])
+    assert [(f.kind, f.severity) for f in result.findings] == [("alert_route_cleanup_failed", "P2")]
+    assert "503" in result.findings[0].summary and result.report["items"]["routes"][0]["delivered"]
+
+
+def test_the_incidents_the_drill_resolves_are_every_new_one_naming_the_canary_on_its_service():
+    incidents = [{"id": "OLD", "title": f"ALARM: {CANARY}", "service": {"id": "PLEGAPI"}},
+                 {"id": "NEW1", "title": f'ALARM: "{CANARY}" in US East', "service": {"id": "PLEGAPI"}},
+                 {"id": "ELSE", "title": f"ALARM: {CANARY}", "service": {"id": "PLEGWEB"}},
+                 {"id": "REAL", "title": "ALARM: api-5xx", "service": {"id": "PLEGAPI"}},
+                 {"id": "NEW2", "title": f"ALARM: {CANARY} (again)", "service": {"id": "PLEGAPI"}}]
+    assert [i["id"] for i in drill_incidents(incidents, CANARY, "PLEGAPI", ["OLD"])] == ["NEW1", "NEW2"]

@@ -121,3 +121,54 @@ def test_the_drill_asks_for_one_alarm_by_name_and_for_the_alarms_on_its_metric(a
                           {"Namespace": "EstateOps/Canary", "MetricName": "Canary-pagerduty", "Dimensions": []})
         assert alarms_hook.alarm("canary") == raw
         assert alarms_hook.alarms_on_metric(raw) == ["canary", "other"]
+
+
+@pytest.fixture
+def chatbot_hook():
+    from estate_ops.hooks.chatbot import ChatbotHook
+
+    hook = ChatbotHook(aws_conn_id="aws_default")
+    hook.__dict__["conn"] = boto3.client("chatbot", region_name="us-east-2", aws_access_key_id="x",
+                                         aws_secret_access_key="x")
+    return hook
+
+
+def _chat_config(i):
+    return {"SlackTeamName": "t", "SlackTeamId": "T1", "SlackChannelId": f"C{i}", "SlackChannelName": f"c{i}",
+            "ChatConfigurationArn": f"arn:aws:chatbot::123456789012:chat-configuration/slack-channel/c{i}",
+            "IamRoleArn": "arn:aws:iam::123456789012:role/chatbot", "SnsTopicArns": [TOPIC]}
+
+
+def test_chatbot_configurations_come_100_a_page_following_next_token(chatbot_hook):
+    assert chatbot_hook.region_name == "us-east-2"  # Chatbot's API is not in every region: its console's
+    with Stubber(chatbot_hook.conn) as stub:
+        stub.add_response("describe_slack_channel_configurations",
+                          {"SlackChannelConfigurations": [_chat_config(i) for i in range(100)], "NextToken": "n2"},
+                          {"MaxResults": 100})
+        stub.add_response("describe_slack_channel_configurations",
+                          {"SlackChannelConfigurations": [_chat_config(100)]}, {"MaxResults": 100, "NextToken": "n2"})
+        found = chatbot_hook.slack_channel_configurations()
+        stub.assert_no_pending_responses()
+    assert len(found) == 101 and chatbot_hook.calls == 2
+
+
+def test_a_missing_chatbot_permission_names_the_action(chatbot_hook):
+    from estate_ops.hooks.chatbot import ChatbotError
+
+    with Stubber(chatbot_hook.conn) as stub:
+        stub.add_client_error("describe_slack_channel_configurations", "AccessDeniedException", "not authorized", 403)
+        with pytest.raises(ChatbotError, match="the IAM policy must allow chatbot:DescribeSlackChannelConfigurations "):
+            chatbot_hook.slack_channel_configurations()
+
+
+@pytest.mark.parametrize("operation,method,action", [
+    ("describe_alarms", lambda h: h.alarm("canary"), "cloudwatch:DescribeAlarms"),
+    ("describe_alarms_for_metric", lambda h: h.alarms_on_metric(
+        {"Namespace": "EstateOps/Canary", "MetricName": "Canary-pagerduty", "Dimensions": []}),
+     "cloudwatch:DescribeAlarmsForMetric"),
+])
+def test_the_drills_canary_checks_name_a_missing_permission(alarms_hook, operation, method, action):
+    with Stubber(alarms_hook.conn) as stub:
+        stub.add_client_error(operation, "AccessDenied", "not authorized", 403)
+        with pytest.raises(CloudWatchError, match=f"the IAM policy must allow {action} "):
+            method(alarms_hook)

@@ -1,5 +1,5 @@
 """The route drill's refusals against the sandbox (nothing is set when a canary is refused), its
-trigger's two outcomes, and its wiring: the canary's restore is a teardown that always runs."""
+trigger's two outcomes, and its wiring: the canary's restore runs whatever failed upstream."""
 
 from __future__ import annotations
 
@@ -86,14 +86,18 @@ def test_the_trigger_serializes_to_itself():
     assert drill_trigger.AlertDeliveryTrigger(**kwargs).serialize() == (path, kwargs)
 
 
-def test_restore_is_a_teardown_of_fire_and_publish_runs_whatever_happened():
+def test_restore_runs_after_any_upstream_failure_and_publish_after_restore():
+    # Not a teardown: Airflow skips a teardown whose setup failed, and a failed SetAlarmState may
+    # have set the alarm anyway. restore_canary itself decides (fire_canary's attempt XCom).
     from tests.dagrun import load_dag
 
     dag = load_dag("alert_route_drill")
     for route in ("pagerduty", "slack"):
-        restore, fire = dag.get_task(f"{route}.restore_canary"), dag.get_task(f"{route}.fire_canary")
-        assert restore.is_teardown and fire.is_setup and fire.task_id in restore.upstream_task_ids
-        assert dag.get_task(f"{route}.wait_for_delivery").task_id in restore.upstream_task_ids
+        restore = dag.get_task(f"{route}.restore_canary")
+        assert str(restore.trigger_rule) in ("all_done", "TriggerRule.ALL_DONE")
+        assert restore.upstream_task_ids == {f"{route}.wait_for_delivery"}
+        assert dag.get_task(f"{route}.wait_for_delivery").upstream_task_ids == {f"{route}.fire_canary"}
+        assert restore.task_id in dag.get_task("publish_drill").upstream_task_ids
     assert str(dag.get_task("publish_drill").trigger_rule) in ("all_done", "TriggerRule.ALL_DONE")
 
 
@@ -112,3 +116,41 @@ def test_a_slack_token_without_channels_history_is_named(sandbox):
     with pytest.raises(SlackScopeError):
         _check()  # refused at the check: before any canary is set
     assert _nothing_set(sandbox)
+
+
+def test_resolve_incident_puts_status_resolved_as_the_named_user_and_a_rerun_changes_nothing(sandbox):
+    from estate_ops.hooks.pagerduty import PagerDutyApiError, PagerDutyRestHook
+
+    hook = PagerDutyRestHook("pagerduty_default")
+    [open_one] = hook.open_incidents("PLEGAPI")  # the incidents scenario leaves one open
+    with pytest.raises(PagerDutyApiError, match=r"From nobody@example.com\): PagerDuty answered 400 .*Requester"):
+        hook.resolve_incident(open_one["id"], "nobody@example.com", "drill")
+    assert hook.open_incidents("PLEGAPI") == [open_one]  # refused: nothing changed
+    assert hook.resolve_incident(open_one["id"], "morgan.reyes@legacy.example", "drill") == "resolved"
+    after = hook.get(f"/incidents/{open_one['id']}")["incident"]
+    assert after["status"] == "resolved" and after["last_status_change_by"]["id"] == "PUSRTL1"
+    assert hook.resolve_incident(open_one["id"], "morgan.reyes@legacy.example", "drill") == "resolved"
+    assert hook.get(f"/incidents/{open_one['id']}")["incident"]["resolved_at"] == after["resolved_at"]
+    assert hook.resolve_incident("PNOSUCH", "morgan.reyes@legacy.example", "drill") == "not_found"
+
+
+def test_a_missing_scope_names_the_scope_slack_says_it_needed(monkeypatch):
+    # A private channel needs groups:history: the error says what Slack's `needed` says, not a guess.
+    from estate_ops.hooks.slack import SlackMessageHook, SlackScopeError
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web import SlackResponse
+
+    hook = SlackMessageHook.__new__(SlackMessageHook)
+    hook.slack_conn_id = "slack_api_default"
+    answer = SlackResponse(client=None, http_verb="POST", api_url="conversations.history", req_args={},
+                           data={"ok": False, "error": "missing_scope", "needed": "groups:history",
+                                 "provided": "chat:write,channels:read"}, headers={}, status_code=200)
+
+    class Client:
+        def conversations_history(self, **kwargs):
+            raise SlackApiError("missing_scope", answer)
+
+    monkeypatch.setattr(SlackMessageHook, "client", Client(), raising=False)
+    monkeypatch.setattr(SlackMessageHook, "channel_id", lambda self, channel: "G0PRIVATE")
+    with pytest.raises(SlackScopeError, match="'slack_api_default' lacks the groups:history scope"):
+        hook.recent_messages("#private-ops")

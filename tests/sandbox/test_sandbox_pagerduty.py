@@ -35,6 +35,9 @@ def pd(sbx):
             return session.post(base + path, json=body, headers=headers, timeout=10,
                                 verify=sbx.ca_bundle)
 
+        def put(self, path, body, **headers):
+            return session.put(base + path, json=body, headers=headers, timeout=10, verify=sbx.ca_bundle)
+
         def delete(self, path, **headers):
             return session.delete(base + path, headers=headers, timeout=10, verify=sbx.ca_bundle)
 
@@ -115,6 +118,22 @@ def test_every_served_endpoint_matches_the_openapi_document(pd, history, sbx):
         assert response.status_code == 404
         validate_response(spec_path, "get", 404, response.json())
     assert pd.delete(f"/maintenance_windows/{window_id}").status_code == 204
+
+
+def test_put_incident_resolves_as_the_from_user_in_the_documents_shape(pd, history):
+    open_one = next(i for i in history["incidents"] if i["status"] == "triggered")
+    body = {"incident": {"type": "incident_reference", "status": "resolved", "resolution": "drill"}}
+    without_from = pd.put(f"/incidents/{open_one['id']}", body)
+    assert without_from.status_code == 400 and "from" in without_from.text.lower()
+    assert pd.get(f"/incidents/{open_one['id']}").json()["incident"]["status"] == "triggered"
+    resolved = pd.put(f"/incidents/{open_one['id']}", body, From=EMAIL)
+    assert resolved.status_code == 200, resolved.text
+    validate_response("/incidents/{id}", "put", 200, resolved.json())
+    incident = resolved.json()["incident"]
+    assert incident["status"] == "resolved" and incident["last_status_change_by"]["type"] == "user_reference"
+    missing = pd.put("/incidents/PNOPE00", body, From=EMAIL)
+    assert missing.status_code == 404
+    validate_response("/incidents/{id}", "put", 404, missing.json())
 
 
 def test_errors_match_the_openapi_document(pd, sbx):

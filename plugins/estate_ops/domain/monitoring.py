@@ -17,7 +17,8 @@ The rules, all of them defaults written in plan.yaml `monitoring`:
 - An alarm's severity is its tag (`severity_tag`, values P0-P3); without one it is a finding and
   its route is not judged: a severity is never guessed.
 - Routes: each SNS topic in an alarm's actions is followed to its confirmed subscriptions, each
-  classified by `classify_endpoint`. A P0/P1 alarm must reach PagerDuty, a P2/P3 alarm Slack
+  classified by `classify_endpoint`; a topic an enabled AWS Chatbot Slack channel configuration
+  lists reaches Slack too (`chatbot_channels`), when it has a confirmed subscription. A P0/P1 alarm must reach PagerDuty, a P2/P3 alarm Slack
   (plan.yaml `alert_routing`). A pending confirmation is not a route; a topic in another region
   (CloudWatch cannot publish there) or another account (not ours to read) is not followed.
 """
@@ -189,6 +190,19 @@ def classify_endpoint(protocol: str, endpoint: str) -> str:
     return UNKNOWN
 
 
+def chatbot_channels(configurations: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Topic ARN -> the Slack channels AWS Chatbot relays it to: each ENABLED Slack channel
+    configuration (DescribeSlackChannelConfigurations) that lists the topic in its SnsTopicArns."""
+    channels: dict[str, set[str]] = {}
+    for config in configurations:
+        if (config.get("State") or "ENABLED") != "ENABLED":
+            continue  # a disabled configuration relays nothing
+        name = config.get("SlackChannelName") or config.get("SlackChannelId") or config.get("ConfigurationName") or "?"
+        for arn in config.get("SnsTopicArns") or ():
+            channels.setdefault(arn, set()).add(str(name)[:80])
+    return {arn: sorted(names) for arn, names in sorted(channels.items())}
+
+
 def required_destination(severity: str, alert_routing: Any) -> str:
     """The plan's rule: P0/P1 -> PagerDuty, P2/P3 -> Slack (plan.yaml alert_routing)."""
     return PAGERDUTY if severity in alert_routing.pagerduty else SLACK
@@ -251,12 +265,14 @@ class _Route:
 
 def audit_monitoring(plan: Any, estate_name: str, account_id: str, resources: Sequence[Resource],
                      alarms: Iterable[Alarm], topics: Mapping[str, Topic], day: dt.date,
-                     as_of: dt.datetime) -> MonitoringAudit:
+                     as_of: dt.datetime, chatbot: Mapping[str, Sequence[str]] | None = None) -> MonitoringAudit:
     """The day's monitoring audit: report (DESIGN.md §4 report keys) and findings.
 
     `alarms` are every alarm DescribeAlarms returned (both types) with their tags; `topics` the SNS
-    topics their actions name that were followed (the operator follows those `topics_to_follow` lists).
+    topics their actions name that were followed (the operator follows those `topics_to_follow` lists);
+    `chatbot` each topic's Slack channels by AWS Chatbot's channel configurations (`chatbot_channels`).
     """
+    chatbot = chatbot or {}
     as_of = utc(as_of)
     terms = plan.monitoring
     period = day.isoformat()
@@ -330,7 +346,8 @@ def audit_monitoring(plan: Any, estate_name: str, account_id: str, resources: Se
     topic_rows: dict[str, dict[str, Any]] = {}
     for arn in sorted({t for a in scoped for t in (*a.alarm_actions, *a.ok_actions) if _is_sns(t)}):
         topic_rows[arn] = _topic_row(arn, topics.get(arn), account_id, [a for a in scoped
-                                                                        if arn in (*a.alarm_actions, *a.ok_actions)])
+                                                                        if arn in (*a.alarm_actions, *a.ok_actions)],
+                                     chatbot.get(arn, ()))
     for row in topic_rows.values():
         if row["problem"] == "foreign":
             finding("alarm_topic_foreign", row["topic"], f"SNS topic {row['topic']} {row['detail']}: "
@@ -477,11 +494,13 @@ def _is_sns(arn: str) -> bool:
     return arn_part(arn, "service") == "sns"
 
 
-def _topic_row(arn: str, topic: Topic | None, account_id: str, alarms: list[Alarm]) -> dict[str, Any]:
+def _topic_row(arn: str, topic: Topic | None, account_id: str, alarms: list[Alarm],
+               slack_channels: Sequence[str] = ()) -> dict[str, Any]:
     regions = sorted({a.region for a in alarms})
     row: dict[str, Any] = {"topic": arn, "region": arn_part(arn, "region"), "account": arn_part(arn, "account"),
                            "alarms": sorted(a.name for a in alarms), "confirmed": 0, "pending": 0,
-                           "destinations": [], "problem": None, "detail": None}
+                           "destinations": [], "slack_channels": list(slack_channels), "problem": None,
+                           "detail": None}
     if row["account"] != account_id:
         row.update(problem="foreign", detail=f"belongs to account {row['account']}, not the estate's {account_id}")
     elif any(region != row["region"] for region in regions):
@@ -491,8 +510,13 @@ def _topic_row(arn: str, topic: Topic | None, account_id: str, alarms: list[Alar
         row.update(problem="unconfirmed", detail="does not exist")
     else:
         confirmed = [s for s in topic.subscriptions if s.confirmed]
+        destinations = {classify_endpoint(s.protocol, s.endpoint) for s in confirmed}
+        if confirmed and slack_channels:
+            # A Chatbot channel configuration lists the topic: Chatbot relays it to Slack (through its
+            # subscription, whatever endpoint it shows). With no confirmed subscription it relays nothing.
+            destinations.add(SLACK)
         row.update(confirmed=len(confirmed), pending=len(topic.subscriptions) - len(confirmed),
-                   destinations=sorted({classify_endpoint(s.protocol, s.endpoint) for s in confirmed}))
+                   destinations=sorted(destinations))
         if not confirmed:
             row.update(problem="unconfirmed", detail="has no confirmed subscription"
                        + (f" ({row['pending']} pending confirmation)" if row["pending"] else ""))
@@ -562,16 +586,20 @@ def check_canary(route: str, name: str, raw: Mapping[str, Any] | None, alarms_on
                           "set them off too")
 
 
+def drill_incidents(incidents: Iterable[Mapping[str, Any]], canary: str, service_id: str,
+                    known: Iterable[str]) -> list[Mapping[str, Any]]:
+    """The incidents on `service_id`, not open before the drill, whose title names the canary: the
+    ones the drill caused (and resolves)."""
+    known = set(known)
+    return [i for i in incidents if i.get("id") not in known and (i.get("service") or {}).get("id") == service_id
+            and canary in (i.get("title") or "")]
+
+
 def pagerduty_delivery(incidents: Iterable[Mapping[str, Any]], canary: str, service_id: str,
                        known: Iterable[str]) -> Mapping[str, Any] | None:
     """The first incident on `service_id`, not open before the drill, whose title names the canary."""
-    known = set(known)
-    for incident in incidents:
-        if incident.get("id") in known or (incident.get("service") or {}).get("id") != service_id:
-            continue
-        if canary in (incident.get("title") or ""):
-            return incident
-    return None
+    found = drill_incidents(incidents, canary, service_id, known)
+    return found[0] if found else None
 
 
 def slack_delivery(messages: Iterable[Mapping[str, Any]], canary: str, after_ts: str | None) -> Mapping[str, Any] | None:
@@ -592,7 +620,9 @@ class RouteDrill:
     fired_at: dt.datetime | None = None
     seen_at: dt.datetime | None = None
     evidence: str | None = None  # the incident id or the message ts
-    error: str | None = None  # what went wrong firing, waiting or cleaning up
+    error: str | None = None  # what went wrong firing or waiting
+    cleanup_error: str | None = None  # what went wrong putting the canary back to OK or resolving the incident
+    resolved: tuple[str, ...] = ()  # the drill incidents it resolved (PagerDuty route)
 
     @property
     def latency_seconds(self) -> int | None:
@@ -617,10 +647,16 @@ def build_route_drill_report(plan: Any, estate_name: str, day: dt.date, as_of: d
                 f"the {drill.route} route did not deliver canary {drill.canary} to {where} {drill.destination} "
                 f"({why})", period, route=drill.route, destination=drill.destination,
                 fired_at=drill.fired_at.isoformat() if drill.fired_at else None))  # details go out as JSON
+        if drill.cleanup_error:
+            left = "a canary left in ALARM or a drill incident left open pages people about nothing"
+            findings.append(Finding.of(
+                plan, "alert_route_cleanup_failed", drill.canary,
+                f"the {drill.route} route's drill did not clean up after canary {drill.canary} "
+                f"({drill.cleanup_error}): {left}", period, route=drill.route, destination=drill.destination))
         rows.append({"route": drill.route, "canary": drill.canary, "destination": drill.destination,
                      "fired_at": drill.fired_at, "seen_at": drill.seen_at, "latency_seconds": drill.latency_seconds,
                      "timeout_minutes": drill.timeout_minutes, "delivered": delivered, "evidence": drill.evidence,
-                     "error": drill.error})
+                     "error": drill.error, "resolved": list(drill.resolved), "cleanup_error": drill.cleanup_error})
     findings = sort_findings(findings)
     figures = {f"{r['route']}_latency": {"value": r["latency_seconds"], "unit": "s"} for r in rows}
     report = {

@@ -269,10 +269,23 @@ class PagerDutyRestHook(PagerdutyHook):
         obj = next(iter(body.values())) if len(body) == 1 else body
         return True, str(obj.get("name") or obj.get("summary") or "found")
 
+    def resolve_incident(self, incident_id: str, from_email: str, resolution: str) -> str:
+        """`PUT /incidents/{id}` status resolved, as `from_email` (a PagerDuty user: the From header
+        PagerDuty requires on writes). "resolved", or "not_found" when the incident is gone. Resolving
+        a resolved incident changes nothing, so a rerun is harmless."""
+        body = {"incident": {"type": "incident_reference", "status": "resolved", "resolution": resolution}}
+        response = self._write("PUT", f"/incidents/{incident_id}", json=body, headers={"From": from_email})
+        if response.status_code == 404:
+            return "not_found"
+        if not response.is_success:
+            raise PagerDutyApiError(f"PUT /incidents/{incident_id} (From {from_email}): PagerDuty answered "
+                                    f"{response.status_code} {_error_text(response)}")
+        return "resolved"
+
     # --- maintenance windows (availability: alerts held during announced maintenance)
 
     def _write(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One POST/DELETE, waiting out 429s (a rejected request changed nothing); 5xx raise."""
+        """One POST/PUT/DELETE, waiting out 429s (a rejected request changed nothing); 5xx raise."""
         for _ in range(MAX_429_WAITS + 1):
             try:
                 return self.client().request(method, path, **kwargs)
