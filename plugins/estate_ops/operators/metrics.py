@@ -56,7 +56,7 @@ class KeyMetricsReportOperator(ReportPublisher, BaseOperator):
         self.period = period
 
     def execute(self, context: Any) -> dict[str, Any] | None:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from estate_ops.alerting import SeverityRouter
         from estate_ops.config import load_config
