@@ -529,7 +529,7 @@ def build_metrics_report(*, plan: Any, period: MetricsPeriod, figures: list[dict
     for kind, resource, what in missing:
         findings.append(Finding.of(plan, "metric_source_missing", resource,
                                    f"CloudWatch has no {what} for {kind} {resource} (estate.yaml names it): "
-                                   f"its key metrics for {period.label} are no data", period.label, kind=kind))
+                                   f"its key metrics for {period.label} are no data", period.label, source_kind=kind))
     details = {(r["resource"], r["metric"]): r.get("details") for r in figures}
     rows = []
     for j in judgements:
