@@ -237,3 +237,29 @@ def test_a_period_that_has_not_ended_is_refused():
 
     with pytest.raises(PeriodError, match="has not ended"):
         report_period("month", LOGICAL, "2026-11", tz=ZoneInfo("America/New_York"), now=LOGICAL, scheduled=False)
+
+
+def test_a_utc_contract_month_is_counted_in_utc(sandbox, tmp_path, monkeypatch):
+    """The same month with plan.yaml `contract_month_timezone: UTC`: its bounds are UTC midnights and
+    the figures are of those minutes (the quiet hour still falls on each of its 31 days)."""
+    from estate_ops.config import DEFAULT_PLAN_PATH, clear_cache
+
+    plan = DEFAULT_PLAN_PATH.read_text(encoding="utf-8").replace(
+        "contract_month_timezone: America/New_York", "contract_month_timezone: UTC")
+    assert "contract_month_timezone: UTC" in plan
+    (tmp_path / "plan.yaml").write_text(plan, encoding="utf-8")
+    monkeypatch.setenv("ESTATE_OPS_PLAN", str(tmp_path / "plan.yaml"))
+    clear_cache()
+    try:
+        run = run_dag("key_metrics_report", LOGICAL, {"period": MONTH})
+        states = task_states(run)
+    finally:
+        monkeypatch.delenv("ESTATE_OPS_PLAN")
+        clear_cache()
+    assert states["monthly_report"] == "success", states
+    report = read_json(sandbox, f"metrics/{MONTH}/report.json")
+    assert report["period"]["timezone"] == "UTC"
+    assert report["period"]["start"] == "2026-10-01T00:00:00Z" and report["period"]["end"] == "2026-11-01T00:00:00Z"
+    assert _figure(report, WEB_TG, "error_rate")["details"]["no_data_minutes"] == 60 * 31
+    # the month before holds nothing in UTC (the seeded data starts at the month's first UTC instant)
+    assert _figure(report, DB.id, "db_connections")["previous"] is None
