@@ -22,7 +22,7 @@ from estate_ops.domain.periods import PeriodError
 from sandbox.scenarios.metrics import SURGE_CONNECTIONS, slow_week_monday
 from tests.backups_estate import using_estate
 from tests.dagrun import load_dag, run_dag, task_states
-from tests.reports_bucket import keys, read_json, versions
+from tests.reports_bucket import keys, read_bytes, read_json, versions
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +49,9 @@ def _twice(handle, period):
     states_first = task_states(first)
     after_first, slack_first, events_first = versions(handle), handle.slack_messages(), handle.pagerduty_events()
     report = read_json(handle, f"metrics/{period}/report.json")
+    html = read_bytes(handle, f"metrics/{period}/report.html").decode()
     second = run_dag("key_metrics_report", LOGICAL, {"period": period})
-    return {"first": first, "second": second, "states": [states_first, task_states(second)], "report": report, "after_first": after_first,
+    return {"first": first, "second": second, "states": [states_first, task_states(second)], "html": html, "report": report, "after_first": after_first,
             "after_second": versions(handle), "slack_first": slack_first, "slack_second": handle.slack_messages(),
             "events_first": events_first, "events_second": handle.pagerduty_events()}
 
@@ -140,8 +141,19 @@ def test_errors_and_users_are_reported(runs):
     assert len(report["items"]["active_users"]) == 31
     assert report["headline"]["new_issues"]["value"] == len(report["items"]["new_issues"]) > 0
     assert all(i["link"] for i in report["items"]["new_issues"])
-    html = runs[MONTH]["after_first"]  # rendered: a hostile title is text, not markup
-    assert f"metrics/{MONTH}/report.html" in html
+
+
+
+def test_outside_text_is_text_in_the_html(runs):
+    from markupsafe import escape
+
+    from sandbox.sentry import HOSTILE_TITLES
+
+    html = runs[MONTH]["html"]
+    assert "<script>alert(1)</script>" not in html
+    shown = [t for t in HOSTILE_TITLES if t in {i["title"] for i in runs[MONTH]["report"]["items"]["new_issues"]}]
+    for title in shown:
+        assert str(escape(title))[:20] in html
 
 
 def test_a_month_without_data_is_no_data_not_met(sandbox):
