@@ -73,6 +73,8 @@ DEMO_RUNS = [
     # The reference month as it stood on its 20th: the clients' hours so far against their tiers.
     DemoRun("support_hours_watch", conf=lambda month, now: {"date": month.replace(day=20).isoformat()},
             period=lambda month, now: month.replace(day=20).isoformat()),
+    # The reference month's key metrics (the weekly task is skipped for a month period).
+    DemoRun("key_metrics_report", conf=lambda month, now: {"period": month.strftime("%Y-%m")}),
     # The month close, last: it quotes the reports above, and the reference month's backup
     # verifications and drills the sandbox seeds (sandbox/backup_history.py; the demo's own
     # backup_verification and restore_drill run today, after that month), so the reviews are complete.
@@ -172,7 +174,8 @@ def main() -> int:
 def _month_bounds_line(output: Path, month: str) -> str:
     """Every monthly report of the demo covers the same minutes (one contract month), or FAILED."""
     sources = {"availability": output / f"availability/{month}/report.json",
-               "incidents": output / f"incidents/{month}/report.json"}
+               "incidents": output / f"incidents/{month}/report.json",
+               "metrics": output / f"metrics/{month}/report.json"}
     sources |= {f"invoice {p.stem}": p for p in sorted((output / f"invoices/{month}/_drafts").glob("*.json"))}
     bounds = {}
     for name, path in sources.items():

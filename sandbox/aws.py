@@ -249,6 +249,7 @@ def install_moto_patches() -> None:
     DBInstance.latest_restorable_time = property(latest_restorable_time)
     DBCluster.latest_restorable_time = property(latest_restorable_time)
     _install_fast_get_metric_data()
+    _install_fast_list_metrics()
     _install_paged_describe_alarms()
     _install_pending_subscriptions()
     _install_alarm_state_listeners()
@@ -381,6 +382,32 @@ def _percentile_of(data: list, q: float) -> float:
     return float(np.percentile(np.asarray(samples, dtype=float), q)) if samples else float("nan")
 
 
+def _install_fast_list_metrics() -> None:
+    """ListMetrics in linear time, one entry per metric. moto compares every datum with every metric
+    kept so far, and its dimension comparison never finds two metrics of two or more dimensions the
+    same (an ALB target group's `LoadBalancer` + `TargetGroup`), so it lists every datum of them: a
+    month of 5-minute samples took a minute. Here a metric is (namespace, name, dimensions), as in
+    CloudWatch; the filters are moto's own (`MetricDatumBase.filter` without the duplicate scan)."""
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    if getattr(CloudWatchBackend.get_filtered_metrics, "_sandbox_fast", False):
+        return
+
+    def get_filtered_metrics(self: Any, metric_name: str, namespace: str, dimensions: list[dict[str, str]]) -> list:
+        seen: set[tuple] = set()
+        found = []
+        for md in self.get_all_metrics():
+            key = (md.namespace, md.name, tuple(sorted((d.name, d.value) for d in md.dimensions)))
+            if key in seen or not md.filter(namespace=namespace, name=metric_name, dimensions=dimensions):
+                continue
+            seen.add(key)
+            found.append(md)
+        return found
+
+    get_filtered_metrics._sandbox_fast = True
+    CloudWatchBackend.get_filtered_metrics = get_filtered_metrics
+
+
 def _install_fast_get_metric_data() -> None:
     """GetMetricData in linear time. moto rescans every datapoint of the range for every
     period of every query (a day of 1-minute data for three health checks: ~6 M comparisons
@@ -390,7 +417,7 @@ def _install_fast_get_metric_data() -> None:
     from collections import defaultdict
     from datetime import timedelta
 
-    from moto.cloudwatch.models import CloudWatchBackend, Dimension, Statistics
+    from moto.cloudwatch.models import CloudWatchBackend, Statistics
 
     original = CloudWatchBackend.get_metric_data
     if getattr(original, "_sandbox_fast", False):
@@ -401,25 +428,28 @@ def _install_fast_get_metric_data() -> None:
         start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
         if start >= end or any("Expression" in q for q in queries):
             return original(self, queries, start_time, end_time, scan_by)
-        in_range = [md for md in self.get_all_metrics() if start <= md.timestamp < end]
+        # The range's data indexed once by (metric name, dimensions): each query reads its own
+        # datapoints, not every datapoint of the range.
+        by_metric: dict[tuple, list] = defaultdict(list)
+        for md in self.get_all_metrics():
+            if start <= md.timestamp < end:
+                key = (md.name, tuple(sorted((d.name, d.value) for d in md.dimensions)))
+                by_metric[key].append(md)
         results = []
         for query in queries:
             stat_query = query["MetricStat"]
             metric = stat_query["Metric"]
             period = int(stat_query["Period"])
-            dimensions = sorted(Dimension(name=d["Name"], value=d["Value"])
-                                for d in metric.get("Dimensions", []))
+            dimensions = tuple(sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])))
             stat, unit = stat_query["Stat"], stat_query.get("Unit")
             buckets: dict[int, list] = defaultdict(list)
-            for md in in_range:
-                # moto's own matching: with dimensions, namespace is not compared.
-                if md.name != metric["MetricName"]:
-                    continue
-                if dimensions:
-                    if sorted(md.dimensions) != dimensions:
-                        continue
-                elif md.namespace != metric["Namespace"]:
-                    continue
+            # moto's own matching: with dimensions, namespace is not compared.
+            if dimensions:
+                candidates = by_metric.get((metric["MetricName"], dimensions), [])
+            else:
+                candidates = [md for (name, _), mds in by_metric.items() if name == metric["MetricName"]
+                              for md in mds if md.namespace == metric["Namespace"]]
+            for md in candidates:
                 if unit and md.unit != unit:
                     continue
                 buckets[int((md.timestamp - start).total_seconds()) // period].append(md)

@@ -338,6 +338,10 @@ class KeyMetricsTerms(_Strict):
     each in that metric's unit (a threshold in another unit is refused here, at load)."""
 
     thresholds: dict[str, MetricThreshold]
+    # The bucket (seconds) of the counts (requests, 5XX, cache hits/misses) summed into a period:
+    # minutes without data are counted at this grain. CloudWatch serves 60 s for 15 days, 300 s
+    # for 63 days, 3600 s beyond: a month reported on the 1st (and its previous month) needs 300 or more.
+    count_resolution_seconds: Literal[60, 300, 900, 3600] = 300
 
     @field_validator("thresholds")
     @classmethod

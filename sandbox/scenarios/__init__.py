@@ -17,7 +17,7 @@ from sandbox.context import SeedContext
 
 __all__ = ["AREAS", "SeedContext", "available_scenarios", "run_all"]
 
-AREAS = ("availability", "incidents", "backups", "retention", "invoicing", "monitoring")
+AREAS = ("availability", "incidents", "backups", "retention", "invoicing", "monitoring", "metrics")
 
 log = logging.getLogger("sandbox.scenarios")
 

@@ -49,6 +49,7 @@ WAVES = [
         ("retention_pruning", "2026-11-02T12:00:00+00:00", {"confirm_over_cap": True}),
         ("monitoring_audit", "2026-11-02T06:30:00+00:00", {}),
         ("support_hours_watch", "2026-11-02T12:00:00+00:00", {"date": "2026-10-20"}),
+        ("key_metrics_report", "2026-11-02T11:00:00+00:00", {"period": MONTH}),
     ],
 ]
 # DAGs this test does not trigger, and where they are tested end to end instead.

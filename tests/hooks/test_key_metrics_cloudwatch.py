@@ -16,6 +16,7 @@ from estate_ops.hooks.cloudwatch import (
     pack_queries,
 )
 
+# Resources of its own: the metrics scenario seeds the estate's for the whole reference month.
 LB = "app/metrics-test/0123456789abcdef"
 TG = "targetgroup/metrics-api/0123456789abcdef"
 START = dt.datetime(2026, 10, 20, 4, tzinfo=dt.UTC)
@@ -47,18 +48,18 @@ def test_a_days_figures_from_raw_samples(sandbox):
                  {"MetricName": "HTTPCode_Target_5XX_Count", "Value": e, "Dimensions": lb_dims, "Timestamp": at}]
     _put(cloudwatch, "AWS/ApplicationELB", rows)
     _put(cloudwatch, "AWS/RDS", [{"MetricName": "DatabaseConnections", "Value": c, "Timestamp": START + dt.timedelta(minutes=i),
-                                  "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "legacy-prod-db"}]}
+                                  "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "metrics-test-db"}]}
                                  for i, c in enumerate([20, 60, 170, 40])])
     _put(cloudwatch, "AWS/ElastiCache", [{"MetricName": name, "Value": v, "Timestamp": START,
-                                          "Dimensions": [{"Name": "CacheClusterId", "Value": "legacy-sessions"}]}
+                                          "Dimensions": [{"Name": "CacheClusterId", "Value": "metrics-test-cache"}]}
                                          for name, v in (("CacheHits", 880), ("CacheMisses", 120))])
 
-    queries = key_metric_queries([(LB, [TG])], ["legacy-prod-db"], ["legacy-sessions"], START, END, resolution=60)
+    queries = key_metric_queries([(LB, [TG])], ["metrics-test-db"], ["metrics-test-cache"], START, END, resolution=60)
     hook = CloudWatchMetricsHook(region_name=sandbox.region)
     results = hook.get_metric_data(queries)
     assert hook.calls == len(pack_queries(queries)) == 1
-    rows = key_metric_figures(results, load_balancers=[(LB, [TG])], databases=[("legacy-prod-db", 200)],
-                              caches=["legacy-sessions"], period_seconds=86_400, resolution=60)
+    rows = key_metric_figures(results, load_balancers=[(LB, [TG])], databases=[("metrics-test-db", 200)],
+                              caches=["metrics-test-cache"], period_seconds=86_400, resolution=60)
     by = {(r["resource"], r["metric"]): r for r in rows}
     assert float(by[(LB, "latency_p99")]["value"]) == pytest.approx(np.percentile(latencies, 99))
     assert float(by[(LB, "latency_p50")]["value"]) == pytest.approx(np.percentile(latencies, 50))
@@ -66,5 +67,5 @@ def test_a_days_figures_from_raw_samples(sandbox):
     assert (err["errors"], err["requests"], err["no_data_minutes"]) == (errors, requests, 40)
     assert by[(LB, "error_rate")]["value"] == Decimal(errors) * 100 / Decimal(requests)
     assert by[(f"{LB} {TG}", "latency_p99")]["value"] is None  # nothing seeded per target group
-    assert by[("legacy-prod-db", "db_connections")]["value"] == Decimal(85)  # 170 of 200
-    assert by[("legacy-sessions", "cache_hit_rate")]["value"] == Decimal(88)
+    assert by[("metrics-test-db", "db_connections")]["value"] == Decimal(85)  # 170 of 200
+    assert by[("metrics-test-cache", "cache_hit_rate")]["value"] == Decimal(88)

@@ -124,3 +124,12 @@ def test_timesheets_tier_change_and_releases(seeded, month):
     releases = ctx.estate.pagerduty.releases
     assert any(r <= month for r in releases) and any(r > last_day for r in releases)
     assert all(r.weekday() == 1 for r in releases)
+
+
+@pytest.mark.parametrize("month", MONTHS, ids=lambda m: f"{m:%Y-%m}")
+def test_the_key_metrics_stretches_are_inside_the_month(seeded, month):
+    from sandbox.scenarios.metrics import design
+
+    ctx = seeded[month][0]
+    for name, (lo, hi) in design(ctx).items():
+        assert ctx.contract_bounds.start <= lo < hi <= ctx.contract_bounds.end, (name, lo, hi)

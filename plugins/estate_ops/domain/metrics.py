@@ -382,3 +382,264 @@ def key_metric_figures(results: dict[str, Series], *, load_balancers: list[tuple
                      "value": cache_hit_rate(int(hits), int(misses)) if has_data else None,
                      "details": {"hits": int(hits), "misses": int(misses)}})
     return rows
+
+
+# ------------------------------------------------------------------ the report (key_metrics_report)
+
+RESOLUTIONS = (60, 300, 900, 3600)  # count buckets CloudWatch serves evenly within a day
+
+
+def report_period(kind: Literal["week", "month"], logical_date: dt.datetime, param: str | None, *,
+                  tz: ZoneInfo, now: dt.datetime, scheduled: bool) -> MetricsPeriod | None:
+    """The period the `kind` task of key_metrics_report reports on, or None when it has nothing to do.
+
+    With a `period` param (`2026-W44` or `2026-10`): that period when it is of `kind` (the other
+    task does nothing), refused when it has not ended by `now`. Without one: a scheduled run
+    reports the previous ISO week when its date (in `tz`) is a Monday and the previous month when
+    it is the 1st (both on a Monday the 1st); a manual run reports the last ended week and month."""
+    if logical_date.tzinfo is None or now.tzinfo is None:
+        raise PeriodError("logical_date and now must be timezone-aware")
+    if param not in (None, "", "None"):
+        period = metrics_period(str(param), tz)
+        if period.kind != kind:
+            return None
+        if period.end > now:
+            raise PeriodError(f"period {period.label} has not ended yet: it ends "
+                              f"{period.end.astimezone(tz):%Y-%m-%d %H:%M} {tz.key} (now is {now:%Y-%m-%d %H:%M} UTC)")
+        return period
+    local = logical_date.astimezone(tz).date()
+    if kind == "week":
+        if scheduled and local.weekday() != 0:
+            return None
+        monday = local - dt.timedelta(days=local.weekday() + 7)
+        year, week, _ = monday.isocalendar()
+        return metrics_period(f"{year:04d}-W{week:02d}", tz)
+    if scheduled and local.day != 1:
+        return None
+    return metrics_period(str(Month.of(local).previous()), tz)
+
+
+def daily_rows(results: dict[str, Series], period: MetricsPeriod, *, load_balancers: list[tuple[str, list[str]]],
+               databases: list[tuple[str, int | None]], caches: list[str], resolution: int) -> list[dict[str, Any]]:
+    """Per contract day: each load balancer's (and target group's) p50/p95/p99 as CloudWatch computed
+    them for the day (the `_day` queries: 86,400 s from the period's start), its error rate (sums of
+    the day's buckets, never a mean), each database's peak connections against its max, each cache's
+    hit rate. A day with no datapoint has value None."""
+    index = {d: i for i, d in enumerate(period.days)}
+
+    def day_of(stamp: dt.datetime) -> dt.date | None:
+        day = stamp.astimezone(period.tz).date()
+        return day if day in index else None
+
+    def day_of_bucket(stamp: dt.datetime) -> dt.date | None:
+        # a day query's bucket starts at period.start + n days: its n-th day, whatever the offset did
+        n = int((stamp - period.start).total_seconds()) // 86_400
+        return period.days[n] if 0 <= n < len(period.days) else None
+
+    rows: list[dict[str, Any]] = []
+
+    def per_day(series: Series | None) -> dict[dt.date, float]:
+        found: dict[dt.date, float] = {}
+        for stamp, value in zip(*(series or ([], [])), strict=True):
+            day = day_of_bucket(stamp)
+            if day is not None:
+                found[day] = value
+        return found
+
+    def sums(series: Series | None) -> tuple[dict[dt.date, float], dict[dt.date, int]]:
+        total: dict[dt.date, float] = {}
+        count: dict[dt.date, int] = {}
+        for stamp, value in zip(*(series or ([], [])), strict=True):
+            day = day_of(stamp)
+            if day is not None:
+                total[day] = total.get(day, 0.0) + value
+                count[day] = count.get(day, 0) + 1
+        return total, count
+
+    def latency(prefix: str, resource: str) -> None:
+        for stat in ("p50", "p95", "p99"):
+            values = per_day(results.get(f"{prefix}_{stat}_day"))
+            for day in period.days:
+                v = values.get(day)
+                rows.append({"day": day, "resource": resource, "metric": f"latency_{stat}",
+                             "value": None if v is None else Decimal(str(v))})
+
+    def errors(prefix: str, resource: str, elb: bool) -> None:
+        requests, present = sums(results.get(f"{prefix}_requests"))
+        target, _ = sums(results.get(f"{prefix}_target5xx"))
+        elb_5xx, _ = sums(results.get(f"{prefix}_elb5xx")) if elb else ({}, {})
+        for day in period.days:
+            minutes = int((period.day_start(day + dt.timedelta(days=1)) - period.day_start(day)).total_seconds()) // 60
+            rate = ErrorRate(int(target.get(day, 0) + elb_5xx.get(day, 0)) if requests.get(day) else 0,
+                             int(requests.get(day, 0)),
+                             max(minutes - present.get(day, 0) * (resolution // 60), 0))
+            rows.append({"day": day, "resource": resource, "metric": "error_rate", "value": rate.percent,
+                         "details": rate.as_dict()})
+
+    tg_index = 0
+    for i, (lb, target_groups) in enumerate(load_balancers):
+        latency(f"lb{i}", lb)
+        errors(f"lb{i}", lb, elb=True)
+        for tg in target_groups:
+            latency(f"tg{tg_index}", f"{lb} {tg}")
+            errors(f"tg{tg_index}", f"{lb} {tg}", elb=False)
+            tg_index += 1
+    for i, (db, max_connections) in enumerate(databases):
+        peaks = per_day(results.get(f"db{i}_max_day"))
+        for day in period.days:
+            peak = peaks.get(day)
+            head = connection_headroom(peak, max_connections) if (max_connections and peak is not None) else None
+            rows.append({"day": day, "resource": db, "metric": "db_connections",
+                         "value": head.used_percent if head else None,
+                         "details": {"peak": None if peak is None else int(peak), "max_connections": max_connections}})
+    for i, cache in enumerate(caches):
+        hits, _ = sums(results.get(f"cc{i}_hits"))
+        misses, _ = sums(results.get(f"cc{i}_misses"))
+        for day in period.days:
+            has = day in hits or day in misses
+            rows.append({"day": day, "resource": cache, "metric": "cache_hit_rate",
+                         "value": cache_hit_rate(int(hits.get(day, 0)), int(misses.get(day, 0))) if has else None})
+    return rows
+
+
+def _users_headline(period: MetricsPeriod, wau: dict[str, int], mau: dict[str, int]) -> tuple[str, int | None]:
+    """A week's WAU (its Monday's point) or a month's MAU (its 1st's point)."""
+    if period.kind == "week":
+        return "weekly_active_users", wau.get(period.days[0].isoformat())
+    return "monthly_active_users", mau.get(period.days[0].isoformat())
+
+
+def build_metrics_report(*, plan: Any, period: MetricsPeriod, figures: list[dict[str, Any]],
+                         previous: list[dict[str, Any]], daily: list[dict[str, Any]],
+                         missing: list[tuple[str, str, str]], sentry: dict[str, Any] | None,
+                         users: dict[str, Any] | None, estate_name: str, inputs: dict[str, int],
+                         resolution: int) -> tuple[dict[str, Any], list[Finding]]:
+    """The key-metrics report and its findings, from what the hooks read.
+
+    `figures`/`previous`: `key_metric_figures` rows of the period and of the previous period.
+    `missing`: (kind, resource, what) for a load balancer, target group, database or cache CloudWatch
+    has no metric for: each is a `metric_source_missing` finding naming it. `sentry`: {"totals",
+    "previous_totals", "issues" (unresolved, seen in the period), "projects"}. `users`: {"dau", "wau",
+    "mau": saved-report series as read}."""
+    thresholds = plan.monitoring.key_metrics.thresholds
+    before = {(r["resource"], r["metric"]): r["value"] for r in previous}
+    judgements = [judge(r["metric"], r["resource"], r["value"], before.get((r["resource"], r["metric"])),
+                        thresholds[r["metric"]]) for r in figures]
+    findings = breach_findings(plan, judgements, period.label)
+    for kind, resource, what in missing:
+        findings.append(Finding.of(plan, "metric_source_missing", resource,
+                                   f"CloudWatch has no {what} for {kind} {resource} (estate.yaml names it): "
+                                   f"its key metrics for {period.label} are no data", period.label, source_kind=kind))
+    details = {(r["resource"], r["metric"]): r.get("details") for r in figures}
+    rows = []
+    for j in judgements:
+        row = j.as_dict()
+        extra = details.get((j.resource, j.metric)) or {}
+        row["details"] = extra
+        rows.append(row)
+
+    lb_names = [r["resource"] for r in figures if r["metric"] == "error_rate" and " " not in r["resource"]]
+    rates = [ErrorRate(int(r["details"]["errors"]), int(r["details"]["requests"]), int(r["details"]["no_data_minutes"]))
+             for r in figures if r["metric"] == "error_rate" and r["resource"] in lb_names]
+    all_lbs = combine_error_rates(rates)
+    p99s = [r["value"] for r in figures if r["metric"] == "latency_p99" and r["resource"] in lb_names
+            and r["value"] is not None]
+    used = [r["value"] for r in figures if r["metric"] == "db_connections" and r["value"] is not None]
+    caches = [r for r in figures if r["metric"] == "cache_hit_rate" and r["value"] is not None]
+    hit_rate = cache_hit_rate(sum(r["details"]["hits"] for r in caches), sum(r["details"]["misses"] for r in caches))
+
+    items: dict[str, list[dict[str, Any]]] = {
+        "figures": rows,
+        "missing_sources": [{"kind": k, "resource": r, "what": w} for k, r, w in missing],
+        "daily": [{"day": r["day"], "resource": r["resource"], "metric": r["metric"], "value": r["value"]}
+                  for r in daily],
+    }
+    headline: dict[str, Any] = {
+        "figures_breached": {"value": sum(j.status == "breached" for j in judgements), "unit": "figures"},
+        "figures_no_data": {"value": sum(j.status == "no_data" for j in judgements), "unit": "figures"},
+        "error_rate": {"value": all_lbs.percent, "unit": "percent"},
+        "slowest_latency_p99": {"value": max(p99s) if p99s else None, "unit": "seconds"},
+        "peak_db_connections": {"value": max(used) if used else None, "unit": "percent_of_max_connections"},
+        "cache_hit_rate": {"value": hit_rate, "unit": "percent"},
+    }
+    figures_out: dict[str, Any] = {
+        "error_rate_no_data_minutes": {"value": all_lbs.no_data_minutes, "unit": "minutes"},
+        "requests": {"value": all_lbs.requests, "unit": "requests"},
+        "errors_5xx": {"value": all_lbs.errors, "unit": "requests"},
+        "count_resolution": {"value": resolution, "unit": "seconds"},
+    }
+    if users is not None:
+        dau = active_users(users["dau"], period)
+        wau = {str(k)[:10]: int(v) for k, v in users["wau"].items()}
+        mau = {str(k)[:10]: int(v) for k, v in users["mau"].items()}
+        name, value = _users_headline(period, wau, mau)
+        previous_name, previous_value = _users_headline(period.previous(), wau, mau)
+        headline[name] = {"value": value, "unit": "users"}
+        figures_out[f"previous_{previous_name}"] = {"value": previous_value, "unit": "users"}
+        figures_out["mean_daily_active_users"] = {
+            "value": (Decimal(sum(dau.values())) / len(dau)).quantize(Decimal("0.1")) if dau else None, "unit": "users"}
+        items["active_users"] = [{"day": d, "users": u} for d, u in dau.items()]
+    if sentry is not None:
+        totals, prev = sentry["totals"], sentry["previous_totals"]
+        items["sentry_events"] = [{"category": c, "outcome": o, "events": n, "previous": prev.get(c, {}).get(o)}
+                                  for c in sorted(totals) for o, n in sorted(totals[c].items())]
+        issues = [i for i in sentry["issues"] if i.get("project", {}).get("slug") in set(sentry["projects"])]
+        fresh = new_issues(issues, period.start, period.end, sentry["projects"])
+        items["new_issues"] = fresh
+        headline["sentry_errors"] = {"value": totals.get("error", {}).get("accepted", 0), "unit": "events"}
+        headline["new_issues"] = {"value": len(fresh), "unit": "issues"}
+        figures_out["unresolved_issues_seen"] = {"value": len(issues), "unit": "issues"}
+        figures_out["previous_sentry_errors"] = {"value": prev.get("error", {}).get("accepted", 0), "unit": "events"}
+    period_dict: dict[str, Any] = {"label": period.label, "kind": period.kind, "timezone": period.tz.key,
+                                   "start": period.start, "end": period.end,
+                                   "start_local": period.start.astimezone(period.tz).isoformat(),
+                                   "end_local": period.end.astimezone(period.tz).isoformat(),
+                                   "previous": period.previous().label}
+    if period.kind == "month":
+        period_dict["month"] = period.label
+    report = {
+        "kind": "metrics",
+        "title": f"Key metrics {period.label} — {estate_name}",
+        "period": period_dict,
+        "plan_version": plan.plan.version,
+        "headline": headline,
+        "inputs": dict(inputs),
+        "figures": figures_out,
+        "items": items,
+        "findings": [f.as_dict() for f in findings],
+        "warnings": [f"{k} {r}: no {w} in CloudWatch" for k, r, w in missing],
+    }
+    return report, findings
+
+
+def slack_summary(report: dict[str, Any], url: str | None = None) -> str:
+    """One Slack message for the period: the headline and each breached figure (outside text escaped)."""
+    from estate_ops.domain.slacktext import slack_escape as e
+
+    h = report["headline"]
+
+    def show(name: str, digits: str = "0.01") -> str:
+        value = (h.get(name) or {}).get("value")
+        if value is None:
+            return "no data"
+        return str(Decimal(str(value)).quantize(Decimal(digits))) if isinstance(value, (Decimal, float)) else str(value)
+
+    lines = [(f"*Key metrics {e(report['period']['label'])}*: {h['figures_breached']['value']} breached, "
+             f"{h['figures_no_data']['value']} no data; 5XX error rate {show('error_rate', '0.001')} %, "
+             f"slowest p99 {show('slowest_latency_p99', '0.001')} s, peak DB connections "
+             f"{show('peak_db_connections', '0.1')} % of max, cache hit rate {show('cache_hit_rate', '0.1')} %")]
+    extra = [f"{name.replace('_', ' ')} {show(name)}" for name in
+             ("weekly_active_users", "monthly_active_users", "sentry_errors", "new_issues") if name in h]
+    if extra:
+        lines.append("; ".join(extra))
+    breached = [r for r in report["items"]["figures"] if r["status"] == "breached"]
+    for r in breached[:10]:
+        lines.append(f"• {e(r['metric'])} {e(r['resource'])}: {Decimal(str(r['value'])).quantize(Decimal('0.001'))} "
+                     f"{e(r['threshold']['unit'])} (threshold {e(r['threshold']['limit'])})")
+    if len(breached) > 10:
+        lines.append(f"… and {len(breached) - 10} more in the report")
+    for m in report["items"]["missing_sources"][:10]:
+        lines.append(f":warning: no CloudWatch data for {e(m['kind'])} {e(m['resource'])}")
+    if url:
+        lines.append(f"<{url}|Report>")
+    return "\n".join(lines)
