@@ -88,7 +88,8 @@ def test_when_the_wait_fails_the_canary_still_returns_to_ok_and_the_route_is_rep
     run = run_dag("alert_route_drill", LOGICAL)
     states = task_states(run)
     assert states["pagerduty.wait_for_delivery"] == "failed", states
-    assert states["pagerduty.restore_canary"] == "success" and states["publish_drill"] == "success", states
+    assert states["pagerduty.restore_canary"] == "success" and states["publish_drill"] == "failed", states
+    assert str(run.state) == "failed"  # published, routed, and the run is red
     assert _states(sandbox) == {name: "OK" for name in CANARIES.values()}
     report = _report(sandbox)
     assert [(f["kind"], f["severity"]) for f in report["findings"]] == [("alert_route_undelivered_pagerduty", "P1")]
@@ -193,7 +194,8 @@ def test_cleanup_runs_after_a_failure_at_each_step(sandbox, monkeypatch, failure
     if failed_task:
         assert states[failed_task] == "failed", states
     other = "slack" if route == "pagerduty" else "pagerduty"
-    assert states[f"{other}.restore_canary"] == "success" and states["publish_drill"] == "success", states
+    assert states[f"{other}.restore_canary"] == "success" and states["publish_drill"] == "failed", states
+    assert str(run.state) == "failed"
     if failed_task != f"{route}.restore_canary":
         assert states[f"{route}.restore_canary"] == "success", states
     _cleaned_up(sandbox)
@@ -205,7 +207,7 @@ def test_cleanup_runs_after_a_failure_at_each_step(sandbox, monkeypatch, failure
     assert rows[other]["delivered"] and rows[other]["cleanup_error"] is None
     # the same run again: one more drill, the same finding, paged or posted once
     second = run_dag("alert_route_drill", LOGICAL)
-    assert task_states(second)["publish_drill"] == "success"
+    assert task_states(second)["publish_drill"] == "failed"
     _cleaned_up(sandbox)
     assert _findings(_report(sandbox)) == [finding]
     told = [e for e in sandbox.pagerduty_events() if e["dedup_key"] == found["dedup_key"]]

@@ -122,10 +122,10 @@ def test_resolve_incident_puts_status_resolved_as_the_named_user_and_a_rerun_cha
     from estate_ops.hooks.pagerduty import PagerDutyApiError, PagerDutyRestHook
 
     hook = PagerDutyRestHook("pagerduty_default")
-    [open_one] = hook.open_incidents("PLEGAPI")  # the incidents scenario leaves one open
+    [open_one] = hook.open_incidents(["PLEGAPI"])  # the incidents scenario leaves one open
     with pytest.raises(PagerDutyApiError, match=r"From nobody@example.com\): PagerDuty answered 400 .*Requester"):
         hook.resolve_incident(open_one["id"], "nobody@example.com", "drill")
-    assert hook.open_incidents("PLEGAPI") == [open_one]  # refused: nothing changed
+    assert hook.open_incidents(["PLEGAPI"]) == [open_one]  # refused: nothing changed
     assert hook.resolve_incident(open_one["id"], "morgan.reyes@legacy.example", "drill") == "resolved"
     after = hook.get(f"/incidents/{open_one['id']}")["incident"]
     assert after["status"] == "resolved" and after["last_status_change_by"]["id"] == "PUSRTL1"

@@ -240,6 +240,8 @@ class PagerDutyRestHook(PagerdutyHook):
         """These services' triggered or acknowledged incidents, whenever they were created: one page
         of 100 (plenty for an alert-route drill's service or the status-page sync; `more` is not
         followed)."""
+        if isinstance(service_ids, str):  # list("PLEGAPI") would ask for seven one-letter services
+            raise TypeError(f"open_incidents takes a list of service ids, not the string {service_ids!r}")
         return self.get("/incidents", {"service_ids[]": list(service_ids),
                                        "statuses[]": ["triggered", "acknowledged"],
                                        "date_range": "all", "limit": 100})["incidents"]

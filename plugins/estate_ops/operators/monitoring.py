@@ -281,7 +281,7 @@ class RestoreCanaryOperator(BaseOperator):
         baseline = (ti.xcom_pull(task_ids=self.check_task_id) or {}).get(self.route) or []
         hook = PagerDutyRestHook(estate.pagerduty.conn_id)
         resolved = []
-        for incident in drill_incidents(hook.open_incidents(service_id), name, service_id, baseline):
+        for incident in drill_incidents(hook.open_incidents([service_id]), name, service_id, baseline):
             outcome = hook.resolve_incident(incident["id"], estate.monitoring.canaries.pagerduty.resolve_as,
                                             f"estate-ops alert_route_drill ({context.get('run_id')}): a drill, "
                                             "resolved by the drill")
@@ -305,7 +305,8 @@ class RestoreCanaryOperator(BaseOperator):
 
 class PublishRouteDrillOperator(ReportPublisher, BaseOperator):
     """Writes `monitoring/drills/YYYY-MM-DD/drill.{json,html}` and routes an undelivered route (P1
-    PagerDuty, P2 Slack). Nothing is published when the canaries were refused (that run failed)."""
+    PagerDuty, P2 Slack), then fails when a route was not delivered or not cleaned up. Nothing is
+    published when the canaries were refused (that run failed)."""
 
     def __init__(self, *, check_task_id: str, fire_task_ids: dict[str, str], wait_task_ids: dict[str, str],
                  restore_task_ids: dict[str, str], **kwargs: Any) -> None:
@@ -359,4 +360,12 @@ class PublishRouteDrillOperator(ReportPublisher, BaseOperator):
         routed = SeverityRouter(plan, estate, store).route(result.findings, source=self.dag_id)
         write_run_manifest(store, self.dag_id, day.isoformat(), keys, result.report["headline"],
                            status="findings" if result.findings else "ok")
+        # The run's state is its last task's: a drill that did not deliver or clean up is a failed run
+        # (published and routed first), not a green one with red tasks inside.
+        broken = [d.route for d in drills if d.seen_at is None or d.error or d.cleanup_error]
+        if broken:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"route drill failed for {', '.join(broken)}: see {keys[0]} and its "
+                                       f"{len(result.findings)} finding(s), routed by the plan's rule")
         return {"artifacts": keys, "findings": len(result.findings), "routed": routed}
