@@ -104,11 +104,13 @@ def _run_dag(dag_id: str, logical_date: dt.datetime, conf: dict, env: dict, log_
 
 
 def _headline(manifest: dict | None) -> str:
+    from estate_ops.reports.render import shown
+
     if not manifest:
         return "—"
     parts = []
     for name, figure in (manifest.get("headline") or {}).items():
-        value = figure.get("value") if isinstance(figure, dict) else figure
+        value = shown(figure.get("value") if isinstance(figure, dict) else figure)
         unit = (figure.get("unit") or "") if isinstance(figure, dict) else ""
         parts.append(f"{name.replace('_', ' ')}: {value}{(' ' + unit) if unit and unit != '%' else unit}")
     return "; ".join(parts[:3]) or "—"

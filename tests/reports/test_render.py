@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from estate_ops.reports.render import figure_png, new_figure, render_html, render_pdf
 
 REPORT = {
@@ -141,3 +142,18 @@ def test_pdf_replaces_characters_the_font_cannot_draw():
     cmap = {ord(c) for c in "ab"}
     assert pdf_text("a\x07b\U0001FAE8\nb\tb", cmap) == f"a{MISSING_GLYPH}b{MISSING_GLYPH}\nb b"
     assert pdf_text("a\u00a0b\u200d\u202eb", cmap) == "a bb"  # a no-break space, a joiner, a bidi override
+
+
+@pytest.mark.parametrize("value,text", [
+    (Decimal("94.42754217670133308357178025"), "94.4275"),  # an unrounded ratio, as the domain keeps it
+    ("0.3478542601166352096488626016", "0.3479"),  # the same as report.json writes it
+    (1.9501559703997438, "1.9502"),
+    ({"value": Decimal("1.234567"), "unit": "%"}, "1.2346 %"),
+    (Decimal("12.50"), "12.50"),  # money and short figures as they are
+    ("99.7183", "99.7183"), (0.5, "0.5"), (float("nan"), "nan"),
+    ("v1.23456", "v1.23456"), ("PTQU2SY", "PTQU2SY"),  # text is not a number
+])
+def test_a_long_number_is_shown_to_four_places_and_nothing_else_changes(value, text):
+    from estate_ops.reports.render import _text
+
+    assert _text(value) == text

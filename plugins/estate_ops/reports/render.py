@@ -40,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,22 @@ _MARKER_CHARS = 50  # the length of bounded()'s marker, about
 MISSING_GLYPH = "\ufffd"  # drawn instead of a character the PDF font has no glyph for
 
 
+SHOWN_DECIMALS = Decimal("0.0001")  # a figure kept unrounded in report.json is shown to 4 places
+_LONG_NUMBER = re.compile(r"-?\d+\.\d{5,}")  # such a figure as report.json writes a Decimal (a string)
+
+
+def shown(value: Any) -> Any:
+    """`value` as a person reads it: a number with more than 4 decimal places (an unrounded ratio such
+    as 94.42754217670133308357178025) rounded to 4; anything else as it is. The JSON keeps every digit."""
+    number = (Decimal(value) if isinstance(value, str) and _LONG_NUMBER.fullmatch(value)
+              else Decimal(repr(value)) if isinstance(value, float) else value)
+    if isinstance(number, Decimal) and number.is_finite() and number.as_tuple().exponent < -4:
+        return format(number.quantize(SHOWN_DECIMALS), "f")
+    return value
+
+
 def _text(value: Any) -> str:
+    value = shown(value)
     if value is None:
         return "—"
     if isinstance(value, dict) and "value" in value:
