@@ -273,7 +273,7 @@ def test_figures_from_cloudwatch_answers():
     t = [dt.datetime(2026, 10, 1, 4, m, tzinfo=dt.UTC) for m in range(5)]
     results = {
         "lb0_p50_period": ([t[0]], [0.12]), "lb0_p95_period": ([t[0]], [0.8]), "lb0_p99_period": ([], []),
-        "lb0_p99_day": ([t[0]], [9.0]),  # daily figures never make the period's
+        "lb0_p99_day0": ([t[0]], [9.0]),  # daily figures never make the period's
         "lb0_requests": ([t[0], t[1], t[3]], [100.0, 300.0, 0.0]),  # t2, t4 absent; t3 zero: 3 minutes no data
         "lb0_target5xx": ([t[0], t[1]], [1.0, 2.0]), "lb0_elb5xx": ([t[1]], [1.0]),
         "tg0_requests": ([t[0]], [50.0]), "tg0_target5xx": ([t[0]], [5.0]),

@@ -71,7 +71,7 @@ def _results(period, *, requests, errors):
     return {"lb0_requests": (stamps, [float(requests[i]) for i in sorted(requests)]),
             "lb0_target5xx": (stamps, [float(errors.get(i, 0)) for i in sorted(requests)]),
             "lb0_elb5xx": ([], []),
-            "lb0_p99_day": ([period.start], [0.5])}
+            "lb0_p99_day0": ([period.start], [0.5])}
 
 
 @pytest.mark.parametrize("zone", CONTRACT_ZONES)
@@ -121,3 +121,56 @@ def test_the_slack_summary_escapes_outside_text_and_is_bounded():
     assert "<!channel>" not in text and "&lt;!channel&gt; &amp;" in text
     assert "… and 20 more in the report" in text
     assert text.endswith("<https://reports.example/metrics/2026-10/report.html|Report>")
+
+
+# ------------------------------------------------------------------ days across a DST change
+
+HOUR = dt.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(("label", "expected"), [
+    # Sunday 1 November 2026 ends EDT at 02:00: a 25-hour day, then EST (UTC-5) days.
+    ("2026-11", [(dt.datetime(2026, 11, 1, 4, tzinfo=dt.UTC), dt.datetime(2026, 11, 2, 5, tzinfo=dt.UTC), 90_000),
+                 (dt.datetime(2026, 11, 2, 5, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, 5, tzinfo=dt.UTC), 86_400)]),
+    # Sunday 14 March 2027 starts EDT at 02:00: 13 EST days, a 23-hour day, 17 EDT days.
+    ("2027-03", [(dt.datetime(2027, 3, 1, 5, tzinfo=dt.UTC), dt.datetime(2027, 3, 14, 5, tzinfo=dt.UTC), 86_400),
+                 (dt.datetime(2027, 3, 14, 5, tzinfo=dt.UTC), dt.datetime(2027, 3, 15, 4, tzinfo=dt.UTC), 82_800),
+                 (dt.datetime(2027, 3, 15, 4, tzinfo=dt.UTC), dt.datetime(2027, 4, 1, 4, tzinfo=dt.UTC), 86_400)]),
+    # ISO week 44 of 2026 ends on that 25-hour Sunday.
+    ("2026-W44", [(dt.datetime(2026, 10, 26, 4, tzinfo=dt.UTC), dt.datetime(2026, 11, 1, 4, tzinfo=dt.UTC), 86_400),
+                  (dt.datetime(2026, 11, 1, 4, tzinfo=dt.UTC), dt.datetime(2026, 11, 2, 5, tzinfo=dt.UTC), 90_000)]),
+    ("2026-10", [(dt.datetime(2026, 10, 1, 4, tzinfo=dt.UTC), dt.datetime(2026, 11, 1, 4, tzinfo=dt.UTC), 86_400)]),
+])
+def test_day_segments_keep_each_bucket_one_contract_day_across_dst(label, expected):
+    assert metrics_period(label, ET).day_segments() == expected
+
+
+@pytest.mark.parametrize("zone", [*CONTRACT_ZONES, "Europe/London", "Australia/Lord_Howe"])
+@pytest.mark.parametrize("label", ["2026-03", "2026-04", "2026-10", "2026-11", "2027-03", "2026-W13", "2026-W44"])
+def test_day_segments_tile_the_period_with_buckets_at_each_local_midnight(zone, label):
+    period = metrics_period(label, ZoneInfo(zone))
+    segments = period.day_segments()
+    assert segments[0][0] == period.start and segments[-1][1] == period.end
+    assert all(a[1] == b[0] for a, b in zip(segments, segments[1:], strict=False))
+    buckets = [lo + dt.timedelta(seconds=k * s) for lo, hi, s in segments
+               for k in range(int((hi - lo).total_seconds()) // s)]
+    assert all((hi - lo).total_seconds() % s == 0 for lo, hi, s in segments)
+    assert buckets == [period.day_start(d) for d in period.days]  # Lord Howe's half-hour shift too
+
+
+@pytest.mark.parametrize("label", ["2026-11", "2027-03"])
+def test_daily_percentiles_land_on_their_day_after_a_dst_change(label):
+    period = metrics_period(label, ET)
+    segments = period.day_segments()
+    # each segment's answer as CloudWatch gives it: one datapoint per bucket, the day's number as value
+    results = {}
+    for k, (lo, hi, seconds) in enumerate(segments):
+        stamps = [lo + dt.timedelta(seconds=i * seconds) for i in range(int((hi - lo).total_seconds()) // seconds)]
+        results[f"lb0_p99_day{k}"] = (stamps, [float(stamp.astimezone(ET).day) for stamp in stamps])
+    rows = daily_rows(results, period, load_balancers=[("lb", [])], databases=[], caches=[], resolution=300)
+    p99 = {r["day"]: r["value"] for r in rows if r["metric"] == "latency_p99"}
+    assert p99 == {d: Decimal(d.day) for d in period.days}
+    # a bucket 86,400 s after the period's start (the old query) is no contract day's: not counted
+    off = {"lb0_p99_day0": ([period.start + dt.timedelta(days=len(period.days) - 1)], [1.0])}
+    rows = daily_rows(off, period, load_balancers=[("lb", [])], databases=[], caches=[], resolution=300)
+    assert all(r["value"] is None for r in rows if r["metric"] == "latency_p99")

@@ -36,7 +36,7 @@ def test_percentiles_are_asked_for_the_whole_period_and_per_day_never_averaged(o
     whole = [q for q in latency if q.id.endswith("_period")]
     assert len(whole) == 9 and all(q.points == 1 for q in whole)  # 3 stats x (1 LB + 2 TGs)
     assert all(q.period == october.minutes * 60 for q in whole)
-    assert all(q.points == 31 for q in latency if q.id.endswith("_day"))
+    assert all(q.points == 31 for q in latency if q.id.endswith("_day0"))
     assert not [q for q in queries if q.stat == "Average"]
 
 
@@ -52,7 +52,7 @@ def test_counts_are_sums_at_the_resolution_and_the_ids_unique(october):
     assert all(q.stat == "Sum" and q.period == 60 and q.points == october.minutes for q in counts.values())
     assert "tg0_elb5xx" not in counts  # ELB 5XX has no target-group dimension
     db = {q.id: (q.stat, q.points) for q in queries if q.namespace == "AWS/RDS"}
-    assert db == {"db0_max_period": ("Maximum", 1), "db0_p95_period": ("p95", 1), "db0_max_day": ("Maximum", 31)}
+    assert db == {"db0_max_period": ("Maximum", 1), "db0_p95_period": ("p95", 1), "db0_max_day0": ("Maximum", 31)}
 
 
 def test_a_period_cloudwatch_cannot_take_is_refused():
@@ -120,3 +120,21 @@ def test_queries_that_fit_together_whole_are_not_cut():
     queries = [q(i, 30_000) for i in range(3)]
     calls = pack_queries(queries)
     assert len(calls) == 1 and {p.points for p in calls[0].queries} == {30_000}
+
+
+def test_day_queries_follow_the_period_s_segments_across_dst():
+    from zoneinfo import ZoneInfo
+
+    from estate_ops.domain.metrics import metrics_period
+
+    november = metrics_period("2026-11", ZoneInfo("America/New_York"))  # 1 November: 25 hours
+    queries = key_metric_queries(LBS, ["db-1"], [], november.start, november.end, days=november.day_segments())
+    p99 = sorted((q for q in queries if q.id.startswith("lb0_p99_day")), key=lambda q: q.start)
+    assert [(q.id, q.period, q.points) for q in p99] == [("lb0_p99_day0", 90_000, 1), ("lb0_p99_day1", 86_400, 29)]
+    assert p99[0].start == november.start and p99[-1].end == november.end
+    whole = next(q for q in queries if q.id == "lb0_p99_period")
+    assert whole.period == 30 * 86_400 + 3600 and whole.points == 1
+    calls = pack_queries(queries)
+    assert {(c.start, c.end) for c in calls} == {(q.start, q.end) for q in queries}  # one range per request
+    with pytest.raises(ValueError, match="day segments"):
+        key_metric_queries(LBS, [], [], november.start, november.end)

@@ -69,3 +69,35 @@ def test_a_days_figures_from_raw_samples(sandbox):
     assert by[(f"{LB} {TG}", "latency_p99")]["value"] is None  # nothing seeded per target group
     assert by[("metrics-test-db", "db_connections")]["value"] == Decimal(85)  # 170 of 200
     assert by[("metrics-test-cache", "cache_hit_rate")]["value"] == Decimal(88)
+
+
+@pytest.mark.slow
+def test_daily_percentiles_are_each_contract_day_s_own_across_dst(sandbox):
+    """Week 2026-W44 ends on Sunday 1 November, 25 hours long in New York: each day's p99 is numpy's
+    on that local day's samples, the Sunday's included (86,400 s buckets would be an hour off)."""
+    from zoneinfo import ZoneInfo
+
+    from estate_ops.domain.metrics import daily_rows, metrics_period
+
+    et = ZoneInfo("America/New_York")
+    week = metrics_period("2026-W44", et)
+    lb = "app/metrics-dst/0123456789abcdef"
+    dims = [{"Name": "LoadBalancer", "Value": lb}]
+    rng = random.Random(45)
+    samples: dict[dt.date, list[float]] = {}
+    rows = []
+    at = week.start
+    while at < week.end:
+        # latency grows with the hour of the local day: a bucket shifted by an hour has another p99
+        value = rng.lognormvariate(-2, 0.3) * (1 + at.astimezone(et).hour)
+        samples.setdefault(at.astimezone(et).date(), []).append(value)
+        rows.append({"MetricName": "TargetResponseTime", "Value": value, "Dimensions": dims, "Timestamp": at})
+        at += dt.timedelta(minutes=10)
+    _put(sandbox.boto3_client("cloudwatch"), "AWS/ApplicationELB", rows)
+
+    queries = key_metric_queries([(lb, [])], [], [], week.start, week.end, days=week.day_segments(), resolution=3600)
+    results = CloudWatchMetricsHook(region_name=sandbox.region).get_metric_data(queries)
+    daily = daily_rows(results, week, load_balancers=[(lb, [])], databases=[], caches=[], resolution=3600)
+    p99 = {r["day"]: float(r["value"]) for r in daily if r["metric"] == "latency_p99"}
+    assert len(samples[dt.date(2026, 11, 1)]) == 150  # 25 hours of 10-minute samples
+    assert p99 == {d: pytest.approx(np.percentile(samples[d], 99)) for d in week.days}

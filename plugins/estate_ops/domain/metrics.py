@@ -241,6 +241,22 @@ class MetricsPeriod:
     def day_start(self, day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, dt.time(), tzinfo=self.tz).astimezone(dt.UTC)
 
+    def day_segments(self) -> list[tuple[dt.datetime, dt.datetime, int]]:
+        """The period as runs of consecutive days of one length, (start, end, seconds per day), UTC.
+
+        A day query's Period is fixed and its buckets start at StartTime, so 86,400 s from the
+        period's start is an hour off every contract day after a DST change: a period holding one
+        is asked in up to three segments (the days before, the 23- or 25-hour day, the days after)."""
+        segments: list[tuple[dt.datetime, dt.datetime, int]] = []
+        for day in self.days:
+            lo, hi = self.day_start(day), self.day_start(day + dt.timedelta(days=1))
+            seconds = int((hi - lo).total_seconds())
+            if segments and segments[-1][2] == seconds and segments[-1][1] == lo:
+                segments[-1] = (segments[-1][0], hi, seconds)
+            else:
+                segments.append((lo, hi, seconds))
+        return segments
+
     def previous(self) -> MetricsPeriod:
         if self.kind == "week":
             monday = self.days[0] - dt.timedelta(days=7)
@@ -419,10 +435,25 @@ def report_period(kind: Literal["week", "month"], logical_date: dt.datetime, par
     return metrics_period(str(Month.of(local).previous()), tz)
 
 
+def day_series(results: dict[str, Series], base: str) -> Series:
+    """A day query's answers joined across its segments (`base0`, `base1`, ... as
+    hooks/cloudwatch.py `key_metric_queries` names them), ascending by time."""
+    stamps: list[dt.datetime] = []
+    values: list[float] = []
+    k = 0
+    while f"{base}{k}" in results:
+        part = results[f"{base}{k}"]
+        stamps += part[0]
+        values += part[1]
+        k += 1
+    order = sorted(range(len(stamps)), key=stamps.__getitem__)
+    return [stamps[i] for i in order], [values[i] for i in order]
+
+
 def daily_rows(results: dict[str, Series], period: MetricsPeriod, *, load_balancers: list[tuple[str, list[str]]],
                databases: list[tuple[str, int | None]], caches: list[str], resolution: int) -> list[dict[str, Any]]:
     """Per contract day: each load balancer's (and target group's) p50/p95/p99 as CloudWatch computed
-    them for the day (the `_day` queries: 86,400 s from the period's start), its error rate (sums of
+    them for the day (the `_day` queries, one bucket per contract day: `MetricsPeriod.day_segments`), its error rate (sums of
     the day's buckets, never a mean), each database's peak connections against its max, each cache's
     hit rate. A day with no datapoint has value None."""
     index = {d: i for i, d in enumerate(period.days)}
@@ -431,17 +462,14 @@ def daily_rows(results: dict[str, Series], period: MetricsPeriod, *, load_balanc
         day = stamp.astimezone(period.tz).date()
         return day if day in index else None
 
-    def day_of_bucket(stamp: dt.datetime) -> dt.date | None:
-        # a day query's bucket starts at period.start + n days: its n-th day, whatever the offset did
-        n = int((stamp - period.start).total_seconds()) // 86_400
-        return period.days[n] if 0 <= n < len(period.days) else None
-
+    # a day query's bucket starts at a contract day's midnight (`day_segments`): that day
+    midnights = {period.day_start(d): d for d in period.days}
     rows: list[dict[str, Any]] = []
 
-    def per_day(series: Series | None) -> dict[dt.date, float]:
+    def per_day(base: str) -> dict[dt.date, float]:
         found: dict[dt.date, float] = {}
-        for stamp, value in zip(*(series or ([], [])), strict=True):
-            day = day_of_bucket(stamp)
+        for stamp, value in zip(*day_series(results, base), strict=True):
+            day = midnights.get(stamp)
             if day is not None:
                 found[day] = value
         return found
@@ -458,7 +486,7 @@ def daily_rows(results: dict[str, Series], period: MetricsPeriod, *, load_balanc
 
     def latency(prefix: str, resource: str) -> None:
         for stat in ("p50", "p95", "p99"):
-            values = per_day(results.get(f"{prefix}_{stat}_day"))
+            values = per_day(f"{prefix}_{stat}_day")
             for day in period.days:
                 v = values.get(day)
                 rows.append({"day": day, "resource": resource, "metric": f"latency_{stat}",
@@ -485,7 +513,7 @@ def daily_rows(results: dict[str, Series], period: MetricsPeriod, *, load_balanc
             errors(f"tg{tg_index}", f"{lb} {tg}", elb=False)
             tg_index += 1
     for i, (db, max_connections) in enumerate(databases):
-        peaks = per_day(results.get(f"db{i}_max_day"))
+        peaks = per_day(f"db{i}_max_day")
         for day in period.days:
             peak = peaks.get(day)
             head = connection_headroom(peak, max_connections) if (max_connections and peak is not None) else None

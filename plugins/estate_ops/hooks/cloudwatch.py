@@ -354,36 +354,47 @@ class CloudWatchAlarmsHook(AwsBaseHook):
 
 # --------------------------------------------------------------------------- key metrics (#15)
 
-DAY_SECONDS = 86_400
 LATENCY_STATS = ("p50", "p95", "p99")
 
 
 def key_metric_queries(load_balancers: Sequence[tuple[str, Sequence[str]]], databases: Sequence[str],
                        caches: Sequence[str], start: dt.datetime, end: dt.datetime, *,
+                       days: Sequence[tuple[dt.datetime, dt.datetime, int]] | None = None,
                        resolution: int = 60,
                        custom: Sequence[tuple[str, str, dict[str, str], str]] = ()) -> list[MetricQuery]:
     """Every GetMetricData query of one period of the key-metrics report, to go through
-    `pack_queries` together (one time range: they share requests up to AWS's limits).
+    `pack_queries` together (queries of one time range share requests up to AWS's limits).
 
     Percentiles (TargetResponseTime p50/p95/p99, DatabaseConnections p95, a custom KPI's pXX) are
-    asked for the whole period in one datapoint (Period = the period's length) and per day
-    (Period 86,400 from `start`): CloudWatch computes each from the raw samples, nothing is
-    averaged. Counts (RequestCount, the two 5XX, CacheHits/Misses) are Sums at `resolution`
-    seconds: sums add up to days and the period, and a minute without a RequestCount datapoint is
-    a minute of no data. Ids: `<kind><index>_<figure>` (kind lb, tg, db, cc, kpi).
+    asked for the whole period in one datapoint (Period = the period's length) and per day: one
+    query per segment of `days` (`MetricsPeriod.day_segments`: runs of days of one length, so each
+    bucket is one contract day even across a DST change), ids `<base>_day0`, `<base>_day1`, ...
+    (`domain.metrics.day_series` joins them). `days` None: [start, end) in 86,400 s days.
+    CloudWatch computes each from the raw samples, nothing is averaged. Counts (RequestCount, the
+    two 5XX, CacheHits/Misses) are Sums at `resolution` seconds: sums add up to days and the
+    period, and a minute without a RequestCount datapoint is a minute of no data.
+    Ids: `<kind><index>_<figure>` (kind lb, tg, db, cc, kpi).
     """
     from estate_ops.domain.metrics import single_period_seconds
 
     whole = single_period_seconds(start, end)
+    if days is None:
+        if whole % 86_400:
+            raise ValueError(f"{start} .. {end} is not whole days of 86,400 s: pass its day segments")
+        days = [(start, end, 86_400)]
     queries: list[MetricQuery] = []
 
     def add(qid: str, namespace: str, metric: str, dims: dict[str, str], stat: str, period: int) -> None:
         queries.append(MetricQuery(qid, namespace, metric, dims, stat, period, start, end))
 
+    def add_daily(qid: str, namespace: str, metric: str, dims: dict[str, str], stat: str) -> None:
+        for k, (lo, hi, seconds) in enumerate(days):
+            queries.append(MetricQuery(f"{qid}{k}", namespace, metric, dims, stat, seconds, lo, hi))
+
     def latency(prefix: str, dims: dict[str, str]) -> None:
         for stat in LATENCY_STATS:
             add(f"{prefix}_{stat}_period", "AWS/ApplicationELB", "TargetResponseTime", dims, stat, whole)
-            add(f"{prefix}_{stat}_day", "AWS/ApplicationELB", "TargetResponseTime", dims, stat, DAY_SECONDS)
+            add_daily(f"{prefix}_{stat}_day", "AWS/ApplicationELB", "TargetResponseTime", dims, stat)
 
     tg_index = 0
     for i, (lb, target_groups) in enumerate(load_balancers):
@@ -403,12 +414,12 @@ def key_metric_queries(load_balancers: Sequence[tuple[str, Sequence[str]]], data
         dims = {"DBInstanceIdentifier": db}
         add(f"db{i}_max_period", "AWS/RDS", "DatabaseConnections", dims, "Maximum", whole)
         add(f"db{i}_p95_period", "AWS/RDS", "DatabaseConnections", dims, "p95", whole)
-        add(f"db{i}_max_day", "AWS/RDS", "DatabaseConnections", dims, "Maximum", DAY_SECONDS)
+        add_daily(f"db{i}_max_day", "AWS/RDS", "DatabaseConnections", dims, "Maximum")
     for i, cache in enumerate(caches):
         dims = {"CacheClusterId": cache}
         add(f"cc{i}_hits", "AWS/ElastiCache", "CacheHits", dims, "Sum", resolution)
         add(f"cc{i}_misses", "AWS/ElastiCache", "CacheMisses", dims, "Sum", resolution)
     for i, (namespace, metric, dims, stat) in enumerate(custom):
         add(f"kpi{i}_period", namespace, metric, dict(dims), stat, whole)
-        add(f"kpi{i}_day", namespace, metric, dict(dims), stat, DAY_SECONDS)
+        add_daily(f"kpi{i}_day", namespace, metric, dict(dims), stat)
     return queries

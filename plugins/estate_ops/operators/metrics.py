@@ -147,7 +147,8 @@ def _read_cloudwatch(cw: Any, lbs: list[tuple[str, list[str]]], dbs: list[tuple[
     )
     from estate_ops.hooks.cloudwatch import key_metric_queries
 
-    queries = key_metric_queries(lbs, [d for d, _ in dbs], caches, period.start, period.end, resolution=resolution)
+    queries = key_metric_queries(lbs, [d for d, _ in dbs], caches, period.start, period.end,
+                                 days=period.day_segments(), resolution=resolution)
     results = cw.get_metric_data(queries)
     shape = {"load_balancers": lbs, "databases": dbs, "caches": caches, "resolution": resolution}
     return {"queries": len(queries),
