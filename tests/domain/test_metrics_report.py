@@ -4,6 +4,7 @@ rows from CloudWatch answers, the report and its findings, the Slack summary (es
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -151,7 +152,7 @@ def test_day_segments_tile_the_period_with_buckets_at_each_local_midnight(zone, 
     period = metrics_period(label, ZoneInfo(zone))
     segments = period.day_segments()
     assert segments[0][0] == period.start and segments[-1][1] == period.end
-    assert all(a[1] == b[0] for a, b in zip(segments, segments[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(segments))
     buckets = [lo + dt.timedelta(seconds=k * s) for lo, hi, s in segments
                for k in range(int((hi - lo).total_seconds()) // s)]
     assert all((hi - lo).total_seconds() % s == 0 for lo, hi, s in segments)
