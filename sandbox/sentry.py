@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 import threading
 import time
@@ -36,6 +37,8 @@ from sandbox.state import Gate, RequestCounter
 SENTRY_TOKEN = "sntrys_sandbox_token"
 SENTRY_ORG_ONLY_TOKEN = "sntrys_sandbox_org_read_only"
 TOKEN_SCOPES = {SENTRY_TOKEN: {"org:read", "project:read", "event:read"}, SENTRY_ORG_ONLY_TOKEN: {"org:read"}}
+# Benchmark mode (bench/metrics.py): SANDBOX_SENTRY_ISSUES=N in the sandbox's environment seeds N issues.
+ISSUES_ENV = "SANDBOX_SENTRY_ISSUES"
 RATE_LIMIT = 40  # Sentry's usual per-second limit of an org endpoint
 NO_PERMISSION = "You do not have permission to perform this action."
 HOSTILE_TITLES = ["<!channel> TypeError: cannot read 'x' & <b>bold</b>",
@@ -85,7 +88,7 @@ class SentryStore:
             store.counts[(hour, "accepted", "transaction")] = rng.randint(900, 1100)
             hour += dt.timedelta(hours=1)
         span = (following - first).total_seconds()
-        for n in range(230):
+        for n in range(int(os.environ.get(ISSUES_ENV) or 230)):
             slug = settings.projects[n % len(settings.projects)]
             seen = first + dt.timedelta(seconds=rng.randrange(int(span)))
             last = min(seen + dt.timedelta(hours=rng.randint(0, 200)), following - dt.timedelta(seconds=1))

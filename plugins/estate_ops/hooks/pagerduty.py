@@ -276,28 +276,32 @@ class PagerDutyRestHook(PagerdutyHook):
         PagerDuty requires on writes). "resolved", or "not_found" when the incident is gone. Resolving
         a resolved incident changes nothing, so a rerun is harmless."""
         body = {"incident": {"type": "incident_reference", "status": "resolved", "resolution": resolution}}
-        response = self._write("PUT", f"/incidents/{incident_id}", json=body, headers={"From": from_email})
-        if response.status_code == 404:
-            return "not_found"
-        if not response.is_success:
-            raise PagerDutyApiError(f"PUT /incidents/{incident_id} (From {from_email}): PagerDuty answered "
-                                    f"{response.status_code} {_error_text(response)}")
-        return "resolved"
+        response = self._write("PUT", f"/incidents/{incident_id}", json=body, headers={"From": from_email},
+                               outcomes={404: "not_found"})
+        return response if isinstance(response, str) else "resolved"
 
     # --- maintenance windows (availability: alerts held during announced maintenance)
 
-    def _write(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One POST/PUT/DELETE, waiting out 429s (a rejected request changed nothing); 5xx raise."""
+    def _write(self, method: str, path: str, *, outcomes: dict[int, str] | None = None, **kwargs: Any) -> Any:
+        """One POST/PUT/DELETE, waiting out 429s (a rejected request changed nothing). A 2xx returns
+        the response; a status in `outcomes` returns its word ("not_found"); any other raises
+        PagerDutyApiError naming the request (and its From user) and PagerDuty's answer."""
         for _ in range(MAX_429_WAITS + 1):
             try:
-                return self.client().request(method, path, **kwargs)
+                response = self.client().request(method, path, **kwargs)
             except _Retryable as retry:
                 response = retry.response
-            if response.status_code != 429:
-                raise PagerDutyApiError(f"{method} {path}: PagerDuty answered {response.status_code} "
-                                        f"{_error_text(response)}")
-            self.throttled += 1
-            self.sleep(_reset_seconds(response.headers.get("ratelimit-reset")))
+                if response.status_code == 429:
+                    self.throttled += 1
+                    self.sleep(_reset_seconds(response.headers.get("ratelimit-reset")))
+                    continue
+            if response.status_code in (outcomes or {}):
+                return (outcomes or {})[response.status_code]
+            if not response.is_success:
+                sender = kwargs.get("headers", {}).get("From")
+                raise PagerDutyApiError(f"{method} {path}{f' (From {sender})' if sender else ''}: PagerDuty "
+                                        f"answered {response.status_code} {_error_text(response)}")
+            return response
         raise PagerDutyApiError(f"{method} {path}: still rate limited (429) after {MAX_429_WAITS} waits")
 
     def maintenance_windows(self, query: str) -> list[dict[str, Any]]:
@@ -317,23 +321,14 @@ class PagerDutyRestHook(PagerdutyHook):
         body = {"maintenance_window": {"type": "maintenance_window", "start_time": iso_utc(start),
                                        "end_time": iso_utc(end), "description": description,
                                        "services": [{"id": s, "type": "service_reference"} for s in service_ids]}}
-        response = self._write("POST", "/maintenance_windows", json=body, headers={"From": from_email})
-        if not response.is_success:
-            raise PagerDutyApiError(f"POST /maintenance_windows (From {from_email}): PagerDuty answered "
-                                    f"{response.status_code} {_error_text(response)}")
-        return response.json()["maintenance_window"]
+        return self._write("POST", "/maintenance_windows", json=body, headers={"From": from_email}).json()[
+            "maintenance_window"]
 
     def delete_maintenance_window(self, window_id: str) -> str:
         """DELETE one window: "deleted" (an ongoing one is ended now), "not_found", or "already_ended"."""
-        response = self._write("DELETE", f"/maintenance_windows/{window_id}")
-        if response.status_code == 404:
-            return "not_found"
-        if response.status_code == 405:
-            return "already_ended"
-        if not response.is_success:
-            raise PagerDutyApiError(f"DELETE /maintenance_windows/{window_id}: PagerDuty answered "
-                                    f"{response.status_code} {_error_text(response)}")
-        return "deleted"
+        outcome = self._write("DELETE", f"/maintenance_windows/{window_id}",
+                              outcomes={404: "not_found", 405: "already_ended"})
+        return outcome if isinstance(outcome, str) else "deleted"
 
 
 def _reset_seconds(header: str | None) -> float:
