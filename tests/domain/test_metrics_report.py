@@ -175,3 +175,16 @@ def test_daily_percentiles_land_on_their_day_after_a_dst_change(label):
     off = {"lb0_p99_day0": ([period.start + dt.timedelta(days=len(period.days) - 1)], [1.0])}
     rows = daily_rows(off, period, load_balancers=[("lb", [])], databases=[], caches=[], resolution=300)
     assert all(r["value"] is None for r in rows if r["metric"] == "latency_p99")
+
+
+def test_a_segment_s_buckets_past_its_end_are_not_its_days():
+    """Segment 0 of November is asked to the month's end in 25-hour buckets: its second bucket starts
+    at 2 November's midnight but is 25 hours of other days, and segment 1 holds that day."""
+    period = metrics_period("2026-11", ET)
+    (lo0, hi0, s0), (lo1, _hi1, _s1) = period.day_segments()
+    results = {"lb0_p99_day0": ([lo0, lo0 + dt.timedelta(seconds=s0)], [1.0, 99.0]),
+               "lb0_p99_day1": ([lo1], [2.0])}
+    assert hi0 == lo1 == lo0 + dt.timedelta(seconds=s0)
+    rows = daily_rows(results, period, load_balancers=[("lb", [])], databases=[], caches=[], resolution=300)
+    p99 = {r["day"]: r["value"] for r in rows if r["metric"] == "latency_p99" and r["value"] is not None}
+    assert p99 == {dt.date(2026, 11, 1): Decimal(1), dt.date(2026, 11, 2): Decimal(2)}

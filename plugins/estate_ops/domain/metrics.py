@@ -435,17 +435,19 @@ def report_period(kind: Literal["week", "month"], logical_date: dt.datetime, par
     return metrics_period(str(Month.of(local).previous()), tz)
 
 
-def day_series(results: dict[str, Series], base: str) -> Series:
+def day_series(results: dict[str, Series], base: str,
+               segments: list[tuple[dt.datetime, dt.datetime, int]]) -> Series:
     """A day query's answers joined across its segments (`base0`, `base1`, ... as
-    hooks/cloudwatch.py `key_metric_queries` names them), ascending by time."""
+    hooks/cloudwatch.py `key_metric_queries` names them, one per `MetricsPeriod.day_segments`
+    entry), each segment's own buckets only: segment k is asked from its start to the period's end,
+    and its buckets past its end are not its days (a 25-hour bucket may even start at a midnight)."""
     stamps: list[dt.datetime] = []
     values: list[float] = []
-    k = 0
-    while f"{base}{k}" in results:
-        part = results[f"{base}{k}"]
-        stamps += part[0]
-        values += part[1]
-        k += 1
+    for k, (lo, hi, _seconds) in enumerate(segments):
+        for stamp, value in zip(*results.get(f"{base}{k}", ([], [])), strict=True):
+            if lo <= stamp < hi:
+                stamps.append(stamp)
+                values.append(value)
     order = sorted(range(len(stamps)), key=stamps.__getitem__)
     return [stamps[i] for i in order], [values[i] for i in order]
 
@@ -464,11 +466,12 @@ def daily_rows(results: dict[str, Series], period: MetricsPeriod, *, load_balanc
 
     # a day query's bucket starts at a contract day's midnight (`day_segments`): that day
     midnights = {period.day_start(d): d for d in period.days}
+    segments = period.day_segments()
     rows: list[dict[str, Any]] = []
 
     def per_day(base: str) -> dict[dt.date, float]:
         found: dict[dt.date, float] = {}
-        for stamp, value in zip(*day_series(results, base), strict=True):
+        for stamp, value in zip(*day_series(results, base, segments), strict=True):
             day = midnights.get(stamp)
             if day is not None:
                 found[day] = value

@@ -368,8 +368,8 @@ def key_metric_queries(load_balancers: Sequence[tuple[str, Sequence[str]]], data
     Percentiles (TargetResponseTime p50/p95/p99, DatabaseConnections p95, a custom KPI's pXX) are
     asked for the whole period in one datapoint (Period = the period's length) and per day: one
     query per segment of `days` (`MetricsPeriod.day_segments`: runs of days of one length, so each
-    bucket is one contract day even across a DST change), ids `<base>_day0`, `<base>_day1`, ...
-    (`domain.metrics.day_series` joins them). `days` None: [start, end) in 86,400 s days.
+    bucket is one contract day even across a DST change), from the segment's start to `end`, ids
+    `<base>_day0`, `<base>_day1`, ... (`domain.metrics.day_series` joins the segments' own days). `days` None: [start, end) in 86,400 s days.
     CloudWatch computes each from the raw samples, nothing is averaged. Counts (RequestCount, the
     two 5XX, CacheHits/Misses) are Sums at `resolution` seconds: sums add up to days and the
     period, and a minute without a RequestCount datapoint is a minute of no data.
@@ -388,8 +388,11 @@ def key_metric_queries(load_balancers: Sequence[tuple[str, Sequence[str]]], data
         queries.append(MetricQuery(qid, namespace, metric, dims, stat, period, start, end))
 
     def add_daily(qid: str, namespace: str, metric: str, dims: dict[str, str], stat: str) -> None:
-        for k, (lo, hi, seconds) in enumerate(days):
-            queries.append(MetricQuery(f"{qid}{k}", namespace, metric, dims, stat, seconds, lo, hi))
+        # A segment's buckets need only start at its first midnight: asked to the period's end,
+        # the first segment shares the period's time range (and requests); the buckets past a
+        # segment's end are not its days and `day_series` drops them.
+        for k, (lo, _hi, seconds) in enumerate(days):
+            queries.append(MetricQuery(f"{qid}{k}", namespace, metric, dims, stat, seconds, lo, end))
 
     def latency(prefix: str, dims: dict[str, str]) -> None:
         for stat in LATENCY_STATS:
