@@ -5,9 +5,12 @@ snapshots per database spread over 120 days, green verification statuses), then 
 with confirm_over_cap goes through plan -> settings + delete -> report, driving the operators
 directly (no scheduler, no metadata DB).
 
-Each task runs in a process of its own, as on a worker: the deletions in the plan's mapped tasks
-(at most PRUNE_TASKS), side by side with apply_settings as the DAG runs them, so each task's peak
-RSS is its own; a process that only imports the same modules gives the baseline.
+Each task runs in a process of its own, forked as Airflow 3 forks a task from its worker (one that
+has imported Airflow, WORKER_PRELOAD, not estate_ops or boto3): the deletions in the plan's mapped
+tasks (at most PRUNE_TASKS), side by side with apply_settings as the DAG runs them, so each task's
+peak RSS is its own; a process that only imports the same modules gives the baseline. (A fresh
+interpreter per task, as this benchmark started them until 2026-12-02, adds Airflow's import, about
+3 s a task on this machine, to each of the three steps.)
 
 Figures: RDS calls made against the minimum (DescribeDBSnapshots pages of 100 — the bulk
 scenario makes the sandbox page as AWS does — + one DescribeDBInstances page + one
@@ -131,17 +134,79 @@ def _child(step: str, arg_json: str) -> None:
     print("BENCH " + json.dumps(outcome, default=str))
 
 
-def _in_child(env: dict[str, str], step: str, arg: dict | None = None) -> dict:
-    import json
-    import subprocess
+# What a worker has imported before it forks a task: Airflow 3's LocalExecutor workers are forked
+# from the scheduler, and the supervisor forks each task process from its worker (os.fork), so a
+# task starts with Airflow imported; it imports the DAG's modules (estate_ops, boto3, providers).
+WORKER_PRELOAD = ["airflow.sdk", "airflow.sdk.execution_time.task_runner"]
+_WORKERS: dict[str, object] = {}
 
-    code = f"import sys; from bench.pruning import _child; _child({step!r}, sys.stdin.read())"
-    done = subprocess.run([sys.executable, "-c", code], env=env, input=json.dumps(arg or {}),
-                          capture_output=True, text=True, check=False)
-    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
-    if done.returncode or line is None:
-        raise RuntimeError(f"pruning step {step} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(line[len("BENCH "):])
+
+def _workers(env: dict[str, str]):
+    """A forkserver started with `env` that has imported WORKER_PRELOAD: each step is a process
+    forked from it, as a task is forked from a worker."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    key = repr(sorted(env.items()))
+    if key not in _WORKERS:
+        forkserver._forkserver._stop()  # one environment per forkserver: the previous run's goes
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(WORKER_PRELOAD)
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(env)  # the forkserver (and so every task) inherits this environment
+        try:
+            forkserver.ensure_running()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        _WORKERS.clear()
+        _WORKERS[key] = context
+    return _WORKERS[key]
+
+
+def _forked_step(step: str, arg_json: str, sender) -> None:
+    import json
+
+    preloaded = all(name in sys.modules for name in WORKER_PRELOAD)
+    quiet = os.open(os.devnull, os.O_WRONLY)  # the task's log lines are not the benchmark's output
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    if str(ROOT / "plugins") not in sys.path:
+        sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+    started = time.perf_counter()
+    try:
+        outcome = _step(step, json.loads(arg_json))
+    except BaseException as error:
+        import traceback
+
+        sender.send({"error": "".join(traceback.format_exception(error))[-3000:]})
+        raise
+    outcome["seconds"] = time.perf_counter() - started
+    outcome["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    outcome["preloaded"] = preloaded
+    sender.send(json.loads(json.dumps(outcome, default=str)))
+
+
+def _in_child(env: dict[str, str], step: str, arg: dict | None = None) -> dict:
+    """One step in a process forked from a worker that has imported Airflow (`_workers`)."""
+    import json
+
+    context = _workers(env)
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_forked_step, args=(step, json.dumps(arg or {}), sender))
+    process.start()
+    sender.close()
+    try:
+        outcome = receiver.recv()
+    except EOFError:
+        outcome = {"error": "the process died without an answer"}
+    process.join()
+    if "error" in outcome or process.exitcode:
+        raise RuntimeError(f"pruning step {step} failed ({process.exitcode}):\n{outcome.get('error', '')}")
+    if not outcome.pop("preloaded"):
+        raise RuntimeError(f"pruning step {step}: the worker had not imported {WORKER_PRELOAD}")
+    return outcome
 
 
 def _run_pruning(env: dict[str, str], run_id: str = "manual__bench") -> dict:
@@ -289,6 +354,10 @@ def run() -> list[dict]:
                 crash = _crash_and_rerun(handle, env, ours, yaml.safe_load(estate.read_text())["reports_bucket"])
         finally:
             handle.stop()
+            from multiprocessing import forkserver
+
+            forkserver._forkserver._stop()
+            _WORKERS.clear()
 
     calls = calls[1]
     deleted = outcome["deleted"]
