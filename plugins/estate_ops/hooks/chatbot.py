@@ -40,17 +40,12 @@ class ChatbotHook(AwsBaseHook):
         """Every Slack channel configuration of the account, as Chatbot lists them."""
         found: list[dict[str, Any]] = []
         with translate_connection_errors(f"AWS Chatbot (connection {self.aws_conn_id!r})"):
-            token = None
-            while True:
-                kwargs: dict[str, Any] = {"MaxResults": PAGE_SIZE}
-                if token:
-                    kwargs["NextToken"] = token
-                try:
+            pages = self.conn.get_paginator("describe_slack_channel_configurations").paginate(
+                PaginationConfig={"PageSize": PAGE_SIZE})
+            try:
+                for page in pages:
                     self.calls += 1
-                    page = self.conn.describe_slack_channel_configurations(**kwargs)
-                except ClientError as exc:
-                    raise ChatbotError(describe_error(exc, "chatbot:DescribeSlackChannelConfigurations")) from exc
-                found.extend(page.get("SlackChannelConfigurations", []))
-                token = page.get("NextToken")
-                if not token:
-                    return found
+                    found.extend(page.get("SlackChannelConfigurations", []))
+            except ClientError as exc:
+                raise ChatbotError(describe_error(exc, "chatbot:DescribeSlackChannelConfigurations")) from exc
+        return found

@@ -39,19 +39,13 @@ class SnsTopicsHook(SnsHook):
         action = "sns:ListSubscriptionsByTopic"
         found: list[dict[str, Any]] = []
         with translate_connection_errors(f"SNS (connection {self.aws_conn_id!r})"):
-            token = None
-            while True:
-                kwargs: dict[str, Any] = {"TopicArn": topic_arn}
-                if token:
-                    kwargs["NextToken"] = token
-                try:
+            pages = self.conn.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn)
+            try:
+                for page in pages:
                     self.calls += 1
-                    page = self.conn.list_subscriptions_by_topic(**kwargs)
-                except ClientError as exc:
-                    if is_not_found(exc) or exc.response.get("Error", {}).get("Code") in TOPIC_NOT_FOUND_CODES:
-                        return None
-                    raise SnsError(describe_error(exc, action)) from exc
-                found.extend(page.get("Subscriptions", []))
-                token = page.get("NextToken")
-                if not token:
-                    return found
+                    found.extend(page.get("Subscriptions", []))
+            except ClientError as exc:
+                if is_not_found(exc) or exc.response.get("Error", {}).get("Code") in TOPIC_NOT_FOUND_CODES:
+                    return None
+                raise SnsError(describe_error(exc, action)) from exc
+        return found
