@@ -109,7 +109,9 @@ def test_a_custom_kpis_statistic_is_cloudwatchs_own_and_its_exact_dimension_set_
     ListMetrics `exact` tells the KPI's dimension set from a wider metric of the same name."""
     from estate_ops.config import CustomKpi
 
-    namespace, dims = "MetricsTest/Business", {"Service": "checkout"}
+    # a dimension value of its own: the sandbox (like moto) matches a metric with dimensions by name and
+    # dimensions only, and the metrics scenario seeds the estate's KPIs for the reference month
+    namespace, dims = "MetricsTest/Business", {"Service": "metrics-test-checkout"}
     kpi = CustomKpi.model_validate({"name": "metrics-test-checkout", "namespace": namespace, "metric": "CheckoutDuration",
                                     "dimensions": dims, "statistic": "p90", "unit": "Seconds",
                                     "threshold": {"limit": "3", "direction": "at_most", "unit": "Seconds"}})
@@ -117,7 +119,7 @@ def test_a_custom_kpis_statistic_is_cloudwatchs_own_and_its_exact_dimension_set_
     samples = [rng.lognormvariate(0, 0.6) for _ in range(1440)]
     cloudwatch = sandbox.boto3_client("cloudwatch")
     _put(cloudwatch, namespace, [{"MetricName": "CheckoutDuration", "Value": v, "Timestamp": START + dt.timedelta(minutes=m),
-                                  "Dimensions": [{"Name": "Service", "Value": "checkout"}]} for m, v in enumerate(samples)])
+                                  "Dimensions": [{"Name": "Service", "Value": "metrics-test-checkout"}]} for m, v in enumerate(samples)])
     # the same metric name with one dimension more: another metric, not the KPI's
     _put(cloudwatch, namespace, [{"MetricName": "CheckoutDuration", "Value": 1.0, "Timestamp": START,
                                   "Dimensions": [{"Name": "Service", "Value": "search"}, {"Name": "Region", "Value": "eu"}]}])
@@ -129,5 +131,6 @@ def test_a_custom_kpis_statistic_is_cloudwatchs_own_and_its_exact_dimension_set_
     assert [r["resource"] for r in rows] == ["metrics-test-checkout"]
     assert float(rows[0]["value"]) == pytest.approx(np.percentile(samples, 90))
 
-    assert hook.metric_dimension_tuples(namespace, "CheckoutDuration", ["Service"], exact=True) == {("checkout",)}
-    assert hook.metric_dimension_tuples(namespace, "CheckoutDuration", ["Service"]) == {("checkout",), ("search",)}
+    assert hook.metric_dimension_tuples(namespace, "CheckoutDuration", ["Service"], exact=True) == {("metrics-test-checkout",)}
+    assert hook.metric_dimension_tuples(namespace, "CheckoutDuration", ["Service"]) == {("metrics-test-checkout",),
+                                                                                         ("search",)}

@@ -24,6 +24,7 @@ no data); this writes `metrics/<period>/report.{json,html,pdf}` with charts, rou
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from airflow.sdk import BaseOperator
@@ -126,7 +127,7 @@ def _cloudwatch(estate: Any) -> Any:
 
 
 def _missing_sources(cw: Any, lbs: list[tuple[str, list[str]]], dbs: list[str],
-                     caches: list[str], kpis: list[Any] = ()) -> list[tuple[str, str, str]]:
+                     caches: list[str], kpis: Sequence[Any] = ()) -> list[tuple[str, str, str]]:
     """(kind, resource, what) for each configured resource CloudWatch has no metric for, and each
     custom KPI whose metric (namespace, name, exact dimension set) CloudWatch does not list."""
     wanted = {"load balancer": [lb for lb, _ in lbs], "target group": [tg for _, tgs in lbs for tg in tgs],
