@@ -725,6 +725,73 @@ class MixpanelSettings(_Strict):
     reports: MixpanelReports
 
 
+# CloudWatch's StandardUnit values, as botocore's cloudwatch service model lists them (a test
+# compares the two): a custom KPI's unit is one of these, exactly as CloudWatch spells it.
+CLOUDWATCH_UNITS: tuple[str, ...] = (
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
+    "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
+    "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
+    "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+)
+KPI_STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
+_KPI_PERCENTILE = re.compile(r"p([0-9]{1,2}(?:\.[0-9])?)")
+
+
+class KpiThreshold(_Strict):
+    """A custom KPI's threshold, in the KPI's own unit (checked by `CustomKpi`). Business figures can
+    be large (orders, bytes) or below zero (a balance), so the bounds are wider than a key metric's."""
+
+    limit: _plain_decimal(ge=-999_999_999_999_999, le=999_999_999_999_999)
+    direction: Literal["at_most", "at_least"]
+    unit: str
+
+
+class CustomKpi(_Strict):
+    """A custom business KPI (plan §2.2, issue 15): one CloudWatch metric (namespace, name, the exact
+    dimension set), the statistic reported for the period and per day, and its threshold."""
+
+    # The KPI's name is its resource in the report and in findings (dedup keys): a slug.
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    # CloudWatch's own limits on namespaces (an "AWS/" namespace is fine: a KPI may be an AWS metric).
+    namespace: str = Field(pattern=r"^[0-9A-Za-z._/#:-][0-9A-Za-z._/#: -]{0,254}$")
+    metric: str = Field(min_length=1, max_length=255)
+    dimensions: dict[Annotated[str, Field(min_length=1, max_length=255)],
+                     Annotated[str, Field(min_length=1, max_length=1024)]] = Field(default={}, max_length=30)
+    statistic: str
+    unit: str
+    threshold: KpiThreshold
+
+    @field_validator("statistic")
+    @classmethod
+    def _cloudwatch_statistic(cls, value: str) -> str:
+        percentile = _KPI_PERCENTILE.fullmatch(value)
+        if value in KPI_STATISTICS or (percentile and 0 < Decimal(percentile[1]) < 100):
+            return value
+        raise ValueError(f"one of {', '.join(KPI_STATISTICS)} or a percentile pNN / pNN.N between p0 and p100 "
+                         f"(exclusive), got {value!r}")
+
+    @field_validator("unit")
+    @classmethod
+    def _cloudwatch_unit(cls, value: str) -> str:
+        if value not in CLOUDWATCH_UNITS:
+            raise ValueError(f"a CloudWatch unit ({', '.join(CLOUDWATCH_UNITS)}), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _threshold_in_the_kpis_unit(self) -> CustomKpi:
+        # A threshold in another unit would compare milliseconds with seconds: refused, never converted.
+        if self.threshold.unit != self.unit:
+            raise ValueError(f"threshold.unit: the KPI {self.name!r} is measured in {self.unit!r}, "
+                             f"got {self.threshold.unit!r}")
+        if self.unit == "Percent" and not 0 <= self.threshold.limit <= 100:
+            raise ValueError(f"threshold.limit: a percentage is between 0 and 100, got {self.threshold.limit}")
+        return self
+
+    def query(self) -> tuple[str, str, dict[str, str], str]:
+        """(namespace, metric, dimensions, statistic): what hooks/cloudwatch.py `key_metric_queries` asks."""
+        return self.namespace, self.metric, dict(self.dimensions), self.statistic
+
+
 class EstateMonitoring(_Strict):
     """What the estate's CloudWatch alarms watch beyond health checks and databases, and where the
     key-metrics report reads from (caches, Sentry, Mixpanel)."""
@@ -735,6 +802,8 @@ class EstateMonitoring(_Strict):
     caches: list[str] = []
     sentry: SentrySettings | None = None
     mixpanel: MixpanelSettings | None = None
+    # Custom business KPIs (plan §2.2): CloudWatch metrics reported and judged beside the key metrics.
+    custom_kpis: list[CustomKpi] = []
 
     @field_validator("caches")
     @classmethod
@@ -745,6 +814,23 @@ class EstateMonitoring(_Strict):
         if len(set(value)) != len(value):
             raise ValueError(f"caches must be unique, got {value}")
         return value
+
+    @field_validator("custom_kpis")
+    @classmethod
+    def _unique_kpi_names(cls, value: list[CustomKpi]) -> list[CustomKpi]:
+        names = [k.name for k in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"custom KPI names must be unique, repeated {dupes}")
+        return value
+
+    @model_validator(mode="after")
+    def _kpi_names_are_not_caches(self) -> EstateMonitoring:
+        # A KPI's name is its resource in findings, as a cache id is: one name, one thing.
+        both = sorted({k.name for k in self.custom_kpis} & set(self.caches))
+        if both:
+            raise ValueError(f"custom_kpis: names must differ from the caches' ids, both have {both}")
+        return self
 
     @field_validator("load_balancers")
     @classmethod
@@ -787,6 +873,10 @@ class Estate(_Strict):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"{label}: ids must be unique, repeated {dupes}")
+        # A KPI's name is its resource in findings, as a database id is: one name, one thing.
+        both = sorted({k.name for k in self.monitoring.custom_kpis} & {d.id for d in self.databases})
+        if both:
+            raise ValueError(f"monitoring.custom_kpis: names must differ from the databases' ids, both have {both}")
         return self
 
     @model_validator(mode="after")
@@ -965,6 +1055,9 @@ def _describe(err: Any) -> str:
 
 
 def _check_cross_references(plan: Plan, estate: Estate, estate_path: Path) -> None:
+    if estate.monitoring.custom_kpis and "custom_kpi_breached" not in plan.finding_severities:
+        raise ConfigError(f"{estate_path}: monitoring.custom_kpis: plan.yaml finding_severities has no "
+                          "custom_kpi_breached (the severity of a KPI past its threshold)")
     for i, client in enumerate(estate.clients):
         for where, tier in [(f"clients[{i}].tier", client.tier)] + [
             (f"clients[{i}].tier_changes[{j}].tier", c.tier) for j, c in enumerate(client.tier_changes)

@@ -1,9 +1,9 @@
-"""Key-metrics scenario (issue 15): raw ALB, RDS and ElastiCache samples for the reference month.
+"""Key-metrics scenario (issue 15): raw ALB, RDS, ElastiCache and custom-KPI samples for the reference month.
 
 Every 5 minutes (the plan's `count_resolution_seconds` default: coarser than a minute keeps a reset
 fast) from the first instant of the reference month (UTC) to a day after its end (a contract month
 west of UTC ends in the next UTC day), for the estate's first load balancer and its target groups,
-every database and every cache (read from ctx.estate, never hard-coded):
+every database, every cache and every custom KPI (read from ctx.estate, never hard-coded):
 
 | what | when (relative to the reference month) | expected effect |
 |---|---|---|
@@ -12,10 +12,13 @@ every database and every cache (read from ctx.estate, never hard-coded):
 | connection surge | the first database, day 22, 15:00-16:00 UTC: 185 connections | 92.5 % of 200 max_connections: breached |
 | cold cache after a deploy | the first cache, day 26 10:00 to day 27 10:00 UTC: 20 % hits | that week's hit rate below 90 %; the month's meets |
 | quiet hour | the second target group, 05:00-06:00 UTC every day: no request, no datapoint | 60 no-data minutes a day, not 0 % errors |
+| KPI breach | the first custom KPI, during the slow week: every sample past its threshold (an at_most limit plus 1-3× its size, an at_least limit minus 10-50 %) | that week's and the month's percentile, average or maximum breach (a quarter of the month's samples are past it); the week before meets |
+| KPI met | every other custom KPI, all month: samples on the met side of its threshold (a Percent KPI within 0-100) | met every week and month |
 
 Latency: one raw TargetResponseTime sample per target group per 5 minutes, also under the load
 balancer alone (its samples are the union of its target groups'), so the sandbox's GetMetricData
-computes true percentiles from them. Sentry and Mixpanel are seeded by their own stand-ins.
+computes true percentiles from them. A custom KPI has one raw sample per 5 minutes under its
+namespace, metric name and exact dimension set, scaled to its own threshold (whatever its unit). Sentry and Mixpanel are seeded by their own stand-ins.
 """
 
 from __future__ import annotations
@@ -59,7 +62,9 @@ _CACHE: dict[tuple, list] = {}
 def seed(ctx: SeedContext) -> None:
     mon = ctx.estate.monitoring
     key = (ctx.seed, ctx.reference_month, tuple((lb.load_balancer, tuple(lb.target_groups)) for lb in mon.load_balancers),
-           tuple(d.id for d in ctx.estate.databases), tuple(mon.caches))
+           tuple(d.id for d in ctx.estate.databases), tuple(mon.caches),
+           tuple((k.namespace, k.metric, tuple(sorted(k.dimensions.items())), k.threshold.limit, k.threshold.direction,
+                  k.unit) for k in mon.custom_kpis))
     if key not in _CACHE:
         _CACHE.clear()
         _CACHE[key] = _build(ctx)
@@ -132,4 +137,24 @@ def _build(ctx: SeedContext) -> list:
         dims = [{"Name": "CacheClusterId", "Value": cache}]
         put("AWS/ElastiCache", "CacheHits", dims, hits)
         put("AWS/ElastiCache", "CacheMisses", dims, lookups - hits)
+    for k, kpi in enumerate(mon.custom_kpis):
+        values = kpi_samples(rng, kpi, n, mask("slow") if k == 0 else np.zeros(n, dtype=bool))
+        put(kpi.namespace, kpi.metric, [{"Name": name, "Value": value} for name, value in kpi.dimensions.items()],
+            values)
     return data
+
+
+def kpi_samples(rng: np.random.Generator, kpi, n: int, bad: np.ndarray) -> np.ndarray:
+    """n samples of a KPI on the met side of its threshold, past it where `bad`: scaled to the
+    limit (a KPI's unit can be anything), a Percent KPI kept within 0-100."""
+    limit = float(kpi.threshold.limit)
+    scale = abs(limit) or 1.0
+    if kpi.threshold.direction == "at_most":
+        good = limit - scale * rng.uniform(0.3, 0.9, n)
+        past = limit + scale * rng.uniform(1.0, 3.0, n)
+    else:
+        room = (100.0 - limit) if kpi.unit == "Percent" else scale
+        good = limit + room * rng.uniform(0.2, 1.0, n)
+        past = limit - scale * rng.uniform(0.1, 0.5, n)
+    values = np.where(bad, past, good)
+    return values.clip(0, 100) if kpi.unit == "Percent" else values

@@ -357,6 +357,33 @@ BAD_ESTATES = [
      ["monitoring.mixpanel.residency", "'us', 'eu' or 'in'"]),
     ("canary alarm name with a newline", edited(ESTATE, "monitoring.canaries.slack.alarm", "canary\nslack"),
      ["monitoring.canaries.slack.alarm", "pattern"]),
+    # monitoring.custom_kpis (issue 15): CloudWatch's statistics and units, a threshold in the KPI's unit.
+    ("KPI threshold in another unit", edited(ESTATE, "monitoring.custom_kpis.0.threshold.unit", "Milliseconds"),
+     ["monitoring.custom_kpis[0]", "threshold.unit", "'Milliseconds'"]),
+    ("KPI statistic not CloudWatch's", edited(ESTATE, "monitoring.custom_kpis.0.statistic", "Median"),
+     ["monitoring.custom_kpis[0].statistic", "'Median'"]),
+    ("KPI percentile of 100", edited(ESTATE, "monitoring.custom_kpis.0.statistic", "p100"),
+     ["monitoring.custom_kpis[0].statistic", "'p100'"]),
+    ("KPI percentile of 0", edited(ESTATE, "monitoring.custom_kpis.0.statistic", "p0"),
+     ["monitoring.custom_kpis[0].statistic", "'p0'"]),
+    ("KPI percentile with two decimals", edited(ESTATE, "monitoring.custom_kpis.0.statistic", "p99.99"),
+     ["monitoring.custom_kpis[0].statistic", "'p99.99'"]),
+    ("KPI unit unknown", edited(ESTATE, "monitoring.custom_kpis.0.unit", "seconds"),
+     ["monitoring.custom_kpis[0].unit", "'seconds'"]),
+    ("KPI percentage over 100", edited(ESTATE, "monitoring.custom_kpis.1.threshold.limit", "101"),
+     ["monitoring.custom_kpis[1]", "threshold.limit", "101"]),
+    ("KPI name twice", edited(ESTATE, "monitoring.custom_kpis.1.name", ESTATE["monitoring"]["custom_kpis"][0]["name"]),
+     ["monitoring.custom_kpis", "must be unique", ESTATE["monitoring"]["custom_kpis"][0]["name"]]),
+    ("KPI named like a cache", edited(ESTATE, "monitoring.custom_kpis.1.name", ESTATE["monitoring"]["caches"][0]),
+     ["custom_kpis", ESTATE["monitoring"]["caches"][0]]),
+    ("KPI named like a database", edited(ESTATE, "monitoring.custom_kpis.1.name", ESTATE["databases"][0]["id"]),
+     ["monitoring.custom_kpis", ESTATE["databases"][0]["id"]]),
+    ("KPI name not a slug", edited(ESTATE, "monitoring.custom_kpis.0.name", "Checkout Duration"),
+     ["monitoring.custom_kpis[0].name", "pattern"]),
+    ("KPI without a threshold", edited(ESTATE, "monitoring.custom_kpis.0.threshold", delete=True),
+     ["monitoring.custom_kpis[0].threshold", "Field required"]),
+    ("KPI threshold direction unknown", edited(ESTATE, "monitoring.custom_kpis.0.threshold.direction", "below"),
+     ["monitoring.custom_kpis[0].threshold.direction", "'at_most' or 'at_least'"]),
 ]
 
 
@@ -455,3 +482,41 @@ def test_default_paths_are_the_shipped_files(monkeypatch):
     monkeypatch.delenv("ESTATE_OPS_PLAN", raising=False)
     monkeypatch.delenv("ESTATE_OPS_ESTATE", raising=False)
     assert config.plan_path() == Path(config.PROJECT_ROOT / "include" / "plan.yaml")
+
+
+# ------------------------------------------------------------------ custom KPIs (issue 15)
+
+
+def test_kpi_units_are_cloudwatchs_standard_units():
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    assert set(config.CLOUDWATCH_UNITS) == set(model.shape_for("StandardUnit").enum)
+
+
+@pytest.mark.parametrize("statistic", ["Sum", "Average", "Minimum", "Maximum", "SampleCount", "p50", "p99.9", "p1"])
+def test_a_kpi_takes_cloudwatchs_statistics(files, statistic):
+    files(estate=edited(ESTATE, "monitoring.custom_kpis.0.statistic", statistic))
+    assert load_config()[1].monitoring.custom_kpis[0].statistic == statistic
+
+
+def test_a_kpi_may_read_an_aws_namespace(files):
+    files(estate=edited(ESTATE, "monitoring.custom_kpis.0.namespace", "AWS/ApplicationELB"))
+    assert load_config()[1].monitoring.custom_kpis[0].namespace == "AWS/ApplicationELB"
+
+
+def test_a_percent_kpi_of_exactly_100_loads(files):
+    files(estate=edited(ESTATE, "monitoring.custom_kpis.1.threshold.limit", "100"))
+    kpi = load_config()[1].monitoring.custom_kpis[1]
+    assert kpi.unit == "Percent" and kpi.threshold.limit == Decimal(100)
+
+
+def test_kpis_need_a_breach_severity_in_the_plan(files):
+    plan = edited(PLAN, "finding_severities.custom_kpi_breached", delete=True)
+    _, estate_file = files(plan=plan)
+    with pytest.raises(ConfigError, match="custom_kpi_breached") as err:
+        load_config()
+    assert str(err.value).startswith(str(estate_file))
+    # without KPIs the plan needs no such severity
+    files(plan=plan, estate=edited(ESTATE, "monitoring.custom_kpis", delete=True))
+    assert load_config()[1].monitoring.custom_kpis == []

@@ -3,8 +3,9 @@
 Expected figures come from the metrics scenario's design (sandbox/scenarios/metrics.py), not from the
 code under test: the slow ISO week breaches latency and (with the 5XX spike in it) the error rate, the
 week before meets; the month's connection surge breaches (185 of 200), its cache hit rate meets; the
-second target group's quiet hour is 60 no-data minutes a day. Two months before the reference month
-nothing was seeded: every figure is no data, never met.
+second target group's quiet hour is 60 no-data minutes a day; the first custom KPI is past its
+threshold all the slow week (breached that week and month), the others meet. Two months before the
+reference month nothing was seeded: every figure is no data, never met.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ LB = ESTATE.monitoring.load_balancers[0].load_balancer
 API_TG, WEB_TG = (f"{LB} {tg}" for tg in ESTATE.monitoring.load_balancers[0].target_groups)
 DB = ESTATE.databases[0]
 CACHE = ESTATE.monitoring.caches[0]
+BREACHED_KPI, *MET_KPIS = ESTATE.monitoring.custom_kpis
 
 
 def _figure(report, resource, metric):
@@ -75,7 +77,7 @@ def test_rerun_writes_the_same_artifacts_and_sends_nothing_again(runs, period):
     prefix = f"metrics/{period}/"
     written = {k for k in run["after_first"] if k.startswith(prefix)}
     assert {prefix + n for n in ("report.json", "report.html", "report.pdf", "latency.png", "error_rate.png",
-                                 "connections.png", "hit_rate.png", "active_users.png")} <= written
+                                 "connections.png", "hit_rate.png", "active_users.png", "custom_kpis.png")} <= written
     for key in written | {f"runs/key_metrics_report/{period}.json"}:
         assert run["after_second"][key] == run["after_first"][key], key
     assert run["slack_second"] == run["slack_first"]
@@ -135,6 +137,36 @@ def test_the_cold_cache_is_a_dip_the_month_absorbs(runs):
     assert min(Decimal(r["value"]) for r in days) < Decimal(90)
 
 
+def _past(value, threshold):
+    value, limit = Decimal(value), Decimal(threshold["limit"])
+    return value > limit if threshold["direction"] == "at_most" else value < limit
+
+
+@pytest.mark.parametrize("period", [SLOW_WEEK, MONTH])
+def test_the_seeded_kpi_breach_is_a_finding_and_the_other_kpis_meet(runs, period):
+    report = runs[period]["report"]
+    row = _figure(report, BREACHED_KPI.name, "custom_kpi")
+    assert row["status"] == "breached" and _past(row["value"], row["threshold"])
+    assert row["threshold"] == {"limit": str(BREACHED_KPI.threshold.limit), "direction": BREACHED_KPI.threshold.direction,
+                                "unit": BREACHED_KPI.unit}
+    assert row["details"]["statistic"] == BREACHED_KPI.statistic
+    found = [f for f in report["findings"] if f["kind"] == "custom_kpi_breached"]
+    assert [f["resource"] for f in found] == [BREACHED_KPI.name]
+    assert BREACHED_KPI.name in found[0]["summary"] and period in found[0]["dedup_key"]
+    for kpi in MET_KPIS:
+        assert _figure(report, kpi.name, "custom_kpi")["status"] == "met"
+    days = [r for r in report["items"]["daily"] if r["resource"] == BREACHED_KPI.name]
+    assert len(days) == len({r["day"] for r in days}) == (7 if period == SLOW_WEEK else 31)
+    summary = next(m["text"] for m in runs[period]["slack_first"] if f"Key metrics {period}" in m.get("text", ""))
+    assert f"KPI {BREACHED_KPI.name}:" in summary
+    assert "Custom KPIs" in runs[period]["html"] and BREACHED_KPI.name in runs[period]["html"]
+
+
+def test_the_week_before_the_kpi_breach_meets(runs):
+    row = _figure(runs[SLOW_WEEK]["report"], BREACHED_KPI.name, "custom_kpi")
+    assert row["previous"] is not None and not _past(row["previous"], row["threshold"])
+
+
 def test_errors_and_users_are_reported(runs):
     report = runs[MONTH]["report"]
     assert report["headline"]["monthly_active_users"]["value"] is not None
@@ -190,6 +222,28 @@ def test_a_cache_and_a_load_balancer_cloudwatch_does_not_know_are_findings(sandb
     assert missing == {("legacy-ghost-cache", "metric_source_missing"), (ghost_lb, "metric_source_missing")}
     assert _figure(report, "legacy-ghost-cache", "cache_hit_rate")["status"] == "no_data"
     assert any("legacy-ghost-cache" in m.get("text", "") for m in sandbox.slack_messages())
+
+
+def test_a_kpi_metric_cloudwatch_does_not_list_is_a_finding(sandbox, tmp_path):
+    """A KPI whose metric CloudWatch does not have, and one whose metric it has but not with that exact
+    dimension set (another metric in CloudWatch), are each a metric_source_missing finding naming it."""
+    seeded = BREACHED_KPI.model_dump(mode="json")
+
+    def change(data):
+        # deep copies: a YAML dump of shared objects would write aliases, which the loader refuses
+        data["monitoring"]["custom_kpis"] += [
+            copy.deepcopy({**seeded, "name": "ghost-kpi", "metric": "NoSuchMetric"}),
+            copy.deepcopy({**seeded, "name": "wider-kpi", "dimensions": {**seeded["dimensions"], "Region": "eu-west-1"}})]
+
+    with using_estate(_estate_with(tmp_path, change)):
+        run = run_dag("key_metrics_report", LOGICAL, {"period": SLOW_WEEK})
+    assert str(run.state) == "success", task_states(run)
+    report = read_json(sandbox, f"metrics/{SLOW_WEEK}/report.json")
+    missing = {f["resource"] for f in report["findings"] if f["kind"] == "metric_source_missing"}
+    assert missing == {"ghost-kpi", "wider-kpi"}
+    for name in ("ghost-kpi", "wider-kpi"):
+        assert _figure(report, name, "custom_kpi")["status"] == "no_data"
+    assert _figure(report, BREACHED_KPI.name, "custom_kpi")["status"] == "breached"  # the others still read
 
 
 @pytest.mark.parametrize("change,error", [

@@ -101,3 +101,36 @@ def test_daily_percentiles_are_each_contract_day_s_own_across_dst(sandbox):
     p99 = {r["day"]: float(r["value"]) for r in daily if r["metric"] == "latency_p99"}
     assert len(samples[dt.date(2026, 11, 1)]) == 150  # 25 hours of 10-minute samples
     assert p99 == {d: pytest.approx(np.percentile(samples[d], 99)) for d in week.days}
+
+
+@pytest.mark.slow
+def test_a_custom_kpis_statistic_is_cloudwatchs_own_and_its_exact_dimension_set_is_listed(sandbox):
+    """A KPI's p90 for the day is numpy's p90 of its raw samples (never a mean of shorter periods);
+    ListMetrics `exact` tells the KPI's dimension set from a wider metric of the same name."""
+    from estate_ops.config import CustomKpi
+
+    # a dimension value of its own: the sandbox (like moto) matches a metric with dimensions by name and
+    # dimensions only, and the metrics scenario seeds the estate's KPIs for the reference month
+    namespace, dims = "MetricsTest/Business", {"Service": "metrics-test-checkout"}
+    kpi = CustomKpi.model_validate({"name": "metrics-test-checkout", "namespace": namespace, "metric": "CheckoutDuration",
+                                    "dimensions": dims, "statistic": "p90", "unit": "Seconds",
+                                    "threshold": {"limit": "3", "direction": "at_most", "unit": "Seconds"}})
+    rng = random.Random(90)
+    samples = [rng.lognormvariate(0, 0.6) for _ in range(1440)]
+    cloudwatch = sandbox.boto3_client("cloudwatch")
+    _put(cloudwatch, namespace, [{"MetricName": "CheckoutDuration", "Value": v, "Timestamp": START + dt.timedelta(minutes=m),
+                                  "Dimensions": [{"Name": "Service", "Value": "metrics-test-checkout"}]} for m, v in enumerate(samples)])
+    # the same metric name with one dimension more: another metric, not the KPI's
+    _put(cloudwatch, namespace, [{"MetricName": "CheckoutDuration", "Value": 1.0, "Timestamp": START,
+                                  "Dimensions": [{"Name": "Service", "Value": "search"}, {"Name": "Region", "Value": "eu"}]}])
+
+    queries = key_metric_queries([], [], [], START, END, resolution=60, custom=[kpi.query()])
+    hook = CloudWatchMetricsHook(region_name=sandbox.region)
+    rows = key_metric_figures(hook.get_metric_data(queries), load_balancers=[], databases=[], caches=[],
+                              period_seconds=86_400, resolution=60, kpis=[kpi])
+    assert [r["resource"] for r in rows] == ["metrics-test-checkout"]
+    assert float(rows[0]["value"]) == pytest.approx(np.percentile(samples, 90))
+
+    assert hook.metric_dimension_tuples(namespace, "CheckoutDuration", ["Service"], exact=True) == {("metrics-test-checkout",)}
+    assert hook.metric_dimension_tuples(namespace, "CheckoutDuration", ["Service"]) == {("metrics-test-checkout",),
+                                                                                         ("search",)}

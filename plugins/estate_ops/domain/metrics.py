@@ -10,16 +10,20 @@
   period directly: one GetMetricData query whose Period is the whole period in seconds
   (`single_period_seconds`: a week is 604,800 s, a month its length in seconds; CloudWatch takes any
   multiple of 60). The domain takes them as given (`Percentiles`) and only judges them.
+- Custom business KPIs (estate.yaml monitoring.custom_kpis): each KPI's own statistic as
+  CloudWatch computed it for the whole period (one datapoint, like the percentiles) and per day,
+  judged against the KPI's own threshold in the KPI's own unit; metric `custom_kpi`, resource the
+  KPI's name.
 - Each figure stands beside the previous period's and its threshold (plan.yaml
-  monitoring.key_metrics.thresholds) and is met / breached / no data; a breach is a finding of kind
-  `<metric>_breached` (severity from plan.yaml finding_severities).
+  monitoring.key_metrics.thresholds, or the KPI's) and is met / breached / no data; a breach is a
+  finding of kind `<metric>_breached` (severity from plan.yaml finding_severities).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -37,6 +41,9 @@ METRIC_UNITS: dict[str, str] = {
     "db_connections": "percent_of_max_connections",
     "cache_hit_rate": "percent",
 }
+
+# A custom KPI's figures: judged in the KPI's own unit (estate.yaml), not one of METRIC_UNITS.
+CUSTOM_KPI = "custom_kpi"
 
 Status = Literal["met", "breached", "no_data"]
 Direction = Literal["at_most", "at_least"]
@@ -170,6 +177,17 @@ class _ThresholdLike(Protocol):
     unit: str
 
 
+class _KpiLike(Protocol):
+    """A custom KPI as estate.yaml gives it (config.CustomKpi)."""
+
+    name: str
+    namespace: str
+    metric: str
+    statistic: str
+    unit: str
+    threshold: _ThresholdLike
+
+
 @dataclass(frozen=True)
 class Judgement:
     metric: str
@@ -188,12 +206,19 @@ class Judgement:
 
 
 def judge(metric: str, resource: str, value: Decimal | None, previous: Decimal | None,
-          threshold: _ThresholdLike) -> Judgement:
-    """A figure against its threshold: met, breached, or no data (never met by absence)."""
-    if metric not in METRIC_UNITS:
-        raise KeyError(f"unknown metric {metric!r}; known: {sorted(METRIC_UNITS)}")
-    if threshold.unit != METRIC_UNITS[metric]:
-        raise ValueError(f"{metric}: threshold unit {threshold.unit!r}, expected {METRIC_UNITS[metric]!r}")
+          threshold: _ThresholdLike, *, expected_unit: str | None = None) -> Judgement:
+    """A figure against its threshold: met, breached, or no data (never met by absence).
+
+    A built-in metric's threshold must be in its METRIC_UNITS unit; any other metric (a custom KPI)
+    names the unit its figure is in as `expected_unit`, and its threshold must be in that unit."""
+    if metric in METRIC_UNITS:
+        if expected_unit not in (None, METRIC_UNITS[metric]):
+            raise ValueError(f"{metric} is measured in {METRIC_UNITS[metric]!r}, not {expected_unit!r}")
+        expected_unit = METRIC_UNITS[metric]
+    elif expected_unit is None:
+        raise KeyError(f"unknown metric {metric!r} without an expected unit; known: {sorted(METRIC_UNITS)}")
+    if threshold.unit != expected_unit:
+        raise ValueError(f"{metric} {resource}: threshold unit {threshold.unit!r}, expected {expected_unit!r}")
     if value is None:
         status: Status = "no_data"
     elif threshold.direction == "at_most":
@@ -214,9 +239,10 @@ def breach_findings(plan: _PlanLike, judgements: Iterable[Judgement], period: st
         if j.status != "breached":
             continue
         word = "at most" if j.direction == "at_most" else "at least"
+        what = f"KPI {j.resource}" if j.metric == CUSTOM_KPI else f"{j.metric} of {j.resource}"
         findings.append(Finding.of(
             plan, breach_kind(j.metric), j.resource,
-            f"{j.metric} of {j.resource} was {j.value} {j.unit} in {period} (threshold: {word} {j.limit})",
+            f"{what} was {j.value} {j.unit} in {period} (threshold: {word} {j.limit})",
             period, metric=j.metric, value=j.value, previous=j.previous, limit=j.limit, unit=j.unit))
     return findings
 
@@ -355,14 +381,19 @@ def _error_rate_of(results: dict[str, Series], prefix: str, buckets: int, resolu
     return ErrorRate(counted.errors, counted.requests, (counted.no_data_minutes + missing) * minutes_per_bucket)
 
 
+def _kpi_details(kpi: _KpiLike) -> dict[str, str]:
+    return {"namespace": kpi.namespace, "metric": kpi.metric, "statistic": kpi.statistic, "unit": kpi.unit}
+
+
 def key_metric_figures(results: dict[str, Series], *, load_balancers: list[tuple[str, list[str]]],
                        databases: list[tuple[str, int | None]], caches: list[str], period_seconds: int,
-                       resolution: int) -> list[dict[str, Any]]:
+                       resolution: int, kpis: Sequence[_KpiLike] = ()) -> list[dict[str, Any]]:
     """The period's figures from the answers to hooks/cloudwatch.py `key_metric_queries` (its ids
     `<kind><index>_<figure>`, the resources in the same order): one row per resource and metric,
     `value` None when there was no data. Latency and connections come from the whole-period
     queries only; counts are summed over the buckets, and a bucket without a RequestCount
-    datapoint (or with 0) is `resolution` seconds of no data."""
+    datapoint (or with 0) is `resolution` seconds of no data. A custom KPI (`kpis`, in the order
+    its queries were made) is its statistic's one whole-period datapoint, as CloudWatch computed it."""
     if period_seconds % resolution:
         raise ValueError(f"the period ({period_seconds} s) is not a whole number of {resolution} s buckets")
     buckets = period_seconds // resolution
@@ -397,6 +428,9 @@ def key_metric_figures(results: dict[str, Series], *, load_balancers: list[tuple
         rows.append({"resource": cache, "metric": "cache_hit_rate",
                      "value": cache_hit_rate(int(hits), int(misses)) if has_data else None,
                      "details": {"hits": int(hits), "misses": int(misses)}})
+    for i, kpi in enumerate(kpis):
+        rows.append({"resource": kpi.name, "metric": CUSTOM_KPI, "value": _one(results.get(f"kpi{i}_period")),
+                     "details": _kpi_details(kpi)})
     return rows
 
 
@@ -453,11 +487,13 @@ def day_series(results: dict[str, Series], base: str,
 
 
 def daily_rows(results: dict[str, Series], period: MetricsPeriod, *, load_balancers: list[tuple[str, list[str]]],
-               databases: list[tuple[str, int | None]], caches: list[str], resolution: int) -> list[dict[str, Any]]:
+               databases: list[tuple[str, int | None]], caches: list[str], resolution: int,
+               kpis: Sequence[_KpiLike] = ()) -> list[dict[str, Any]]:
     """Per contract day: each load balancer's (and target group's) p50/p95/p99 as CloudWatch computed
     them for the day (the `_day` queries, one bucket per contract day: `MetricsPeriod.day_segments`), its error rate (sums of
     the day's buckets, never a mean), each database's peak connections against its max, each cache's
-    hit rate. A day with no datapoint has value None."""
+    hit rate, each custom KPI's statistic for the day (its `_day` queries). A day with no datapoint
+    has value None."""
     index = {d: i for i, d in enumerate(period.days)}
 
     def day_of(stamp: dt.datetime) -> dt.date | None:
@@ -530,6 +566,12 @@ def daily_rows(results: dict[str, Series], period: MetricsPeriod, *, load_balanc
             has = day in hits or day in misses
             rows.append({"day": day, "resource": cache, "metric": "cache_hit_rate",
                          "value": cache_hit_rate(int(hits.get(day, 0)), int(misses.get(day, 0))) if has else None})
+    for i, kpi in enumerate(kpis):
+        values = per_day(f"kpi{i}_day")
+        for day in period.days:
+            v = values.get(day)
+            rows.append({"day": day, "resource": kpi.name, "metric": CUSTOM_KPI,
+                         "value": None if v is None else Decimal(str(v))})
     return rows
 
 
@@ -544,23 +586,33 @@ def build_metrics_report(*, plan: Any, period: MetricsPeriod, figures: list[dict
                          previous: list[dict[str, Any]], daily: list[dict[str, Any]],
                          missing: list[tuple[str, str, str]], sentry: dict[str, Any] | None,
                          users: dict[str, Any] | None, estate_name: str, inputs: dict[str, int],
-                         resolution: int) -> tuple[dict[str, Any], list[Finding]]:
+                         resolution: int, kpis: Sequence[_KpiLike] = ()) -> tuple[dict[str, Any], list[Finding]]:
     """The key-metrics report and its findings, from what the hooks read.
 
     `figures`/`previous`: `key_metric_figures` rows of the period and of the previous period.
     `missing`: (kind, resource, what) for a load balancer, target group, database or cache CloudWatch
     has no metric for: each is a `metric_source_missing` finding naming it. `sentry`: {"totals",
     "previous_totals", "issues" (unresolved, seen in the period), "projects"}. `users`: {"dau", "wau",
-    "mau": saved-report series as read}."""
+    "mau": saved-report series as read}. `kpis`: the custom KPIs (estate.yaml), whose `custom_kpi`
+    rows are judged against each KPI's own threshold, in its own unit."""
     thresholds = plan.monitoring.key_metrics.thresholds
+    by_name = {k.name: k for k in kpis}
     before = {(r["resource"], r["metric"]): r["value"] for r in previous}
-    judgements = [judge(r["metric"], r["resource"], r["value"], before.get((r["resource"], r["metric"])),
-                        thresholds[r["metric"]]) for r in figures]
+
+    def judged(r: dict[str, Any]) -> Judgement:
+        was = before.get((r["resource"], r["metric"]))
+        if r["metric"] == CUSTOM_KPI:
+            kpi = by_name[r["resource"]]
+            return judge(CUSTOM_KPI, kpi.name, r["value"], was, kpi.threshold, expected_unit=kpi.unit)
+        return judge(r["metric"], r["resource"], r["value"], was, thresholds[r["metric"]])
+
+    judgements = [judged(r) for r in figures]
     findings = breach_findings(plan, judgements, period.label)
     for kind, resource, what in missing:
+        figures_of = "its figures" if kind == "custom KPI" else "its key metrics"
         findings.append(Finding.of(plan, "metric_source_missing", resource,
                                    f"CloudWatch has no {what} for {kind} {resource} (estate.yaml names it): "
-                                   f"its key metrics for {period.label} are no data", period.label, source_kind=kind))
+                                   f"{figures_of} for {period.label} are no data", period.label, source_kind=kind))
     details = {(r["resource"], r["metric"]): r.get("details") for r in figures}
     rows = []
     for j in judgements:
@@ -665,7 +717,9 @@ def slack_summary(report: dict[str, Any], url: str | None = None) -> str:
         lines.append("; ".join(extra))
     breached = [r for r in report["items"]["figures"] if r["status"] == "breached"]
     for r in breached[:10]:
-        lines.append(f"• {e(r['metric'])} {e(r['resource'])}: {Decimal(str(r['value'])).quantize(Decimal('0.001'))} "
+        # A KPI's name and unit come from estate.yaml, not from us: escaped like every outside text.
+        what = "KPI" if r["metric"] == CUSTOM_KPI else r["metric"]
+        lines.append(f"• {e(what)} {e(r['resource'])}: {Decimal(str(r['value'])).quantize(Decimal('0.001'))} "
                      f"{e(r['threshold']['unit'])} (threshold {e(r['threshold']['limit'])})")
     if len(breached) > 10:
         lines.append(f"… and {len(breached) - 10} more in the report")

@@ -226,15 +226,20 @@ class CloudWatchMetricsHook(AwsBaseHook):
         """The values of `dimension` CloudWatch has `metric` for (data in the last two weeks)."""
         return {values[0] for values in self.metric_dimension_tuples(namespace, metric, (dimension,))}
 
-    def metric_dimension_tuples(self, namespace: str, metric: str, dimensions: Sequence[str]) -> set[tuple[str, ...]]:
+    def metric_dimension_tuples(self, namespace: str, metric: str, dimensions: Sequence[str], *,
+                                exact: bool = False) -> set[tuple[str, ...]]:
         """The value tuples of `dimensions` (in that order) of every `metric` CloudWatch has with all of
-        them (data in the last two weeks), e.g. (LoadBalancer, TargetGroup) pairs."""
+        them (data in the last two weeks), e.g. (LoadBalancer, TargetGroup) pairs. `exact`: only the
+        metrics with exactly those dimensions (in CloudWatch a metric with one more dimension is
+        another metric, e.g. a custom KPI published per Service and per Service + Region)."""
         found: set[tuple[str, ...]] = set()
         with translate_connection_errors(f"CloudWatch (connection {self.aws_conn_id!r})"):
             try:
                 for page in self.conn.get_paginator("list_metrics").paginate(Namespace=namespace, MetricName=metric):
                     for m in page.get("Metrics", []):
                         values = {d["Name"]: d["Value"] for d in m.get("Dimensions", [])}
+                        if exact and set(values) != set(dimensions):
+                            continue
                         if all(name in values for name in dimensions):
                             found.add(tuple(values[name] for name in dimensions))
             except ClientError as exc:

@@ -7,9 +7,10 @@ and the period before it:
   `TargetResponseTime` p50/p95/p99 per load balancer and target group for the whole period (one
   datapoint: never averaged from days) and per day, the 5XX error rate from summed counts,
   `DatabaseConnections` max and p95 per instance against estate.yaml `max_connections`, ElastiCache
-  hit rate. Which load balancers, target groups, databases and caches CloudWatch knows is asked
-  first (ListMetrics): one estate.yaml names that CloudWatch has no metric for is a
-  `metric_source_missing` finding naming it, and its figures are no data.
+  hit rate, and each custom KPI's statistic (estate.yaml `monitoring.custom_kpis`). Which load
+  balancers, target groups, databases, caches and KPI metrics (namespace, name, exact dimension
+  set) CloudWatch knows is asked first (ListMetrics): one estate.yaml names that CloudWatch has no
+  metric for is a `metric_source_missing` finding naming it, and its figures are no data.
 - Sentry (`stats_v2` totals by outcome and category, unresolved issues seen in the period; the new
   ones listed with links) and Mixpanel (the saved DAU/WAU/MAU reports, one query each per run),
   when estate.yaml `monitoring` names them. A token without a scope, or a report id that does not
@@ -23,6 +24,7 @@ no data); this writes `metrics/<period>/report.{json,html,pdf}` with charts, rou
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from airflow.sdk import BaseOperator
@@ -85,24 +87,25 @@ class KeyMetricsReportOperator(ReportPublisher, BaseOperator):
         lbs = [(lb.load_balancer, list(lb.target_groups)) for lb in mon.load_balancers]
         dbs = [(d.id, d.max_connections) for d in estate.databases]
         caches = list(mon.caches)
+        kpis = list(mon.custom_kpis)
 
         # Everything is read before anything is written: a failing source leaves no half report.
         cw = _cloudwatch(estate)
-        missing = _missing_sources(cw, lbs, [d for d, _ in dbs], caches)
-        current = _read_cloudwatch(cw, lbs, dbs, caches, period, resolution)
-        previous = _read_cloudwatch(cw, lbs, dbs, caches, period.previous(), resolution)
+        missing = _missing_sources(cw, lbs, [d for d, _ in dbs], caches, kpis)
+        current = _read_cloudwatch(cw, lbs, dbs, caches, kpis, period, resolution)
+        previous = _read_cloudwatch(cw, lbs, dbs, caches, kpis, period.previous(), resolution)
         sentry, sentry_calls = _read_sentry(mon.sentry, period)
         users, mixpanel_calls = _read_mixpanel(mon.mixpanel)
 
         inputs = {"load_balancers": len(lbs), "target_groups": sum(len(t) for _, t in lbs), "databases": len(dbs),
-                  "caches": len(caches), "cloudwatch_queries": current["queries"] + previous["queries"],
+                  "caches": len(caches), "custom_kpis": len(kpis), "cloudwatch_queries": current["queries"] + previous["queries"],
                   "getmetricdata_calls": cw.calls, "sentry_calls": sentry_calls, "mixpanel_queries": mixpanel_calls}
         if sentry is not None:
             inputs["sentry_issues_read"] = len(sentry["issues"])
         report, findings = build_metrics_report(
             plan=plan, period=period, figures=current["figures"], previous=previous["figures"],
             daily=current["daily"], missing=missing, sentry=sentry, users=users, estate_name=estate.estate.name,
-            inputs=inputs, resolution=resolution)
+            inputs=inputs, resolution=resolution, kpis=kpis)
 
         store = ArtifactStore.for_estate(estate)
         prefix = f"metrics/{period.label}"
@@ -124,8 +127,9 @@ def _cloudwatch(estate: Any) -> Any:
 
 
 def _missing_sources(cw: Any, lbs: list[tuple[str, list[str]]], dbs: list[str],
-                     caches: list[str]) -> list[tuple[str, str, str]]:
-    """(kind, resource, what) for each configured resource CloudWatch has no metric for."""
+                     caches: list[str], kpis: Sequence[Any] = ()) -> list[tuple[str, str, str]]:
+    """(kind, resource, what) for each configured resource CloudWatch has no metric for, and each
+    custom KPI whose metric (namespace, name, exact dimension set) CloudWatch does not list."""
     wanted = {"load balancer": [lb for lb, _ in lbs], "target group": [tg for _, tgs in lbs for tg in tgs],
               "database": dbs, "cache": caches}
     missing = []
@@ -135,11 +139,21 @@ def _missing_sources(cw: Any, lbs: list[tuple[str, list[str]]], dbs: list[str],
         namespace, metric, dimension = SOURCES[kind]
         known = cw.metric_dimension_values(namespace, metric, dimension)
         missing += [(kind, name, f"{namespace} {metric} ({dimension})") for name in names if name not in known]
+    # One ListMetrics walk per (namespace, metric, dimension names), however many KPIs share it.
+    listed: dict[tuple[str, str, tuple[str, ...]], set[tuple[str, ...]]] = {}
+    for kpi in kpis:
+        names = tuple(sorted(kpi.dimensions))
+        key = (kpi.namespace, kpi.metric, names)
+        if key not in listed:
+            listed[key] = cw.metric_dimension_tuples(kpi.namespace, kpi.metric, names, exact=True)
+        if tuple(kpi.dimensions[n] for n in names) not in listed[key]:
+            dims = ", ".join(f"{n}={kpi.dimensions[n]}" for n in names) or "no dimensions"
+            missing.append(("custom KPI", kpi.name, f"{kpi.namespace} {kpi.metric} ({dims})"))
     return missing
 
 
 def _read_cloudwatch(cw: Any, lbs: list[tuple[str, list[str]]], dbs: list[tuple[str, int | None]],
-                     caches: list[str], period: Any, resolution: int) -> dict[str, Any]:
+                     caches: list[str], kpis: list[Any], period: Any, resolution: int) -> dict[str, Any]:
     from estate_ops.domain.metrics import (
         daily_rows,
         key_metric_figures,
@@ -148,9 +162,10 @@ def _read_cloudwatch(cw: Any, lbs: list[tuple[str, list[str]]], dbs: list[tuple[
     from estate_ops.hooks.cloudwatch import key_metric_queries
 
     queries = key_metric_queries(lbs, [d for d, _ in dbs], caches, period.start, period.end,
-                                 days=period.day_segments(), resolution=resolution)
+                                 days=period.day_segments(), resolution=resolution,
+                                 custom=[k.query() for k in kpis])
     results = cw.get_metric_data(queries)
-    shape = {"load_balancers": lbs, "databases": dbs, "caches": caches, "resolution": resolution}
+    shape = {"load_balancers": lbs, "databases": dbs, "caches": caches, "resolution": resolution, "kpis": kpis}
     return {"queries": len(queries),
             "figures": key_metric_figures(results, period_seconds=single_period_seconds(period.start, period.end),
                                           **shape),
@@ -202,6 +217,7 @@ CHART_ERRORS = "Daily 5XX error rate"
 CHART_CONNECTIONS = "Daily peak database connections against max_connections"
 CHART_HIT_RATE = "Daily cache hit rate"
 CHART_USERS = "Daily active users"
+CHART_KPIS = "Custom KPIs, daily"
 
 
 def _charts(report: dict[str, Any]) -> dict[str, tuple[str, bytes]]:
@@ -243,6 +259,9 @@ def _charts(report: dict[str, Any]) -> dict[str, tuple[str, bytes]]:
     line_chart(CHART_ERRORS, "error_rate.png", ["error_rate"], "% of requests")
     line_chart(CHART_CONNECTIONS, "connections.png", ["db_connections"], "% of max_connections")
     line_chart(CHART_HIT_RATE, "hit_rate.png", ["cache_hit_rate"], "% of lookups")
+    kpi_chart = _kpi_chart(report)
+    if kpi_chart:
+        charts[CHART_KPIS] = ("custom_kpis.png", kpi_chart)
     users = report["items"].get("active_users") or []
     if users:
         fig = new_figure(10, 4)
@@ -254,3 +273,35 @@ def _charts(report: dict[str, Any]) -> dict[str, tuple[str, bytes]]:
         fig.autofmt_xdate()
         charts[CHART_USERS] = ("active_users.png", figure_png(fig))
     return charts
+
+
+def _kpi_chart(report: dict[str, Any]) -> bytes | None:
+    """Small multiples, one panel per custom KPI with data: its daily value and its threshold line
+    (each KPI has its own unit and scale, so one axis would flatten all but the largest)."""
+    from estate_ops.domain.metrics import CUSTOM_KPI
+    from estate_ops.reports.render import figure_png, new_figure
+
+    rows = {r["resource"]: r for r in report["items"]["figures"] if r["metric"] == CUSTOM_KPI}
+    points: dict[str, list[tuple[Any, float]]] = {}
+    for r in report["items"]["daily"]:
+        if r["metric"] == CUSTOM_KPI and r["value"] is not None and r["resource"] in rows:
+            points.setdefault(r["resource"], []).append((r["day"], float(r["value"])))
+    if not points:
+        return None
+    columns = min(len(points), 2)
+    lines = -(-len(points) // columns)
+    fig = new_figure(10, 3.2 * lines)
+    for n, (name, series) in enumerate(points.items(), 1):
+        row = rows[name]
+        ax = fig.add_subplot(lines, columns, n)
+        ax.plot([p[0] for p in series], [p[1] for p in series], "-", marker=".", color="#1971c2")
+        ax.axhline(float(row["threshold"]["limit"]), color="#c92a2a", linewidth=0.8, linestyle="dashed")
+        stat = row["details"].get("statistic", "")
+        ax.set_title(f"{name} ({stat}) — {row['status']}"[:70], fontsize=9)
+        ax.set_ylabel(str(row["threshold"]["unit"]), fontsize=8)
+        ax.tick_params(labelsize=7)
+        for label in ax.get_xticklabels():
+            label.set_rotation(30)
+    fig.suptitle(f"{CHART_KPIS} — {report['period']['label']} (dashes: threshold)", fontsize=10)
+    fig.tight_layout()
+    return figure_png(fig)
