@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections import Counter
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -325,6 +327,12 @@ class DrillTerms(_Strict):
     poll_seconds: _whole(ge=5, le=3600)
 
 
+def _repeated(names: Iterable[str]) -> list[str]:
+    """The names that occur more than once, sorted (a list's duplicates, for a validator's message)."""
+    counts = Counter(names)
+    return sorted(n for n, c in counts.items() if c > 1)
+
+
 class MetricThreshold(_Strict):
     """A key metric's threshold: `limit` in `unit`, which the figure must stay `direction` of."""
 
@@ -374,8 +382,7 @@ class MonitoringTerms(_Strict):
     @classmethod
     def _unique_names(cls, value: dict[str, list[RequiredAlarm]]) -> dict[str, list[RequiredAlarm]]:
         for kind, alarms in value.items():
-            names = [a.name for a in alarms]
-            dupes = sorted({n for n in names if names.count(n) > 1})
+            dupes = _repeated(a.name for a in alarms)
             if dupes:
                 raise ValueError(f"{kind}: required alarm names must be unique, repeated {dupes}")
         return value
@@ -818,8 +825,7 @@ class EstateMonitoring(_Strict):
     @field_validator("custom_kpis")
     @classmethod
     def _unique_kpi_names(cls, value: list[CustomKpi]) -> list[CustomKpi]:
-        names = [k.name for k in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = _repeated(k.name for k in value)
         if dupes:
             raise ValueError(f"custom KPI names must be unique, repeated {dupes}")
         return value
@@ -835,8 +841,7 @@ class EstateMonitoring(_Strict):
     @field_validator("load_balancers")
     @classmethod
     def _unique_load_balancers(cls, value: list[LoadBalancer]) -> list[LoadBalancer]:
-        names = [lb.load_balancer for lb in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = _repeated(lb.load_balancer for lb in value)
         if dupes:
             raise ValueError(f"load balancers must be unique, repeated {dupes}")
         return value
