@@ -23,13 +23,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-from bench.common import record
+from bench.common import child_result, record
 
 INCIDENTS = 5000
 GOAL_RATIO = 1.10
@@ -96,15 +92,7 @@ finally:
 
 
 def measure(incidents: int = INCIDENTS) -> dict:
-    root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as home:
-        done = subprocess.run([sys.executable, "-c", CHILD, home, str(incidents)], check=False, cwd=root,
-                              capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": f"{root}/plugins:{root}"})
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"incidents benchmark child failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return child_result(CHILD, str(incidents), what="incidents")
 
 
 def run() -> list[dict]:

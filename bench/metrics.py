@@ -26,14 +26,10 @@ AIRFLOW_HOME, so nothing leaks into other benchmarks.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
 import sys
-import tempfile
 
-from bench.common import record
+from bench.common import child_result, record
 from devtools.localenv import ROOT
 
 ALBS, TARGET_GROUPS, DATABASES, CACHES, KPIS = 50, 4, 20, 10, 20
@@ -132,14 +128,7 @@ def planned() -> list[dict]:
 
 
 def measured(issues: int = SENTRY_ISSUES) -> dict:
-    with tempfile.TemporaryDirectory() as home:
-        done = subprocess.run([sys.executable, "-c", CHILD, home, str(issues)], check=False, cwd=ROOT,
-                              capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": f"{ROOT}/plugins:{ROOT}"})
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"metrics benchmark child failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return child_result(CHILD, str(issues), what="metrics")
 
 
 def sandbox_records(m: dict) -> list[dict]:

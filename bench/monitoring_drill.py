@@ -16,13 +16,8 @@ latency within one poll (plan.yaml monitoring.drill.poll_seconds).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-from bench.common import record
+from bench.common import child_result, record
 
 MINIMUM = {"pagerduty": {"aws": 3, "pagerduty": 3, "slack": 0}, "slack": {"aws": 3, "pagerduty": 0, "slack": 2}}
 
@@ -100,14 +95,7 @@ finally:
 
 
 def measure() -> dict:
-    root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as home:
-        done = subprocess.run([sys.executable, "-c", CHILD, home], check=False, cwd=root, capture_output=True,
-                              text=True, env={**os.environ, "PYTHONPATH": f"{root}/plugins:{root}"})
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"monitoring drill benchmark child failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return child_result(CHILD, what="monitoring drill")
 
 
 def run() -> list[dict]:
