@@ -111,9 +111,7 @@ def test_the_report_opens_with_its_verdict_and_the_pdf_has_every_figure_of_it(ki
     assert squeezed(sentence) in first_page
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_no_table_heading_is_printed_split_inside_a_word(kind):
-    _, html, pdf = rendered(kind)
+def assert_table_headings_printed_whole(html: str, pdf: bytes) -> None:
     words = {w for heading in outline(html).table_headings for w in re.findall(r"[A-Za-z_]{3,}", heading)}
     assert words
     tokens = [token for t in pdf_text(pdf).split() if (token := re.sub(r"^\W+|\W+$", "", t))]
@@ -122,6 +120,12 @@ def test_no_table_heading_is_printed_split_inside_a_word(kind):
         assert word in present, f"table heading word {word!r} is not printed whole"
     for left, right in itertools.pairwise(tokens):
         assert left + right not in words or left in words, f"{left!r} + {right!r}: a heading split inside a word"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_table_heading_is_printed_split_inside_a_word(kind):
+    _, html, pdf = rendered(kind)
+    assert_table_headings_printed_whole(html, pdf)
 
 
 def _boxes(box):
@@ -161,6 +165,43 @@ def test_a_wide_table_is_printed_in_groups_of_columns_that_fit(monkeypatch):
     assert overflow(render.print_document(wide))[1] <= 0.5
     monkeypatch.setattr(render, "PRINT_MAX_COLUMNS", 100)  # no groups: 20 columns run off the page
     assert overflow(render.print_document(wide))[1] > 100
+
+
+def _long_table_report(rows: int) -> dict:
+    """A list of `rows` with AWS-style identifiers (no spaces), a 300-character unbroken detail and a
+    column whose heading is longer than its values."""
+    items = [{"snapshot_id": f"legacy-bench-{i % 20:02d}-db-manual-2026-09-{i:05d}", "created_at": "2026-09-01T00:00:00Z",
+              "detail": "x" * 300 if i == 7 else "deleted", "resolution_percentile": i} for i in range(rows)]
+    return {"kind": "x", "title": "Long", "period": {"date": "2026-11-02"}, "plan_version": "1.0.0", "headline": {},
+            "figures": {}, "inputs": {}, "warnings": [], "findings": [], "items": {"deleted": items}}
+
+
+def test_a_long_table_is_printed_with_widths_from_its_text_and_still_fits(monkeypatch):
+    from estate_ops.reports import render
+
+    report = _long_table_report(render.PRINT_FIXED_LAYOUT_ROWS + 10)
+    printed = render._render(report, {}, printing=True)
+    assert printed.count("<col style=") == 4 and "table-layout: fixed" in printed
+    pdf, html = render.render_pdf(report), render.render_html(report).decode()
+    assert "<colgroup>" not in html  # on screen the browser lays the table out
+    assert_table_headings_printed_whole(html, pdf)
+    assert overflow(render.print_document(report))[1] <= 0.5
+    text = squeezed(pdf_text(pdf))
+    assert all(squeezed(row["snapshot_id"]) in text for row in report["items"]["deleted"])
+    assert "x" * 300 in text  # the unbroken cell wraps inside its column, nothing is cut
+    # a short table keeps the automatic layout
+    assert "<colgroup>" not in render._render(_long_table_report(render.PRINT_FIXED_LAYOUT_ROWS), {}, printing=True)
+
+
+def test_column_widths_follow_the_text_keep_heading_words_and_sum_to_the_whole():
+    from estate_ops.reports.render import _FIXED_MAX_WEIGHT, _FIXED_PADDING, column_widths
+
+    rows = [{"id": "a" * 30, "n": 1, "resolution_percentile": 7, "note": "y" * 500}]
+    widths = column_widths(rows, ["id", "n", "resolution_percentile", "note"])
+    weights = [30, 2, len("percentile") + 1, _FIXED_MAX_WEIGHT]  # "N" is one letter: the heading's word + 1
+    expected = [100 * (w + _FIXED_PADDING) / sum(x + _FIXED_PADDING for x in weights) for w in weights]
+    assert widths == pytest.approx(expected, abs=0.01)
+    assert sum(widths) == pytest.approx(100, abs=0.05)
 
 
 @pytest.mark.parametrize("kind", KINDS)

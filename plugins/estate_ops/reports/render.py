@@ -48,6 +48,12 @@ from typing import Any
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "include" / "templates"
 PRINT_MAX_COLUMNS = 8  # a printed table with more columns is laid out in groups of this many (fits A4)
 PRINT_MAX_ROWS = 500  # a printed table beyond this says how many rows were left out (the JSON has all)
+# A printed table with more rows than this gets its column widths from `column_widths` (CSS fixed
+# table layout) instead of WeasyPrint measuring every cell's narrowest width, which with cells that
+# wrap anywhere splits each cell at every character: 6 of the 8 s a 200-row report took to print.
+PRINT_FIXED_LAYOUT_ROWS = 30
+_FIXED_MAX_WEIGHT = 40  # characters: a column of long text gets no more than this share
+_FIXED_PADDING = 3  # characters: a cell's padding (1.5 mm a side at 7.5 pt)
 MAX_CELL_CHARS = 300  # a value longer than this is cut in HTML/PDF renderings (the JSON has all)
 MAX_PDF_CELL_LINES = 30  # a PDF cell's text is cut to about this many wrapped lines (a row fits a page)
 _PDF_CHAR_MM = 1.4  # DejaVu Sans at 7 pt: about this many mm a character (to size the cut of a cell)
@@ -154,6 +160,8 @@ def _environment():
     env.filters["label"] = _label
     env.globals["columns"] = _columns
     env.globals["column_groups"] = column_groups
+    env.globals["column_widths"] = column_widths
+    env.globals["PRINT_FIXED_LAYOUT_ROWS"] = PRINT_FIXED_LAYOUT_ROWS
     env.globals["PRINT_MAX_COLUMNS"] = PRINT_MAX_COLUMNS
     env.globals["PRINT_MAX_ROWS"] = PRINT_MAX_ROWS
     return env
@@ -190,6 +198,20 @@ def column_groups(columns: list[str], size: int | None = None) -> list[list[str]
     """`columns` in groups of at most `size` (`PRINT_MAX_COLUMNS`): how a printed page shows a wide table."""
     size = size or PRINT_MAX_COLUMNS
     return [columns[i:i + size] for i in range(0, len(columns), size)] or [[]]
+
+
+def column_widths(rows: list[dict[str, Any]], columns: list[str]) -> list[float]:
+    """Each column's share of a printed table's width, in percent: its longest text in characters
+    (at most `_FIXED_MAX_WEIGHT`) and never less than its heading's longest word (a heading breaks
+    between words only), plus the cell's padding. Arithmetic on the text, where WeasyPrint's
+    automatic layout would measure every cell."""
+    weights = []
+    for c in columns:
+        heading = max((len(word) for word in _label(c).split()), default=1) + 1
+        longest = max((len(_text(row.get(c))) for row in rows), default=1)
+        weights.append(max(heading, min(longest, _FIXED_MAX_WEIGHT)) + _FIXED_PADDING)
+    total = sum(weights)
+    return [round(100 * w / total, 2) for w in weights]
 
 
 def _font_dir() -> str:
