@@ -194,7 +194,11 @@ def test_a_long_table_is_printed_with_widths_from_its_text_and_still_fits(monkey
 
 
 def test_column_widths_follow_the_text_keep_heading_words_and_sum_to_the_whole():
-    from estate_ops.reports.render import _FIXED_MAX_WEIGHT, _FIXED_PADDING, column_widths
+    from estate_ops.reports.render import (
+        _FIXED_MAX_WEIGHT,
+        _FIXED_PADDING,
+        column_widths,
+    )
 
     rows = [{"id": "a" * 30, "n": 1, "resolution_percentile": 7, "note": "y" * 500}]
     widths = column_widths(rows, ["id", "n", "resolution_percentile", "note"])

@@ -157,3 +157,41 @@ def test_a_long_number_is_shown_to_four_places_and_nothing_else_changes(value, t
     from estate_ops.reports.render import _text
 
     assert _text(value) == text
+
+
+# A task process ends as Airflow's supervisor ends it: os._exit, so no object's __del__ runs.
+_PRINT_THEN_EXIT = """
+import os, sys
+from estate_ops.reports.render import render_pdf
+from tests.reports.test_render import REPORT
+import weasyprint.document
+
+assert render_pdf(REPORT).startswith(b"%PDF-")
+weasyprint.document.Document.write_pdf = lambda *args, **kwargs: 1 / 0  # a print that fails half-way
+try:
+    render_pdf(REPORT)
+except ZeroDivisionError:
+    pass
+else:
+    sys.exit("the failing print did not fail")
+os._exit(0)
+"""
+
+
+def test_printing_leaves_no_font_folder_behind_in_a_task_process(tmp_path):
+    """WeasyPrint copies the fonts into a `weasyprint-*` folder (1.8 MB) that only garbage collection
+    removed: each PDF a task printed stayed in the worker's temp dir. Printed or failed, nothing stays."""
+    import os
+    import subprocess
+    import sys
+
+    from devtools.localenv import ROOT
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", _PRINT_THEN_EXIT], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in temp.iterdir()) == []

@@ -41,6 +41,9 @@ import datetime as dt
 import io
 import os
 import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -262,15 +265,39 @@ def _fetch_nothing_outside(font_dir: str):
     return OwnResourcesOnly(allowed_protocols=("data", "file"), fail_on_errors=True)
 
 
-def print_document(report: dict[str, Any], charts: dict[str, bytes] | None = None):
-    """`report`'s HTML laid out for print (a WeasyPrint Document: pages and boxes), before it is a PDF."""
+@contextmanager
+def _print_fonts() -> Iterator[Any]:
+    """A WeasyPrint FontConfiguration whose font folder is gone when the block ends.
+
+    WeasyPrint copies each @font-face font into a temporary folder (`weasyprint-*`, 1.8 MB for
+    our three) that only the configuration's `__del__` removes. An Airflow task process ends
+    with `os._exit`, which runs no `__del__`: every PDF a task printed stayed in the worker's
+    temporary directory."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    config = FontConfiguration()
+    try:
+        yield config
+    finally:
+        folder = getattr(config, "_folder", None)  # WeasyPrint 70's name; the leak test checks it
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+            config._folder = None
+
+
+def print_document(report: dict[str, Any], charts: dict[str, bytes] | None = None, *, font_config: Any = None):
+    """`report`'s HTML laid out for print (a WeasyPrint Document: pages and boxes), before it is a PDF.
+
+    `font_config` (from `_print_fonts`) is the fonts' configuration; without it WeasyPrint makes
+    its own, whose folder stays until the process collects it."""
     from weasyprint import HTML
 
     font_dir = _font_dir()
     fonts = {k: Path(font_dir, f).resolve().as_uri() for k, f in FONT_FILES.items()}
     html = _render(report, {t: _data_uri(png) for t, png in (charts or {}).items()}, fonts=fonts,
                    printing=True)
-    return HTML(string=html, url_fetcher=_fetch_nothing_outside(font_dir), media_type="print").render()
+    return HTML(string=html, url_fetcher=_fetch_nothing_outside(font_dir),
+                media_type="print").render(font_config=font_config)
 
 
 def render_pdf(report: dict[str, Any], charts: dict[str, bytes] | None = None) -> bytes:
@@ -280,7 +307,9 @@ def render_pdf(report: dict[str, Any], charts: dict[str, bytes] | None = None) -
     creation date comes from the period and no identifier is random, so the bytes are the same
     for the same report."""
     # No /ID (pdf_identifier None) and no custom metadata: nothing in the bytes but the report.
-    return print_document(report, charts).write_pdf(pdf_identifier=None, custom_metadata=False)
+    with _print_fonts() as font_config:
+        return print_document(report, charts, font_config=font_config).write_pdf(pdf_identifier=None,
+                                                                                custom_metadata=False)
 
 
 # ------------------------------------------------------------------------------- charts
