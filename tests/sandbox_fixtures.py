@@ -31,16 +31,12 @@ def running_sandbox(state_dir: os.PathLike, reference_month: str, now: str) -> I
     """A sandbox seeded for `reference_month`, with its Airflow connection variables in os.environ
     while it runs (the previous values are restored afterwards)."""
     handle = start_sandbox(state_dir, reference_month=reference_month, now=now)
-    saved = {key: os.environ.get(key) for key in handle.airflow_connections_env()}
-    os.environ.update(handle.airflow_connections_env())
     try:
-        yield handle
+        with pytest.MonkeyPatch.context() as env:
+            for key, value in handle.airflow_connections_env().items():
+                env.setenv(key, value)
+            yield handle
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         handle.stop()
 
 

@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from estate_ops.config import load_config
+from estate_ops.domain.periods import Month
 from estate_ops.domain.reviews import verify_evidence
 
 from tests.dagrun import run_dag, task_states
+from tests.reports_bucket import keys, read_bytes
 from tests.sandbox_fixtures import REFERENCE_MONTH, running_sandbox
 
 MONTHS = [REFERENCE_MONTH, "2026-11"]  # ended whatever the date, and within the DAGs' start dates
@@ -29,23 +31,14 @@ VERIFIED_DAY = 20  # the day of the month one backup_verification run really run
 ANNOUNCED_DAY, ANNOUNCED_AT = 12, dt.time(2)  # the next month's window, in ET
 
 
-def _shift(month: str, months: int) -> str:
-    year, number = divmod(int(month[:4]) * 12 + int(month[5:]) - 1 + months, 12)
-    return f"{year:04d}-{number + 1:02d}"
-
-
 def _bucket(sandbox) -> dict[str, bytes]:
-    s3 = sandbox.boto3_client("s3")
-    bucket = load_config()[1].reports_bucket
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-            for o in page.get("Contents", [])]
-    return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+    return {key: read_bytes(sandbox, key) for key in keys(sandbox)}
 
 
 @pytest.fixture(scope="module", params=MONTHS)
 def month_closed(request, sandbox_session, tmp_path_factory):
     month = request.param
-    following = _shift(month, 1)
+    following = str(Month.parse(month).next())
     # the monthly jobs run on the 2nd of the next month; the sandbox's "now" is then
     logical = dt.datetime.fromisoformat(f"{following}-02T12:00:00+00:00")
     announce = {"action": "announce", "date": f"{following}-{ANNOUNCED_DAY:02d}",
@@ -71,7 +64,7 @@ def month_closed(request, sandbox_session, tmp_path_factory):
         slack_first = sandbox.slack_messages()
         second = run_dag("service_review", logical, {"month": month})
         bucket_second, slack_second = _bucket(sandbox), sandbox.slack_messages()
-        empty_month = _shift(month, -2)  # the sandbox has nothing for it
+        empty_month = str(Month.parse(month).previous().previous())  # the sandbox has nothing for it
         empty = run_dag("service_review", logical, {"month": empty_month})
         empty_bucket = _bucket(sandbox)
     return {"month": month, "announce": announce, "runs": (first, second), "bucket": after_first,
@@ -193,9 +186,9 @@ def test_a_month_without_reports_says_so_in_each_section(month_closed):
 def test_the_evidence_pack_matches_the_bucket_and_names_a_tampered_file(month_closed, tmp_path):
     bucket, month = month_closed["bucket"], month_closed["month"]
     evidence = json.loads(bucket[f"reviews/{month}/evidence.json"])
-    keys = [a["key"] for a in evidence["artifacts"]]
+    listed = [a["key"] for a in evidence["artifacts"]]
     verified = f"backups/{month}-{VERIFIED_DAY:02d}/verification.json"
-    assert f"availability/{month}/report.json" in keys and verified in keys
+    assert f"availability/{month}/report.json" in listed and verified in listed
     for key, body in bucket.items():
         (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / key).write_bytes(body)
