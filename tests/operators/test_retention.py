@@ -361,3 +361,52 @@ def test_a_scheduled_run_after_a_confirmed_manual_run_of_the_day_has_nothing_to_
     report = read_json(sandbox, f"retention/{DAY}/report.json")
     assert not [f for f in report["findings"] if f["resource"] == "caps"]
     assert len(sandbox.slack_messages()) == messages  # same outcome: nothing new to say
+
+
+@pytest.mark.parametrize("plan_key", [
+    "retention/2026-11-02/plans.json",
+    "reports/2026-11-02/plan.json",
+    "retention/2026-11-2/plan.json",
+    "retention/2026-11-02/dry-run/extra/plan.json",
+])
+def test_the_report_refuses_a_key_that_is_no_plans_key(sandbox, plan_key):
+    run = Run()
+    run.plan()
+    before = keys(sandbox)
+    report = PublishRetentionReportOperator(task_id="report", plan_key=plan_key, plan_task_id="plan",
+                                            act_task_ids=["apply_settings", "delete_snapshots"])
+    with pytest.raises(AirflowFailException, match=r"is not a retention plan's key \(retention/YYYY-MM-DD"):
+        report.execute(run.context)
+    assert keys(sandbox) == before
+
+
+@pytest.mark.parametrize("copied_to", ["retention/2026-11-03/plan.json", f"retention/{DAY}/dry-run/plan.json"])
+def test_the_report_refuses_a_plan_whose_day_or_dry_run_differs_from_its_key(sandbox, copied_to):
+    run = Run()
+    run.plan()
+    s3 = sandbox.boto3_client("s3")
+    bucket = load_config()[1].reports_bucket
+    s3.copy_object(Bucket=bucket, Key=copied_to, CopySource={"Bucket": bucket, "Key": run.plan_key})
+    before = keys(sandbox)
+    report = PublishRetentionReportOperator(task_id="report", plan_key=copied_to, plan_task_id="plan",
+                                            act_task_ids=["apply_settings", "delete_snapshots"])
+    with pytest.raises(AirflowFailException, match=rf"{copied_to} is the plan of {DAY} \(dry run False\)"):
+        report.execute(run.context)
+    assert keys(sandbox) == before  # no report, no audit JSONL, no manifest
+
+
+def test_a_batch_file_naming_another_database_stops_the_task_before_any_deletion(sandbox):
+    run = Run()
+    batches = run.plan()
+    item = batches[0]["databases"][0]
+    s3 = sandbox.boto3_client("s3")
+    bucket = load_config()[1].reports_bucket
+    batch = read_json(sandbox, item["batch_key"])
+    assert batch["actions"], "the seeded estate has deletions to do"
+    batch["actions"][-1]["db_id"] = "legacy-other-db"  # one action of another database in this one's file
+    s3.put_object(Bucket=bucket, Key=item["batch_key"], Body=json.dumps(batch).encode())
+    before = snapshot_ids(sandbox)
+    with pytest.raises(RuntimeError, match=rf"{item['batch_key']} is not a batch of {item['db_id']}: nothing deleted"):
+        run.delete(batches)
+    assert snapshot_ids(sandbox) == before
+    assert not keys(sandbox, f"retention/audit/records/{DAY}/")
