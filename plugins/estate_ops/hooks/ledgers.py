@@ -41,8 +41,8 @@ def record_key_result(key: str) -> tuple[str, str]:
     return f"{kind}~{target}", result
 
 
-def _is_bundle(key: str) -> bool:
-    return key.rsplit("/", 1)[-1].startswith(BUNDLE_PREFIXES)
+def _is_bundle(key: str, kinds: tuple[str, ...] = BUNDLE_PREFIXES) -> bool:
+    return key.rsplit("/", 1)[-1].startswith(kinds)
 
 
 def load_records(store: Any, day: str, groups: list[str] | None = None, *,
@@ -60,8 +60,7 @@ def load_records(store: Any, day: str, groups: list[str] | None = None, *,
 
     prefixes = [record_prefix(day, g) for g in groups] if groups else [record_prefix(day)]
     keys = [k for prefix in prefixes for k in store.list_keys(prefix) if k.endswith(".json")]
-    bundles = sorted(k for k in keys if _is_bundle(k)
-                     and not (results_only and k.rsplit("/", 1)[-1].startswith(INTENTS)))
+    bundles = sorted(k for k in keys if _is_bundle(k, (SUMMARY, RESULTS) if results_only else BUNDLE_PREFIXES))
     found: dict[str, dict[str, Any]] = {}
     if bundles:
         with ThreadPoolExecutor(max_workers=min(16, len(bundles))) as pool:

@@ -337,9 +337,9 @@ class PruneRdsSnapshotsOperator(_ActOnPlan):
         with translate_connection_errors(f"AWS (connection {estate.aws.conn_id!r})"), \
                 ThreadPoolExecutor(max_workers=max(1, min(self.threads, len(items)))) as pool:
             store.client  # noqa: B018 - each client made once, before the threads that share it
-            batches = pool.map(lambda item: _read_batch(store, item), items)
+            reads = pool.map(lambda item: _read_batch(store, item), items)
             rds.conn  # noqa: B018 - made while the threads read their batches
-            batches = list(batches)
+            batches = list(reads)
             summaries = list(pool.map(lambda batch: self._prune_database(context, store, rds, batch), batches))
         if "databases" not in self.batch:
             return summaries[0]
