@@ -5,7 +5,8 @@
   adaptive retries) when a throttle is simulated. It also lets a browser open an object: an
   unsigned path-style GET/HEAD of `/<bucket>/<key>` is answered as the sandbox's own account
   reads it (as the S3 console shows an object to a signed-in user), so a task's "Report" link
-  opens the report. S3 itself, like AWS, refuses anonymous reads of private objects.
+  opens the report. S3 itself, like AWS, refuses anonymous reads of private objects. Its
+  dispatcher remembers which backend serves a host, which moto works out again for every request.
 - `install_moto_patches()` teaches moto a few behaviours the project relies on and moto lacks:
   an object's `ReplicationStatus`, a settable `LatestRestorableTime`, and a GetMetricData that
   runs in linear time.
@@ -168,6 +169,24 @@ def _throttle_response(service: str, protocol: str, content_type: str) -> tuple[
     return "400 Bad Request", [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
 
 
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves a host. moto works it out again for every
+    request, under its one dispatch lock: a listing of moto's package folder (a stat of each of its
+    ~180 entries) and then its ~270 URL patterns. The answer never changes while the server runs,
+    and every request of every client queued behind that lock."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._backend_of: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        try:  # called with self.lock held
+            return self._backend_of[host]
+        except KeyError:
+            backend = self._backend_of[host] = super().get_backend_for_host(host)
+            return backend
+
+
 class AwsServer(ThreadedMotoServer):
     """moto's threaded server, with request counting and simulated throttling in front."""
 
@@ -177,7 +196,7 @@ class AwsServer(ThreadedMotoServer):
         self.counter, self.throttle = counter, throttle
 
     def _server_entry(self) -> None:
-        app = _AwsMiddleware(DomainDispatcherApplication(create_backend_app), self.counter,
+        app = _AwsMiddleware(_Dispatcher(create_backend_app), self.counter,
                              self.throttle)
         try:
             self._server = net.make_server("aws", self._ip_address, self._port, app,

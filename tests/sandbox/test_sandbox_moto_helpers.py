@@ -162,3 +162,19 @@ def test_extended_statistics_are_true_percentiles_of_the_raw_samples(moto):
         assert got[f"{stat}_whole"] == pytest.approx([np.percentile(everything, q)])
         # the period's percentile is not the mean of the daily ones
         assert got[f"{stat}_whole"][0] != pytest.approx(sum(got[f"{stat}_day"]) / 2, rel=1e-3)
+
+
+def test_dispatcher_works_out_each_host_once_and_as_moto_does(monkeypatch):
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    hosts = [None, "moto_api", "rds", "rds.us-east-1.amazonaws.com", "s3.amazonaws.com",
+             "monitoring.us-east-1.amazonaws.com", "nothing.example.org"]
+    expected = {h: DomainDispatcherApplication(create_backend_app).get_backend_for_host(h) for h in hosts}
+    assert expected["rds.us-east-1.amazonaws.com"] == "rds" and expected["nothing.example.org"] is None
+    asked = []
+    original = DomainDispatcherApplication.get_backend_for_host
+    monkeypatch.setattr(DomainDispatcherApplication, "get_backend_for_host",
+                        lambda self, host: asked.append(host) or original(self, host))
+    dispatcher = aws._Dispatcher(create_backend_app)
+    assert {h: dispatcher.get_backend_for_host(h) for h in hosts * 3} == expected
+    assert asked == hosts
