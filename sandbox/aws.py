@@ -171,20 +171,18 @@ def _throttle_response(service: str, protocol: str, content_type: str) -> tuple[
 
 class _Dispatcher(DomainDispatcherApplication):
     """moto's dispatcher, remembering which backend serves a host. moto works it out again for every
-    request, under its one dispatch lock: a listing of moto's package folder (a stat of each of its
-    ~180 entries) and then its ~270 URL patterns. The answer never changes while the server runs,
-    and every request of every client queued behind that lock."""
+    request, under its one dispatch lock: a listing of moto's package folder and then its 183 URL
+    patterns. The answer never changes while the server runs, and every request of every client
+    queued behind that lock."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._backend_of: dict[str | None, Any] = {}
 
     def get_backend_for_host(self, host: str | None) -> Any:
-        try:  # called with self.lock held
-            return self._backend_of[host]
-        except KeyError:
-            backend = self._backend_of[host] = super().get_backend_for_host(host)
-            return backend
+        if host not in self._backend_of:  # called with self.lock held
+            self._backend_of[host] = super().get_backend_for_host(host)
+        return self._backend_of[host]
 
 
 class AwsServer(ThreadedMotoServer):

@@ -8,6 +8,10 @@ import random
 import boto3
 import pytest
 from moto import mock_aws
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    create_backend_app,
+)
 
 from sandbox import aws
 
@@ -165,8 +169,6 @@ def test_extended_statistics_are_true_percentiles_of_the_raw_samples(moto):
 
 
 def test_dispatcher_works_out_each_host_once_and_as_moto_does(monkeypatch):
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
     hosts = [None, "moto_api", "rds", "rds.us-east-1.amazonaws.com", "s3.amazonaws.com",
              "monitoring.us-east-1.amazonaws.com", "nothing.example.org"]
     expected = {h: DomainDispatcherApplication(create_backend_app).get_backend_for_host(h) for h in hosts}
