@@ -33,7 +33,7 @@ One mapped task per resource of `include/estate.yaml`:
   P3), and the log archive bucket expires objects at 365 days.
 
 A resource that does not exist is a P1 `resource_missing` finding; an AccessDenied is a P1
-`backup_check_failed` naming the IAM action. Writes `backups/YYYY-MM-DD/verification.{json,html}`
+`backup_check_failed` naming the IAM action. Writes `backups/YYYY-MM-DD/verification.{json,html,pdf}`
 and `backups/status/<db_id>.json` (`green` = no P0/P1 finding), which `retention_pruning` reads
 before deleting anything. P0/P1 findings page, others go to Slack, once per finding and day.
 """,

@@ -20,7 +20,7 @@ with DAG(
 Loads `include/plan.yaml` and `include/estate.yaml` (a bad file fails here, naming the file and
 key), then checks every configured resource: RDS instances, buckets (and replica regions), log
 group prefixes, Route 53 health checks, PagerDuty services, schedules and escalation policy,
-and the Slack channel. Writes `preflight/YYYY-MM-DD/report.{json,html}`; anything missing is a
+and the Slack channel. Writes `preflight/YYYY-MM-DD/report.{json,html,pdf}`; anything missing is a
 `preflight_missing` finding routed by severity. A missing connection or an endpoint that does
 not answer fails the run with a message naming it, and nothing is written.
 

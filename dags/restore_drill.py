@@ -39,7 +39,7 @@ group whose teardown always runs:
 
 `sweep_leftover_drills` first deletes drill instances that an earlier, crashed run left behind
 (found by their tag). Measured RTO = restore request -> verified data; data RPO = restore target
-time - newest `updated_at`. Writes `backups/drills/YYYY-MM-DD/drill.{json,html}` with each step's
+time - newest `updated_at`. Writes `backups/drills/YYYY-MM-DD/drill.{json,html,pdf}` with each step's
 time; RTO >= 4 h or RPO >= 1 h is P1 and pages.
 """,
     schedule="0 7 * * 0",  # Sundays 07:00 UTC: 2-3 AM ET, inside the maintenance hours

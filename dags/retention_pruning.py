@@ -36,7 +36,7 @@ The only job here that destroys data, so it plans before it acts:
    pool `rds_api`, adaptive retries) deletes, writing one intents object per batch before it and the
    results in bundles; a rerun after a crash settles what was in flight from its listing and
    finishes the rest without repeating.
-4. **report** rebuilds `retention/audit/YYYY-MM-DD.jsonl`, writes `retention/YYYY-MM-DD/report.{json,html}`,
+4. **report** rebuilds `retention/audit/YYYY-MM-DD.jsonl`, writes `retention/YYYY-MM-DD/report.{json,html,pdf}`,
    routes refusals and failures, and posts the Slack summary.
 
 A **dry run** changes nothing and writes under `retention/YYYY-MM-DD/dry-run/`.
